@@ -1,0 +1,373 @@
+//! Key-space commands. Storage side: each runs on the shard that owns its key, or, for
+//! commands over the whole key space (`KEYS`, `DBSIZE`, `FLUSHDB`, ...), on every shard
+//! over the keys that shard owns; the connection merges the parts.
+
+use bytes::Bytes;
+
+use super::{arg_i64, is, CommandError, Tx};
+use crate::glob;
+use crate::protocol::Reply;
+
+type Result<T> = std::result::Result<T, CommandError>;
+
+/// DEL / UNLINK key [key ...] (the keys of one shard): how many existed.
+pub fn del(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    let mut n = 0;
+    for key in &args[1..] {
+        n += tx.delete(key)? as i64;
+    }
+    Ok(Reply::Int(n))
+}
+
+/// EXISTS / TOUCH key [key ...]: how many exist (a repeated key counts each time).
+pub fn exists(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    let mut n = 0;
+    for key in &args[1..] {
+        n += tx.get(key)?.is_some() as i64;
+    }
+    Ok(Reply::Int(n))
+}
+
+/// TYPE key
+pub fn type_(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    Ok(Reply::Status(
+        tx.get(&args[1])?.map_or("none", |v| v.kind.name()).into(),
+    ))
+}
+
+fn expire_generic(
+    tx: &mut Tx<'_>,
+    args: &[Bytes],
+    seconds: bool,
+    relative: bool,
+    cmd: &'static str,
+) -> Result<Reply> {
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for opt in &args[3..] {
+        match () {
+            _ if is(opt, "nx") => nx = true,
+            _ if is(opt, "xx") => xx = true,
+            _ if is(opt, "gt") => gt = true,
+            _ if is(opt, "lt") => lt = true,
+            _ => {
+                return Err(CommandError::other(format!(
+                    "ERR Unsupported option {}",
+                    String::from_utf8_lossy(opt)
+                )))
+            }
+        }
+    }
+    if nx && (xx || gt || lt) {
+        return Err(CommandError::other(
+            "ERR NX and XX, GT or LT options at the same time are not compatible",
+        ));
+    }
+    if gt && lt {
+        return Err(CommandError::other(
+            "ERR GT and LT options at the same time are not compatible",
+        ));
+    }
+    let mut when = arg_i64(&args[2])?;
+    if seconds {
+        if when > i64::MAX / 1000 || when < i64::MIN / 1000 {
+            return Err(CommandError::InvalidExpire(cmd));
+        }
+        when *= 1000;
+    }
+    if relative {
+        when = when
+            .checked_add(tx.now_ms as i64)
+            .ok_or(CommandError::InvalidExpire(cmd))?;
+    }
+    let Some(v) = tx.get(&args[1])? else {
+        return Ok(Reply::Int(0));
+    };
+    let current = if v.expire_at == 0 {
+        None
+    } else {
+        Some(v.expire_at as i64)
+    };
+    let refused = (nx && current.is_some())
+        || (xx && current.is_none())
+        || (gt && current.is_none_or(|c| when <= c))
+        || (lt && current.is_some_and(|c| when >= c));
+    if refused {
+        return Ok(Reply::Int(0));
+    }
+    if when <= tx.now_ms as i64 {
+        tx.remove(&args[1]);
+    } else {
+        tx.put(&args[1], v.kind, when as u64, &v.payload);
+    }
+    Ok(Reply::Int(1))
+}
+
+/// EXPIRE key seconds [NX|XX|GT|LT]
+pub fn expire(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    expire_generic(tx, args, true, true, "expire")
+}
+
+/// PEXPIRE key milliseconds [NX|XX|GT|LT]
+pub fn pexpire(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    expire_generic(tx, args, false, true, "pexpire")
+}
+
+/// EXPIREAT key unix-seconds [NX|XX|GT|LT]
+pub fn expireat(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    expire_generic(tx, args, true, false, "expireat")
+}
+
+/// PEXPIREAT key unix-ms [NX|XX|GT|LT]
+pub fn pexpireat(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    expire_generic(tx, args, false, false, "pexpireat")
+}
+
+fn ttl_generic(tx: &mut Tx<'_>, key: &[u8], ms: bool, absolute: bool) -> Result<Reply> {
+    let Some(v) = tx.get(key)? else {
+        return Ok(Reply::Int(-2));
+    };
+    if v.expire_at == 0 {
+        return Ok(Reply::Int(-1));
+    }
+    let at = v.expire_at as i64;
+    Ok(Reply::Int(match (absolute, ms) {
+        (true, true) => at,
+        (true, false) => at / 1000,
+        (false, true) => at - tx.now_ms as i64,
+        (false, false) => (at - tx.now_ms as i64 + 500) / 1000,
+    }))
+}
+
+/// TTL key
+pub fn ttl(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    ttl_generic(tx, &args[1], false, false)
+}
+
+/// PTTL key
+pub fn pttl(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    ttl_generic(tx, &args[1], true, false)
+}
+
+/// EXPIRETIME key
+pub fn expiretime(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    ttl_generic(tx, &args[1], false, true)
+}
+
+/// PEXPIRETIME key
+pub fn pexpiretime(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    ttl_generic(tx, &args[1], true, true)
+}
+
+/// PERSIST key
+pub fn persist(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    match tx.get(&args[1])? {
+        Some(v) if v.expire_at != 0 => {
+            tx.put(&args[1], v.kind, 0, &v.payload);
+            Ok(Reply::Int(1))
+        }
+        _ => Ok(Reply::Int(0)),
+    }
+}
+
+/// KEYS pattern (this shard's part).
+pub fn keys(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    let pattern = &args[1];
+    let all = pattern.as_ref() == b"*";
+    let mut out = Vec::new();
+    tx.scan(0, |key, _| {
+        if all || glob::matches(pattern, key, false) {
+            out.push(Reply::bulk(key));
+        }
+        true
+    })?;
+    Ok(Reply::Array(out))
+}
+
+/// DBSIZE (this shard's part).
+pub fn dbsize(tx: &mut Tx<'_>, _args: &[Bytes]) -> Result<Reply> {
+    let mut n = 0;
+    tx.scan(0, |_, _| {
+        n += 1;
+        true
+    })?;
+    Ok(Reply::Int(n))
+}
+
+/// Counts this shard's keys and keys with a TTL in every database (for INFO keyspace):
+/// an array of `[keys, expires]` per database.
+pub fn keyspace(tx: &mut Tx<'_>, _args: &[Bytes]) -> Result<Reply> {
+    let dbs = tx.live().databases;
+    let mut out = Vec::with_capacity(dbs as usize);
+    for db in 0..dbs {
+        tx.db = db;
+        let (mut keys, mut expires) = (0, 0);
+        tx.scan(0, |_, v| {
+            keys += 1;
+            expires += (v.expire_at != 0) as i64;
+            true
+        })?;
+        out.push(Reply::Array(vec![Reply::Int(keys), Reply::Int(expires)]));
+    }
+    Ok(Reply::Array(out))
+}
+
+/// RANDOMKEY (this shard's candidate: a key at a random position of its range).
+pub fn randomkey(tx: &mut Tx<'_>, _args: &[Bytes]) -> Result<Reply> {
+    let start: u64 = rand_u64(tx.now_ms);
+    let mut found = None;
+    tx.scan(start, |key, _| {
+        found = Some(Reply::bulk(key));
+        false
+    })?;
+    if found.is_none() {
+        tx.scan(0, |key, _| {
+            found = Some(Reply::bulk(key));
+            false
+        })?;
+    }
+    Ok(found.unwrap_or(Reply::Nil))
+}
+
+fn rand_u64(seed: u64) -> u64 {
+    ahash::RandomState::new().hash_one(seed)
+}
+
+/// FLUSHDB [ASYNC|SYNC] (this shard's part).
+pub fn flushdb(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    flush_mode(args)?;
+    let db = tx.db;
+    tx.flush_db(db);
+    Ok(Reply::Ok)
+}
+
+/// FLUSHALL [ASYNC|SYNC] (this shard's part).
+pub fn flushall(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    flush_mode(args)?;
+    for db in 0..tx.live().databases {
+        tx.flush_db(db);
+    }
+    Ok(Reply::Ok)
+}
+
+fn flush_mode(args: &[Bytes]) -> Result<()> {
+    match args.get(1) {
+        None => Ok(()),
+        Some(a) if args.len() == 2 && (is(a, "async") || is(a, "sync")) => Ok(()),
+        Some(_) => Err(CommandError::Syntax),
+    }
+}
+
+/// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type] on the shard owning `cursor`.
+/// The cursor is a position in hash order (see `storage::encoding`); the reply's
+/// cursor is where the next call resumes, or the start of the next shard's range.
+pub fn scan(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    let cursor = parse_cursor(&args[1])?;
+    let opts = ScanOptions::parse(&args[2..])?;
+    let mut out = Vec::new();
+    let mut examined = 0usize;
+    let next = tx.scan(cursor, |key, value| {
+        examined += 1;
+        let type_ok = opts.kind.as_ref().is_none_or(|t| is(t, value.kind.name()));
+        let match_ok = opts
+            .pattern
+            .as_ref()
+            .is_none_or(|p| glob::matches(p, key, false));
+        if type_ok && match_ok {
+            out.push(Reply::bulk(key));
+        }
+        examined < opts.count
+    })?;
+    let (shard, shards) = tx.shard_id();
+    let next = match next {
+        Some(h) => h,
+        None => crate::storage::encoding::shard_start(shard + 1, shards).unwrap_or(0),
+    };
+    Ok(Reply::Array(vec![
+        Reply::bulk(next.to_string().as_bytes()),
+        Reply::Array(out),
+    ]))
+}
+
+/// Parses a SCAN cursor (an unsigned 64-bit decimal).
+pub fn parse_cursor(arg: &[u8]) -> Result<u64> {
+    std::str::from_utf8(arg)
+        .ok()
+        .filter(|s| !s.starts_with('+'))
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or_else(|| CommandError::other("ERR invalid cursor"))
+}
+
+struct ScanOptions<'a> {
+    pattern: Option<&'a Bytes>,
+    count: usize,
+    kind: Option<&'a Bytes>,
+}
+
+impl<'a> ScanOptions<'a> {
+    fn parse(args: &'a [Bytes]) -> Result<Self> {
+        let mut o = ScanOptions {
+            pattern: None,
+            count: 10,
+            kind: None,
+        };
+        let mut i = 0;
+        while i < args.len() {
+            let value = args.get(i + 1).ok_or(CommandError::Syntax)?;
+            if is(&args[i], "match") {
+                o.pattern = Some(value).filter(|p| p.as_ref() != b"*");
+            } else if is(&args[i], "count") {
+                let n = arg_i64(value)?;
+                if n < 1 {
+                    return Err(CommandError::Syntax);
+                }
+                o.count = n as usize;
+            } else if is(&args[i], "type") {
+                o.kind = Some(value);
+            } else {
+                return Err(CommandError::Syntax);
+            }
+            i += 2;
+        }
+        Ok(o)
+    }
+}
+
+/// Reads a key for RENAME: `[type, expire_at, payload]`, or nil.
+pub fn dump_raw(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    Ok(match tx.get(&args[1])? {
+        None => Reply::Nil,
+        Some(v) => Reply::Array(vec![
+            Reply::Int(v.kind as u8 as i64),
+            Reply::Int(v.expire_at as i64),
+            Reply::Bulk(v.payload),
+        ]),
+    })
+}
+
+/// Writes a key read by [`dump_raw`]: args are `key type expire_at payload`.
+pub fn restore_raw(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    let kind = match arg_i64(&args[2])? {
+        1 => crate::storage::encoding::ValueType::String,
+        _ => return Err(CommandError::other("ERR unknown value type")),
+    };
+    let at = arg_i64(&args[3])? as u64;
+    tx.put(&args[1], kind, at, &args[4]);
+    Ok(Reply::Ok)
+}
+
+/// RENAME / RENAMENX when both keys live on this shard.
+pub fn rename(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    let nx = is(&args[0], "renamenx");
+    let Some(v) = tx.get(&args[1])? else {
+        return Err(CommandError::NoSuchKey);
+    };
+    if args[1] == args[2] {
+        return Ok(if nx { Reply::Int(0) } else { Reply::Ok });
+    }
+    if nx && tx.get(&args[2])?.is_some() {
+        return Ok(Reply::Int(0));
+    }
+    tx.remove(&args[1]);
+    tx.put(&args[2], v.kind, v.expire_at, &v.payload);
+    Ok(if nx { Reply::Int(1) } else { Reply::Ok })
+}

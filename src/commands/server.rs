@@ -1,0 +1,428 @@
+//! Server commands answered on the network thread: COMMAND, CONFIG, INFO, TIME,
+//! LASTSAVE. INFO's key counts are gathered from the shards by the connection first.
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+
+use super::connection::REDIS_VERSION;
+use super::{arity_error, is, lookup, table};
+use crate::network::Session;
+use crate::protocol::Reply;
+use crate::storage::now_ms;
+
+fn sub_or_error(
+    name: &'static str,
+    args: &[Bytes],
+) -> Result<&'static super::spec::RedisSpec, Reply> {
+    let spec = lookup(name.as_bytes()).map(|c| c.spec);
+    let Some(sub) = spec.and_then(|c| c.subcommand(&args[1])) else {
+        return Err(Reply::error(format!(
+            "ERR unknown subcommand '{}'. Try {} HELP.",
+            String::from_utf8_lossy(&args[1]),
+            name.to_uppercase()
+        )));
+    };
+    if !sub.arity_ok(args.len()) {
+        return Err(arity_error(sub.name));
+    }
+    Ok(sub)
+}
+
+/// COMMAND [COUNT | INFO name... | DOCS name... | LIST | GETKEYS cmd args...]
+pub fn command(_s: &mut Session, args: &[Bytes]) -> Reply {
+    if args.len() == 1 {
+        return Reply::Array(table::all().map(|c| c.spec.info_reply()).collect());
+    }
+    let sub = match sub_or_error("command", args) {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
+    match sub.name {
+        "command|count" => Reply::Int(table::all().count() as i64),
+        "command|list" => Reply::Array(
+            table::all()
+                .map(|c| Reply::bulk(c.spec.name.as_bytes()))
+                .collect(),
+        ),
+        "command|info" => {
+            if args.len() == 2 {
+                return Reply::Array(table::all().map(|c| c.spec.info_reply()).collect());
+            }
+            Reply::Array(
+                args[2..]
+                    .iter()
+                    .map(|n| lookup(n).map_or(Reply::NilArray, |c| c.spec.info_reply()))
+                    .collect(),
+            )
+        }
+        "command|docs" => {
+            let specs: Vec<_> = if args.len() == 2 {
+                table::all().map(|c| c.spec).collect()
+            } else {
+                args[2..]
+                    .iter()
+                    .filter_map(|n| lookup(n))
+                    .map(|c| c.spec)
+                    .collect()
+            };
+            Reply::Map(
+                specs
+                    .into_iter()
+                    .map(|s| (Reply::bulk(s.name.as_bytes()), s.docs_reply()))
+                    .collect(),
+            )
+        }
+        "command|getkeys" => {
+            let Some(cmd) = lookup(&args[2]) else {
+                return Reply::error("ERR Invalid command specified");
+            };
+            let inner = &args[2..];
+            if !cmd.spec.arity_ok(inner.len()) {
+                return Reply::error("ERR Invalid number of arguments specified for command");
+            }
+            let keys: Vec<Reply> = cmd
+                .spec
+                .key_positions(inner.len())
+                .map(|p| Reply::Bulk(inner[p].clone()))
+                .collect();
+            if keys.is_empty() {
+                return Reply::error("ERR The command has no key arguments");
+            }
+            Reply::Array(keys)
+        }
+        _ => Reply::error(format!(
+            "ERR {} is not supported by shardis",
+            sub.name.replace('|', " ").to_uppercase()
+        )),
+    }
+}
+
+/// CONFIG GET pattern... | SET name value... | RESETSTAT | REWRITE
+pub fn config(s: &mut Session, args: &[Bytes]) -> Reply {
+    let sub = match sub_or_error("config", args) {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
+    match sub.name {
+        "config|get" => {
+            let patterns: Vec<&[u8]> = args[2..].iter().map(|a| a.as_ref()).collect();
+            Reply::Map(
+                s.ctx
+                    .live
+                    .get(&patterns)
+                    .into_iter()
+                    .map(|(k, v)| (Reply::bulk(k.as_bytes()), Reply::bulk(v.as_bytes())))
+                    .collect(),
+            )
+        }
+        "config|set" => {
+            if (args.len() - 2) % 2 != 0 {
+                return arity_error("config|set");
+            }
+            let pairs: Vec<(String, String)> = args[2..]
+                .chunks_exact(2)
+                .map(|p| {
+                    (
+                        String::from_utf8_lossy(&p[0]).to_ascii_lowercase(),
+                        String::from_utf8_lossy(&p[1]).into_owned(),
+                    )
+                })
+                .collect();
+            match s.ctx.live.set(&pairs) {
+                Ok(()) => Reply::Ok,
+                Err(e) => Reply::error(e),
+            }
+        }
+        "config|resetstat" => {
+            let st = &s.ctx.stats;
+            for c in [
+                &st.commands,
+                &st.errors,
+                &st.connections,
+                &st.net_in,
+                &st.net_out,
+            ] {
+                c.store(0, Ordering::Relaxed);
+            }
+            Reply::Ok
+        }
+        "config|rewrite" => match &s.ctx.config.config {
+            None => Reply::error("ERR The server is running without a config file"),
+            Some(_) => Reply::error("ERR CONFIG REWRITE is not supported by shardis yet"),
+        },
+        _ => Reply::error(format!(
+            "ERR {} is not supported by shardis",
+            sub.name.replace('|', " ").to_uppercase()
+        )),
+    }
+}
+
+/// TIME
+pub fn time(_s: &mut Session, _args: &[Bytes]) -> Reply {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Reply::Array(vec![
+        Reply::bulk(now.as_secs().to_string().as_bytes()),
+        Reply::bulk(now.subsec_micros().to_string().as_bytes()),
+    ])
+}
+
+/// LASTSAVE: the start time until backups exist.
+pub fn lastsave(s: &mut Session, _args: &[Bytes]) -> Reply {
+    Reply::Int(s.ctx.started_unix as i64)
+}
+
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "keyspace",
+];
+const ALL_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "keyspace",
+    "threads",
+];
+
+/// INFO [section ...]; `keyspace` holds `(keys, expires)` per database.
+pub fn info(s: &mut Session, sections: &[Bytes], keyspace: &[(i64, i64)]) -> Reply {
+    let wanted: Vec<&str> = if sections.is_empty() {
+        DEFAULT_SECTIONS.to_vec()
+    } else if sections.iter().any(|a| is(a, "all") || is(a, "everything")) {
+        ALL_SECTIONS.to_vec()
+    } else {
+        ALL_SECTIONS
+            .iter()
+            .copied()
+            .filter(|name| {
+                sections
+                    .iter()
+                    .any(|a| is(a, name) || (is(a, "default") && DEFAULT_SECTIONS.contains(name)))
+            })
+            .collect()
+    };
+    let mut out = String::new();
+    for (i, name) in wanted.iter().enumerate() {
+        if i > 0 {
+            out.push_str("\r\n");
+        }
+        section(&mut out, s, name, keyspace);
+    }
+    Reply::Verbatim(out)
+}
+
+fn section(out: &mut String, s: &Session, name: &str, keyspace: &[(i64, i64)]) {
+    let ctx = &s.ctx;
+    let shape = &ctx.shape;
+    let st = &ctx.stats;
+    let up = ctx.started.elapsed().as_secs();
+    // `w("#", name)` starts a section; anything else is a `key:value` line.
+    let mut w = |k: &str, v: &dyn std::fmt::Display| {
+        let _ = if k == "#" {
+            write!(out, "# {v}\r\n")
+        } else {
+            write!(out, "{k}:{v}\r\n")
+        };
+    };
+    match name {
+        "server" => {
+            w("#", &"Server");
+            w("redis_version", &REDIS_VERSION);
+            w("shardis_version", &env!("CARGO_PKG_VERSION"));
+            w("redis_mode", &"standalone");
+            w("os", &std::env::consts::OS);
+            w("arch_bits", &64);
+            w("process_id", &std::process::id());
+            w("tcp_port", &ctx.config.port);
+            w("server_time_usec", &(now_ms() * 1000));
+            w("uptime_in_seconds", &up);
+            w("uptime_in_days", &(up / 86400));
+            w(
+                "executable",
+                &std::env::current_exe()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            );
+            w(
+                "config_file",
+                &ctx.config
+                    .config
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            );
+            w("runtime_mode", &shape.runtime_mode);
+            w("network_threads", &shape.network_threads);
+            w("network_cores", &shape.network_cores);
+            w("storage_threads", &shape.storage_threads);
+            w("storage_cores", &shape.storage_cores);
+            w("shards", &shape.shards);
+            w("channel_capacity", &shape.channel_capacity);
+            w("batch_max", &ctx.live.batch_max());
+        }
+        "clients" => {
+            w("#", &"Clients");
+            let n = ctx.clients.lock().unwrap_or_else(|e| e.into_inner()).len();
+            w("connected_clients", &n);
+            w("maxclients", &ctx.config.maxclients);
+            w("blocked_clients", &0);
+        }
+        "memory" => {
+            w("#", &"Memory");
+            w("used_memory", &rss_bytes());
+            w("used_memory_rss", &rss_bytes());
+            w("maxmemory", &0);
+            w("maxmemory_policy", &"noeviction");
+        }
+        "persistence" => {
+            w("#", &"Persistence");
+            w("loading", &0);
+            w("aof_enabled", &1);
+            w("rdb_bgsave_in_progress", &0);
+            w("rdb_last_save_time", &ctx.started_unix);
+        }
+        "stats" => {
+            w("#", &"Stats");
+            w(
+                "total_connections_received",
+                &st.connections.load(Ordering::Relaxed),
+            );
+            w(
+                "total_commands_processed",
+                &st.commands.load(Ordering::Relaxed),
+            );
+            w("total_net_input_bytes", &st.net_in.load(Ordering::Relaxed));
+            w(
+                "total_net_output_bytes",
+                &st.net_out.load(Ordering::Relaxed),
+            );
+            w("total_error_replies", &st.errors.load(Ordering::Relaxed));
+            let groups: u64 = ctx
+                .backend
+                .counters()
+                .iter()
+                .map(|c| c.groups.load(Ordering::Relaxed))
+                .sum();
+            let reqs: u64 = ctx
+                .backend
+                .counters()
+                .iter()
+                .map(|c| c.requests.load(Ordering::Relaxed))
+                .sum();
+            w("storage_groups_committed", &groups);
+            w("storage_requests", &reqs);
+        }
+        "replication" => {
+            w("#", &"Replication");
+            w("role", &"master");
+            w("connected_slaves", &0);
+        }
+        "cpu" => {
+            w("#", &"CPU");
+            let (user, sys) = process_cpu();
+            w("used_cpu_sys", &format!("{sys:.6}"));
+            w("used_cpu_user", &format!("{user:.6}"));
+        }
+        "keyspace" => {
+            w("#", &"Keyspace");
+            for (db, (keys, expires)) in keyspace.iter().enumerate() {
+                if *keys > 0 {
+                    w(
+                        &format!("db{db}"),
+                        &format!("keys={keys},expires={expires},avg_ttl=0"),
+                    );
+                }
+            }
+        }
+        "threads" => {
+            w("#", &"Threads");
+            for (i, (thread, cpu)) in thread_cpu().into_iter().enumerate() {
+                w(
+                    &format!("thread_{i}"),
+                    &format!("name={thread},cpu_usec={cpu}"),
+                );
+            }
+            for (i, c) in ctx.backend.counters().iter().enumerate() {
+                w(
+                    &format!("shard_{i}"),
+                    &format!(
+                        "groups={},requests={},max_group={},errors={}",
+                        c.groups.load(Ordering::Relaxed),
+                        c.requests.load(Ordering::Relaxed),
+                        c.max_group.load(Ordering::Relaxed),
+                        c.errors.load(Ordering::Relaxed)
+                    ),
+                );
+            }
+        }
+        _ => {}
+    }
+}
+
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096)
+}
+
+fn process_cpu() -> (f64, f64) {
+    // SAFETY: getrusage writes only into the struct we pass.
+    let ru = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
+        ru
+    };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    (t(ru.ru_utime), t(ru.ru_stime))
+}
+
+/// `(thread name, CPU µs)` for every shardis thread, from /proc (no hot-path cost).
+pub fn thread_cpu() -> Vec<(String, u64)> {
+    let tick_us = 1_000_000 / clock_ticks();
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for entry in dir.flatten() {
+        let path = entry.path();
+        let Ok(stat) = std::fs::read_to_string(path.join("stat")) else {
+            continue;
+        };
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
+        let name = stat[stat.find('(').map_or(0, |i| i + 1)..close].to_string();
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let (Some(u), Some(s)) = (fields.get(11), fields.get(12)) else {
+            continue;
+        };
+        let ticks = u.parse::<u64>().unwrap_or(0) + s.parse::<u64>().unwrap_or(0);
+        out.push((name, ticks * tick_us));
+    }
+    out.sort();
+    out
+}
+
+fn clock_ticks() -> u64 {
+    // SAFETY: sysconf has no memory effects.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 {
+        t as u64
+    } else {
+        100
+    }
+}

@@ -1,0 +1,471 @@
+//! String commands. Storage side: each runs on the shard that owns its key.
+
+use bytes::Bytes;
+
+use super::{arg_f64, arg_i64, is, CommandError, Tx};
+use crate::protocol::parser::parse_i64;
+use crate::protocol::Reply;
+use crate::storage::encoding::{Value, ValueType};
+
+type Result<T> = std::result::Result<T, CommandError>;
+
+/// How a SET-family command treats the key's time to live.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Ttl {
+    /// Remove any TTL (plain SET).
+    Clear,
+    /// Keep the TTL the key had (KEEPTTL).
+    Keep,
+    /// Remove the TTL (GETEX PERSIST).
+    Persist,
+    /// Expire at this Unix ms time.
+    At(i64),
+    /// Leave it alone (GETEX with no option).
+    Unchanged,
+}
+
+#[derive(Default)]
+struct SetFlags {
+    nx: bool,
+    xx: bool,
+    get: bool,
+    keepttl: bool,
+    persist: bool,
+    unit: Option<(&'static str, bool, bool)>, // (name, seconds, relative)
+}
+
+/// Parses SET/GETEX options from `args[from..]` (Redis's `parseExtendedStringArguments`).
+fn parse_set_options(
+    args: &[Bytes],
+    from: usize,
+    getex: bool,
+    cmd: &'static str,
+    now: u64,
+) -> Result<(SetFlags, Ttl)> {
+    let mut f = SetFlags::default();
+    let mut when: Option<&Bytes> = None;
+    let mut j = from;
+    while j < args.len() {
+        let opt = &args[j];
+        let next = args.get(j + 1);
+        let expiry_free = f.unit.is_none() && !f.keepttl && !f.persist;
+        if !getex && is(opt, "nx") && !f.xx {
+            f.nx = true;
+        } else if !getex && is(opt, "xx") && !f.nx {
+            f.xx = true;
+        } else if !getex && is(opt, "get") {
+            f.get = true;
+        } else if !getex && is(opt, "keepttl") && expiry_free {
+            f.keepttl = true;
+        } else if getex && is(opt, "persist") && expiry_free {
+            f.persist = true;
+        } else if expiry_free && next.is_some() && unit_of(opt).is_some() {
+            f.unit = unit_of(opt);
+            when = next;
+            j += 1;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+        j += 1;
+    }
+    let ttl = match (f.unit, when) {
+        (Some((_, seconds, relative)), Some(w)) => {
+            Ttl::At(expire_at(w, seconds, relative, cmd, now)?)
+        }
+        _ if f.keepttl => Ttl::Keep,
+        _ if f.persist => Ttl::Persist,
+        _ if getex => Ttl::Unchanged,
+        _ => Ttl::Clear,
+    };
+    Ok((f, ttl))
+}
+
+fn unit_of(opt: &[u8]) -> Option<(&'static str, bool, bool)> {
+    [
+        ("ex", true, true),
+        ("px", false, true),
+        ("exat", true, false),
+        ("pxat", false, false),
+    ]
+    .into_iter()
+    .find(|(name, _, _)| is(opt, name))
+}
+
+/// Turns an expire argument into an absolute Unix ms time, with Redis's checks.
+pub(super) fn expire_at(
+    arg: &[u8],
+    seconds: bool,
+    relative: bool,
+    cmd: &'static str,
+    now: u64,
+) -> Result<i64> {
+    let mut ms = arg_i64(arg)?;
+    if ms <= 0 || (seconds && ms > i64::MAX / 1000) {
+        return Err(CommandError::InvalidExpire(cmd));
+    }
+    if seconds {
+        ms *= 1000;
+    }
+    if relative {
+        ms = ms
+            .checked_add(now as i64)
+            .ok_or(CommandError::InvalidExpire(cmd))?;
+    }
+    Ok(ms)
+}
+
+fn string_value(v: Option<Value>) -> Result<Option<Value>> {
+    match v {
+        Some(v) if v.kind != ValueType::String => Err(CommandError::WrongType),
+        other => Ok(other),
+    }
+}
+
+/// Writes a string honouring `ttl` relative to the previous value `old`.
+fn store(tx: &mut Tx<'_>, key: &[u8], value: &[u8], ttl: Ttl, old: Option<&Value>) {
+    let expire = match ttl {
+        Ttl::Clear | Ttl::Persist => 0,
+        Ttl::Keep | Ttl::Unchanged => old.map_or(0, |v| v.expire_at),
+        Ttl::At(at) => at as u64,
+    };
+    if expire != 0 && expire <= tx.now_ms {
+        // Already in the past: Redis deletes instead of storing.
+        tx.remove(key);
+    } else {
+        tx.put(key, ValueType::String, expire, value);
+    }
+}
+
+/// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL]
+pub fn set(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    let (f, ttl) = parse_set_options(args, 3, false, "set", tx.now_ms)?;
+    let key = &args[1];
+    let old = tx.get(key)?;
+    if f.get {
+        if let Some(v) = &old {
+            if v.kind != ValueType::String {
+                return Err(CommandError::WrongType);
+            }
+        }
+    }
+    let reply_old = || {
+        old.as_ref()
+            .map_or(Reply::Nil, |v| Reply::Bulk(v.payload.clone()))
+    };
+    if (f.nx && old.is_some()) || (f.xx && old.is_none()) {
+        return Ok(if f.get { reply_old() } else { Reply::Nil });
+    }
+    store(tx, key, &args[2], ttl, old.as_ref());
+    Ok(if f.get { reply_old() } else { Reply::Ok })
+}
+
+/// SETNX key value
+pub fn setnx(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    if tx.get(&args[1])?.is_some() {
+        return Ok(Reply::Int(0));
+    }
+    tx.put(&args[1], ValueType::String, 0, &args[2]);
+    Ok(Reply::Int(1))
+}
+
+/// SETEX key seconds value
+pub fn setex(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    let at = expire_at(&args[2], true, true, "setex", tx.now_ms)?;
+    store(tx, &args[1], &args[3], Ttl::At(at), None);
+    Ok(Reply::Ok)
+}
+
+/// PSETEX key milliseconds value
+pub fn psetex(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    let at = expire_at(&args[2], false, true, "psetex", tx.now_ms)?;
+    store(tx, &args[1], &args[3], Ttl::At(at), None);
+    Ok(Reply::Ok)
+}
+
+/// GET key
+pub fn get(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    Ok(match tx.get_string(&args[1])? {
+        Some(v) => Reply::Bulk(v.payload),
+        None => Reply::Nil,
+    })
+}
+
+/// GETSET key value
+pub fn getset(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    let old = tx.get_string(&args[1])?;
+    tx.put(&args[1], ValueType::String, 0, &args[2]);
+    Ok(old.map_or(Reply::Nil, |v| Reply::Bulk(v.payload)))
+}
+
+/// GETDEL key
+pub fn getdel(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    let old = tx.get_string(&args[1])?;
+    if old.is_some() {
+        tx.remove(&args[1]);
+    }
+    Ok(old.map_or(Reply::Nil, |v| Reply::Bulk(v.payload)))
+}
+
+/// GETEX key [EX s|PX ms|EXAT s|PXAT ms|PERSIST]
+pub fn getex(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    let (_, ttl) = parse_set_options(args, 2, true, "getex", tx.now_ms)?;
+    let Some(old) = tx.get_string(&args[1])? else {
+        return Ok(Reply::Nil);
+    };
+    if ttl != Ttl::Unchanged && !(ttl == Ttl::Persist && old.expire_at == 0) {
+        store(tx, &args[1], &old.payload, ttl, Some(&old));
+    }
+    Ok(Reply::Bulk(old.payload))
+}
+
+/// MGET key [key ...] (the keys of one shard)
+pub fn mget(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    let mut out = Vec::with_capacity(args.len() - 1);
+    for key in &args[1..] {
+        out.push(match tx.get(key)? {
+            Some(v) if v.kind == ValueType::String => Reply::Bulk(v.payload),
+            _ => Reply::Nil,
+        });
+    }
+    Ok(Reply::Array(out))
+}
+
+/// MSET key value [key value ...] (the pairs of one shard)
+pub fn mset(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    for pair in args[1..].chunks_exact(2) {
+        tx.put(&pair[0], ValueType::String, 0, &pair[1]);
+    }
+    Ok(Reply::Ok)
+}
+
+/// MSETNX key value [key value ...], when every key is on this shard.
+pub fn msetnx(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    for pair in args[1..].chunks_exact(2) {
+        if tx.get(&pair[0])?.is_some() {
+            return Ok(Reply::Int(0));
+        }
+    }
+    mset(tx, args)?;
+    Ok(Reply::Int(1))
+}
+
+/// Adds `by` to the integer stored at `key`, keeping its TTL.
+fn incr_by(tx: &mut Tx<'_>, key: &[u8], by: i64) -> Result<Reply> {
+    let old = string_value(tx.get(key)?)?;
+    let cur = match &old {
+        Some(v) => parse_i64(&v.payload).ok_or(CommandError::NotInteger)?,
+        None => 0,
+    };
+    let new = cur.checked_add(by).ok_or(CommandError::Overflow)?;
+    let mut buf = itoa::Buffer::new();
+    let expire = old.as_ref().map_or(0, |v| v.expire_at);
+    tx.put(key, ValueType::String, expire, buf.format(new).as_bytes());
+    Ok(Reply::Int(new))
+}
+
+/// INCR key
+pub fn incr(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    incr_by(tx, &args[1], 1)
+}
+
+/// DECR key
+pub fn decr(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    incr_by(tx, &args[1], -1)
+}
+
+/// INCRBY key increment
+pub fn incrby(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    let by = arg_i64(&args[2])?;
+    incr_by(tx, &args[1], by)
+}
+
+/// DECRBY key decrement
+pub fn decrby(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    let by = arg_i64(&args[2])?;
+    if by == i64::MIN {
+        return Err(CommandError::other("ERR decrement would overflow"));
+    }
+    incr_by(tx, &args[1], -by)
+}
+
+/// INCRBYFLOAT key increment
+pub fn incrbyfloat(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    let by = arg_f64(&args[2])?;
+    let old = string_value(tx.get(&args[1])?)?;
+    let cur = match &old {
+        Some(v) => arg_f64(&v.payload)?,
+        None => 0.0,
+    };
+    let new = cur + by;
+    if !new.is_finite() {
+        return Err(CommandError::other(
+            "ERR increment would produce NaN or Infinity",
+        ));
+    }
+    let current: &[u8] = old.as_ref().map_or(b"0", |v| &v.payload);
+    let text = decimal_add(current, &args[2]).unwrap_or_else(|| format_human(new));
+    let expire = old.as_ref().map_or(0, |v| v.expire_at);
+    tx.put(&args[1], ValueType::String, expire, text.as_bytes());
+    Ok(Reply::Bulk(Bytes::from(text)))
+}
+
+/// A float the way INCRBYFLOAT stores it: plain decimal, no exponent, no trailing zeros.
+fn format_human(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    format!("{v}")
+}
+
+/// Adds two plain decimals (`-12.5`) exactly, as Redis's long double arithmetic
+/// appears to for human-sized inputs (`1 - 1.1` is `-0.1`, not `-0.10000000000000009`).
+/// `None` for exponents or more digits than fit: the caller falls back to `f64`.
+fn decimal_add(a: &[u8], b: &[u8]) -> Option<String> {
+    fn parse(s: &[u8]) -> Option<(i128, u32)> {
+        let s = std::str::from_utf8(s).ok()?;
+        let (neg, body) = match s.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, s.strip_prefix('+').unwrap_or(s)),
+        };
+        let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+        if int.is_empty() && frac.is_empty()
+            || !int.bytes().chain(frac.bytes()).all(|c| c.is_ascii_digit())
+            || int.len() + frac.len() > 30
+        {
+            return None;
+        }
+        let digits: i128 = format!("{int}{frac}").parse().ok()?;
+        Some((if neg { -digits } else { digits }, frac.len() as u32))
+    }
+    let ((x, sx), (y, sy)) = (parse(a)?, parse(b)?);
+    let scale = sx.max(sy);
+    let sum = x
+        .checked_mul(10i128.pow(scale - sx))?
+        .checked_add(y.checked_mul(10i128.pow(scale - sy))?)?;
+    let div = 10i128.pow(scale);
+    let (int, mut frac) = (
+        sum.abs() / div,
+        format!("{:0width$}", sum.abs() % div, width = scale as usize),
+    );
+    while frac.ends_with('0') {
+        frac.pop();
+    }
+    let sign = if sum < 0 { "-" } else { "" };
+    Some(if frac.is_empty() {
+        format!("{sign}{int}")
+    } else {
+        format!("{sign}{int}.{frac}")
+    })
+}
+
+fn too_big() -> CommandError {
+    CommandError::other("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+}
+
+/// APPEND key value
+pub fn append(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    let old = string_value(tx.get(&args[1])?)?;
+    let (mut value, expire) = match old {
+        Some(v) => (v.payload.to_vec(), v.expire_at),
+        None => (Vec::new(), 0),
+    };
+    if (value.len() + args[2].len()) as u64 > tx.live().proto_max_bulk_len() {
+        return Err(too_big());
+    }
+    value.extend_from_slice(&args[2]);
+    tx.put(&args[1], ValueType::String, expire, &value);
+    Ok(Reply::Int(value.len() as i64))
+}
+
+/// STRLEN key
+pub fn strlen(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    Ok(Reply::Int(
+        tx.get_string(&args[1])?
+            .map_or(0, |v| v.payload.len() as i64),
+    ))
+}
+
+/// GETRANGE key start end (and SUBSTR)
+pub fn getrange(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    let (mut start, mut end) = (arg_i64(&args[2])?, arg_i64(&args[3])?);
+    let value = tx
+        .get_string(&args[1])?
+        .map(|v| v.payload)
+        .unwrap_or_default();
+    let len = value.len() as i64;
+    if start < 0 && end < 0 && start > end {
+        return Ok(Reply::Bulk(Bytes::new()));
+    }
+    if start < 0 {
+        start += len;
+    }
+    if end < 0 {
+        end += len;
+    }
+    start = start.max(0);
+    end = end.max(0);
+    if end >= len {
+        end = len - 1;
+    }
+    if start > end || len == 0 {
+        return Ok(Reply::Bulk(Bytes::new()));
+    }
+    Ok(Reply::Bulk(value.slice(start as usize..=end as usize)))
+}
+
+/// SETRANGE key offset value
+pub fn setrange(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    let offset = arg_i64(&args[2])?;
+    if offset < 0 {
+        return Err(CommandError::other("ERR offset is out of range"));
+    }
+    let patch = &args[3];
+    let old = string_value(tx.get(&args[1])?)?;
+    let cur_len = old.as_ref().map_or(0, |v| v.payload.len());
+    if patch.is_empty() {
+        return Ok(Reply::Int(cur_len as i64));
+    }
+    let offset = offset as u64;
+    if offset + patch.len() as u64 > tx.live().proto_max_bulk_len() {
+        return Err(too_big());
+    }
+    let (mut value, expire) = match old {
+        Some(v) => (v.payload.to_vec(), v.expire_at),
+        None => (Vec::new(), 0),
+    };
+    let offset = offset as usize;
+    if value.len() < offset + patch.len() {
+        value.resize(offset + patch.len(), 0);
+    }
+    value[offset..offset + patch.len()].copy_from_slice(patch);
+    tx.put(&args[1], ValueType::String, expire, &value);
+    Ok(Reply::Int(value.len() as i64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_human;
+
+    #[test]
+    fn incrbyfloat_format() {
+        assert_eq!(format_human(10.5), "10.5");
+        assert_eq!(format_human(3000.0), "3000");
+        assert_eq!(format_human(10.1 + 0.2), "10.299999999999999");
+        assert_eq!(format_human(-0.0), "0");
+        assert_eq!(format_human(1e20), "100000000000000000000");
+    }
+
+    #[test]
+    fn exact_decimal_sums() {
+        use super::decimal_add;
+        assert_eq!(decimal_add(b"10.1", b"0.2").as_deref(), Some("10.3"));
+        assert_eq!(decimal_add(b"1", b"-1.1").as_deref(), Some("-0.1"));
+        assert_eq!(decimal_add(b"1.5", b"-1.5").as_deref(), Some("0"));
+        assert_eq!(
+            decimal_add(b"17179869184", b"1.5").as_deref(),
+            Some("17179869185.5")
+        );
+        assert_eq!(decimal_add(b"1e3", b"1"), None);
+        assert_eq!(decimal_add(b"abc", b"1"), None);
+    }
+}

@@ -1,0 +1,637 @@
+//! Configuration: one typed [`Config`] read from flags and an optional redis.conf-style
+//! file (a flag overrides the file), plus [`Live`], the part that `CONFIG SET` changes
+//! while the server runs.
+//!
+//! Every Redis 7.0 parameter ([`redis_params`]) is accepted by `CONFIG SET` and echoed
+//! by `CONFIG GET`, so that clients and tools that set them work; most of them change
+//! nothing in shardis (README lists the ones that do).
+
+pub mod redis_params;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
+
+/// How the server is built: the dual runtime it exists for, or the baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RuntimeMode {
+    /// Network threads and a separate storage runtime, connected by shard channels.
+    Dual,
+    /// One multi-thread runtime; storage calls run inline in the connection task.
+    Single,
+}
+
+impl RuntimeMode {
+    /// The name INFO prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            RuntimeMode::Dual => "dual",
+            RuntimeMode::Single => "single",
+        }
+    }
+}
+
+/// When the RocksDB WAL is synced to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Fsync {
+    /// Before any reply of a group is sent.
+    Always,
+    /// Once a second, from the storage side.
+    Everysec,
+    /// Left to the operating system.
+    No,
+}
+
+impl Fsync {
+    fn name(self) -> &'static str {
+        match self {
+            Fsync::Always => "always",
+            Fsync::Everysec => "everysec",
+            Fsync::No => "no",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Fsync> {
+        match s.to_ascii_lowercase().as_str() {
+            "always" => Some(Fsync::Always),
+            "everysec" => Some(Fsync::Everysec),
+            "no" => Some(Fsync::No),
+            _ => None,
+        }
+    }
+}
+
+/// A set of CPU cores, written like `0-3` or `0,2,5-6`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoreList(pub Vec<usize>);
+
+impl std::str::FromStr for CoreList {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut cores = Vec::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let bad = || format!("bad core list '{s}'");
+            match part.split_once('-') {
+                Some((a, b)) => {
+                    let (a, b): (usize, usize) =
+                        (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+                    if a > b {
+                        return Err(bad());
+                    }
+                    cores.extend(a..=b);
+                }
+                None => cores.push(part.parse().map_err(|_| bad())?),
+            }
+        }
+        if cores.is_empty() {
+            return Err(format!("empty core list '{s}'"));
+        }
+        Ok(CoreList(cores))
+    }
+}
+
+impl std::fmt::Display for CoreList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(|c| c.to_string()).collect();
+        f.write_str(&parts.join(","))
+    }
+}
+
+/// Everything the server is started with. Flags use these names (`--channel-capacity`),
+/// and so does the config file (`channel-capacity 10000`).
+#[derive(Debug, Clone, Parser)]
+#[command(name = "shardis", version, about, args_override_self = true)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: String,
+    /// TCP port.
+    #[arg(long, default_value_t = 6379)]
+    pub port: u16,
+    /// Data directory (the RocksDB database lives here).
+    #[arg(long, default_value = "./data")]
+    pub dir: PathBuf,
+    /// A redis.conf-style file of `name value` lines; flags override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// `dual` (network and storage runtimes) or `single` (the baseline).
+    #[arg(long, value_enum, default_value_t = RuntimeMode::Dual)]
+    pub runtime: RuntimeMode,
+    /// Network threads (default: half the cores, at least 1).
+    #[arg(long)]
+    pub network_threads: Option<usize>,
+    /// Cores to pin network threads to, e.g. `0-1` (default: no pinning).
+    #[arg(long)]
+    pub network_cores: Option<CoreList>,
+    /// Storage runtime worker threads (default: the other half of the cores, at least 1).
+    #[arg(long)]
+    pub storage_threads: Option<usize>,
+    /// Cores to pin storage threads (and RocksDB's) to (default: no pinning).
+    #[arg(long)]
+    pub storage_cores: Option<CoreList>,
+    /// Shards (default: one per storage thread).
+    #[arg(long)]
+    pub shards: Option<usize>,
+    /// Capacity of each shard's channel, in messages.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub channel_capacity: u64,
+    /// Most requests a shard commits in one group.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_max: u64,
+    /// WAL sync policy: always, everysec or no.
+    #[arg(long, value_enum, default_value_t = Fsync::Everysec)]
+    pub appendfsync: Fsync,
+    /// Password clients must AUTH with.
+    #[arg(long)]
+    pub requirepass: Option<String>,
+    /// Number of databases (SELECT 0..N-1).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u8).range(1..))]
+    pub databases: u8,
+    /// Largest bulk argument a client may send, bytes.
+    #[arg(long, default_value_t = 512 * 1024 * 1024)]
+    pub proto_max_bulk_len: u64,
+    /// Most connected clients.
+    #[arg(long, default_value_t = 10_000)]
+    pub maxclients: u64,
+    /// Log level: debug, verbose, notice or warning (Redis names), or a tracing filter.
+    #[arg(long, default_value = "notice")]
+    pub loglevel: String,
+    /// RocksDB memtable size, bytes.
+    #[arg(long, default_value_t = 64 << 20)]
+    pub rocksdb_write_buffer_size: u64,
+    /// RocksDB block cache size, bytes.
+    #[arg(long, default_value_t = 256 << 20)]
+    pub rocksdb_block_cache_size: u64,
+    /// RocksDB flush and compaction threads.
+    #[arg(long, default_value_t = 2)]
+    pub rocksdb_background_jobs: i32,
+    /// L0 files that trigger a compaction.
+    #[arg(long, default_value_t = 4)]
+    pub rocksdb_l0_compaction_trigger: i32,
+    /// L0 files at which RocksDB slows writes down.
+    #[arg(long, default_value_t = 20)]
+    pub rocksdb_l0_slowdown_trigger: i32,
+    /// L0 files at which RocksDB stops writes.
+    #[arg(long, default_value_t = 36)]
+    pub rocksdb_l0_stop_trigger: i32,
+    /// Redis parameters from the config file that are not flags (set by `load`).
+    #[arg(skip)]
+    pub redis_overrides: Vec<(String, String)>,
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads flags and, with `--config FILE`, the file; flags win over the file.
+    pub fn load(args: Vec<String>) -> Result<Config, clap::Error> {
+        let file = find_config_flag(&args);
+        let mut merged = vec![args.first().cloned().unwrap_or_else(|| "shardis".into())];
+        let mut overrides = Vec::new();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                Config::command().error(
+                    clap::error::ErrorKind::Io,
+                    format!("cannot read {path}: {e}"),
+                )
+            })?;
+            let flags: Vec<String> = Config::command()
+                .get_arguments()
+                .filter_map(|a| a.get_long().map(str::to_owned))
+                .collect();
+            for (key, value) in parse_conf(&text) {
+                if flags.contains(&key) {
+                    merged.push(format!("--{key}={value}"));
+                } else if redis_params::REDIS_PARAMS.iter().any(|(n, _)| *n == key) {
+                    overrides.push((key, value));
+                } else {
+                    return Err(Config::command().error(
+                        clap::error::ErrorKind::UnknownArgument,
+                        format!("unknown parameter '{key}' in {path}"),
+                    ));
+                }
+            }
+        }
+        merged.extend(args.into_iter().skip(1));
+        let matches = Config::command().try_get_matches_from(merged)?;
+        let mut cfg = Config::from_arg_matches(&matches)?;
+        cfg.redis_overrides = overrides;
+        Ok(cfg)
+    }
+
+    /// Network threads after defaults.
+    pub fn network_threads(&self) -> usize {
+        self.network_threads
+            .unwrap_or_else(|| (available_cores() / 2).max(1))
+            .max(1)
+    }
+
+    /// Storage threads after defaults.
+    pub fn storage_threads(&self) -> usize {
+        self.storage_threads
+            .unwrap_or_else(|| (available_cores() - available_cores() / 2).max(1))
+            .max(1)
+    }
+
+    /// Shards after defaults.
+    pub fn shards(&self) -> usize {
+        self.shards.unwrap_or_else(|| self.storage_threads()).max(1)
+    }
+}
+
+fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn find_config_flag(args: &[String]) -> Option<String> {
+    let mut it = args.iter().skip(1);
+    while let Some(a) = it.next() {
+        if a == "--config" {
+            return it.next().cloned();
+        }
+        if let Some(v) = a.strip_prefix("--config=") {
+            return Some(v.to_owned());
+        }
+    }
+    None
+}
+
+/// Parses redis.conf lines: `name value...`, `#` comments, optional quotes.
+fn parse_conf(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (k, v) = l.split_once(char::is_whitespace).unwrap_or((l, ""));
+            let v = v.trim();
+            let v = v
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(v);
+            (k.to_ascii_lowercase(), v.to_owned())
+        })
+        .collect()
+}
+
+/// Settings the running server reads, some changeable with `CONFIG SET`.
+pub struct Live {
+    /// Databases (fixed at start).
+    pub databases: u8,
+    proto_max_bulk_len: AtomicU64,
+    appendfsync: AtomicU8,
+    batch_max: AtomicUsize,
+    requirepass: Mutex<Option<String>>,
+    /// Parameters with no live atomic: their current text.
+    params: Mutex<BTreeMap<String, String>>,
+    /// Names that CONFIG SET refuses (fixed at start).
+    immutable: Vec<&'static str>,
+}
+
+/// Redis parameters whose values are memory sizes (`1gb` is accepted).
+const MEMORY_PARAMS: &[&str] = &[
+    "maxmemory",
+    "proto-max-bulk-len",
+    "client-query-buffer-limit",
+    "maxmemory-clients",
+    "active-defrag-ignore-bytes",
+    "auto-aof-rewrite-min-size",
+    "repl-backlog-size",
+    "hash-max-ziplist-value",
+    "hash-max-listpack-value",
+    "set-max-listpack-value",
+    "zset-max-ziplist-value",
+    "zset-max-listpack-value",
+    "list-max-ziplist-size",
+    "list-max-listpack-size",
+];
+
+/// Parses a Redis memory value: `100`, `1k` (1000), `1kb` (1024), `2gb`...
+pub fn parse_memory(s: &str) -> Option<u64> {
+    let s = s.to_ascii_lowercase();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '-')
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: i64 = num.parse().ok()?;
+    let mul: i64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    n.checked_mul(mul).and_then(|v| u64::try_from(v).ok())
+}
+
+impl Live {
+    /// The live settings of `cfg`.
+    pub fn new(cfg: &Config) -> Live {
+        let mut params: BTreeMap<String, String> = redis_params::REDIS_PARAMS
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        for (k, v) in &cfg.redis_overrides {
+            params.insert(k.clone(), v.clone());
+        }
+        params.insert("port".into(), cfg.port.to_string());
+        params.insert("bind".into(), cfg.bind.clone());
+        params.insert("dir".into(), cfg.dir.display().to_string());
+        params.insert("databases".into(), cfg.databases.to_string());
+        params.insert("maxclients".into(), cfg.maxclients.to_string());
+        params.insert("loglevel".into(), cfg.loglevel.clone());
+        params.insert("appendonly".into(), "yes".into());
+        params.insert("save".into(), "".into());
+        params.insert("daemonize".into(), "no".into());
+        params.insert("runtime".into(), cfg.runtime.name().into());
+        params.insert("channel-capacity".into(), cfg.channel_capacity.to_string());
+        params.insert("shards".into(), cfg.shards().to_string());
+        Live {
+            databases: cfg.databases,
+            proto_max_bulk_len: AtomicU64::new(cfg.proto_max_bulk_len),
+            appendfsync: AtomicU8::new(cfg.appendfsync as u8),
+            batch_max: AtomicUsize::new(cfg.batch_max as usize),
+            requirepass: Mutex::new(cfg.requirepass.clone().filter(|p| !p.is_empty())),
+            params: Mutex::new(params),
+            immutable: vec![
+                "port",
+                "bind",
+                "dir",
+                "databases",
+                "daemonize",
+                "runtime",
+                "shards",
+                "channel-capacity",
+                "logfile",
+                "pidfile",
+                "unixsocket",
+                "supervised",
+                "io-threads",
+                "cluster-enabled",
+                "appenddirname",
+                "dbfilename",
+            ],
+        }
+    }
+
+    /// `proto-max-bulk-len`.
+    pub fn proto_max_bulk_len(&self) -> u64 {
+        self.proto_max_bulk_len.load(Ordering::Relaxed)
+    }
+
+    /// Most requests per group commit.
+    pub fn batch_max(&self) -> usize {
+        self.batch_max.load(Ordering::Relaxed)
+    }
+
+    /// Whether every commit syncs the WAL.
+    pub fn fsync_always(&self) -> bool {
+        self.appendfsync.load(Ordering::Relaxed) == Fsync::Always as u8
+    }
+
+    /// Whether the WAL is synced once a second.
+    pub fn fsync_everysec(&self) -> bool {
+        self.appendfsync.load(Ordering::Relaxed) == Fsync::Everysec as u8
+    }
+
+    /// The password, if one is required.
+    pub fn requirepass(&self) -> Option<String> {
+        self.requirepass
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn fsync(&self) -> Fsync {
+        match self.appendfsync.load(Ordering::Relaxed) {
+            x if x == Fsync::Always as u8 => Fsync::Always,
+            x if x == Fsync::No as u8 => Fsync::No,
+            _ => Fsync::Everysec,
+        }
+    }
+
+    /// Current value of parameter `name`, if it exists.
+    fn value(&self, name: &str, params: &BTreeMap<String, String>) -> Option<String> {
+        Some(match name {
+            "proto-max-bulk-len" => self.proto_max_bulk_len().to_string(),
+            "appendfsync" => self.fsync().name().to_string(),
+            "batch-max" => self.batch_max().to_string(),
+            "requirepass" => self.requirepass().unwrap_or_default(),
+            _ => params.get(name)?.clone(),
+        })
+    }
+
+    /// `CONFIG GET`: every `(name, value)` whose name matches one of the patterns.
+    pub fn get(&self, patterns: &[&[u8]]) -> Vec<(String, String)> {
+        let params = self.params.lock().unwrap_or_else(|e| e.into_inner());
+        let mut names: Vec<&str> = params.keys().map(String::as_str).collect();
+        names.extend([
+            "proto-max-bulk-len",
+            "appendfsync",
+            "batch-max",
+            "requirepass",
+        ]);
+        names.sort_unstable();
+        names.dedup();
+        names
+            .into_iter()
+            .filter(|n| {
+                patterns
+                    .iter()
+                    .any(|p| crate::glob::matches(p, n.as_bytes(), true))
+            })
+            .filter_map(|n| Some((n.to_string(), self.value(n, &params)?)))
+            .collect()
+    }
+
+    /// `CONFIG SET` of several parameters, all or nothing. Err is the full error text.
+    pub fn set(&self, pairs: &[(String, String)]) -> Result<(), String> {
+        let fail = |name: &str, why: &str| {
+            format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
+        };
+        let mut params = self.params.lock().unwrap_or_else(|e| e.into_inner());
+        for (i, (name, value)) in pairs.iter().enumerate() {
+            if pairs[..i].iter().any(|(n, _)| n == name) {
+                return Err(fail(name, "duplicate parameter"));
+            }
+            let known = params.contains_key(name)
+                || matches!(
+                    name.as_str(),
+                    "proto-max-bulk-len" | "appendfsync" | "batch-max" | "requirepass"
+                );
+            if !known {
+                return Err(format!(
+                    "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+                ));
+            }
+            if self.immutable.contains(&name.as_str()) {
+                return Err(fail(name, "can't set immutable config"));
+            }
+            self.validate(name, value, &params)
+                .map_err(|why| fail(name, &why))?;
+        }
+        for (name, value) in pairs {
+            match name.as_str() {
+                "proto-max-bulk-len" => self
+                    .proto_max_bulk_len
+                    .store(parse_memory(value).unwrap_or(0), Ordering::Relaxed),
+                "appendfsync" => {
+                    let f = Fsync::parse(value).unwrap_or(Fsync::Everysec);
+                    self.appendfsync.store(f as u8, Ordering::Relaxed)
+                }
+                "batch-max" => self
+                    .batch_max
+                    .store(value.parse().unwrap_or(1), Ordering::Relaxed),
+                "requirepass" => {
+                    *self.requirepass.lock().unwrap_or_else(|e| e.into_inner()) =
+                        Some(value.clone()).filter(|v| !v.is_empty())
+                }
+                _ => {
+                    let stored = if MEMORY_PARAMS.contains(&name.as_str()) {
+                        parse_memory(value).unwrap_or(0).to_string()
+                    } else {
+                        value.clone()
+                    };
+                    params.insert(name.clone(), stored);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn validate(
+        &self,
+        name: &str,
+        value: &str,
+        params: &BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        match name {
+            "proto-max-bulk-len" => match parse_memory(value) {
+                Some(v) if v >= 1024 * 1024 && v <= i64::MAX as u64 => Ok(()),
+                Some(_) => {
+                    Err("argument must be between 1048576 and 9223372036854775807 inclusive".into())
+                }
+                None => Err("argument must be a memory value".into()),
+            },
+            "appendfsync" => Fsync::parse(value).map(|_| ()).ok_or_else(|| {
+                "argument(s) must be one of the following: always, everysec, no".into()
+            }),
+            "batch-max" => match value.parse::<u64>() {
+                Ok(v) if v >= 1 => Ok(()),
+                _ => Err("argument must be a positive integer".into()),
+            },
+            "requirepass" => Ok(()),
+            _ => {
+                let default = params.get(name).map(String::as_str).unwrap_or("");
+                if MEMORY_PARAMS.contains(&name) {
+                    parse_memory(value)
+                        .map(|_| ())
+                        .ok_or_else(|| "argument must be a memory value".into())
+                } else if default == "yes" || default == "no" {
+                    match value.to_ascii_lowercase().as_str() {
+                        "yes" | "no" => Ok(()),
+                        _ => Err("argument must be 'yes' or 'no'".into()),
+                    }
+                } else if default.parse::<i64>().is_ok() && !default.is_empty() {
+                    value
+                        .parse::<i64>()
+                        .map(|_| ())
+                        .map_err(|_| "argument couldn't be parsed into an integer".into())
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_lists() {
+        assert_eq!("0-3".parse::<CoreList>().unwrap().0, vec![0, 1, 2, 3]);
+        assert_eq!("0,2,5-6".parse::<CoreList>().unwrap().0, vec![0, 2, 5, 6]);
+        assert!("3-1".parse::<CoreList>().is_err());
+        assert!("x".parse::<CoreList>().is_err());
+    }
+
+    #[test]
+    fn memory_units() {
+        assert_eq!(parse_memory("1gb"), Some(1 << 30));
+        assert_eq!(parse_memory("2k"), Some(2000));
+        assert_eq!(parse_memory("12"), Some(12));
+        assert_eq!(parse_memory("abc"), None);
+    }
+
+    #[test]
+    fn file_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.conf");
+        std::fs::write(
+            &path,
+            "# c\nport 7000\nbatch-max 8\nhash-max-listpack-entries 64\n",
+        )
+        .unwrap();
+        let args = |extra: &[&str]| {
+            let mut v = vec![
+                "shardis".to_string(),
+                "--config".into(),
+                path.display().to_string(),
+            ];
+            v.extend(extra.iter().map(|s| s.to_string()));
+            v
+        };
+        let cfg = Config::load(args(&[])).unwrap();
+        assert_eq!((cfg.port, cfg.batch_max), (7000, 8));
+        assert_eq!(
+            cfg.redis_overrides,
+            vec![("hash-max-listpack-entries".into(), "64".into())]
+        );
+        let cfg = Config::load(args(&["--port", "7001"])).unwrap();
+        assert_eq!(cfg.port, 7001);
+    }
+
+    #[test]
+    fn config_set_validates_all_or_nothing() {
+        let cfg = Config::load(vec!["shardis".into()]).unwrap();
+        let live = Live::new(&cfg);
+        let set = |pairs: &[(&str, &str)]| {
+            let v: Vec<(String, String)> = pairs
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect();
+            live.set(&v)
+        };
+        assert!(set(&[("maxmemory", "1gb")]).is_ok());
+        assert_eq!(
+            live.get(&[b"maxmemory"]),
+            vec![("maxmemory".into(), "1073741824".into())]
+        );
+        assert!(set(&[("hz", "5"), ("appendonly", "maybe")]).is_err());
+        assert_eq!(live.get(&[b"hz"]), vec![("hz".into(), "10".into())]);
+        assert!(set(&[("port", "1")]).unwrap_err().contains("immutable"));
+        assert!(set(&[("nope", "1")])
+            .unwrap_err()
+            .contains("Unknown option"));
+        assert!(set(&[("proto-max-bulk-len", "10")]).is_err());
+        assert!(set(&[("appendfsync", "always")]).is_ok());
+        assert!(live.fsync_always());
+    }
+}

@@ -1,0 +1,492 @@
+//! One client connection: read, parse, route, wait, reply, in order.
+//!
+//! The loop takes every complete command in the read buffer (up to
+//! [`MAX_PIPELINE`]), answers connection-level ones on the spot and queues keyed
+//! ones per shard ([`Pipeline`]). It then sends at most one message to each shard for
+//! the whole batch, waits for those replies, encodes every reply in request order into
+//! one buffer and writes it with one `write_all`. A command that needs the shards in a
+//! particular state first (INFO, cross-shard RENAME, HELLO) is a *barrier*: the batch
+//! before it is finished first, then it runs alone.
+//!
+//! Only socket errors and broken protocol close the connection; every other error is
+//! a reply.
+//!
+//! Hot path: per batch, one read, one parse pass, one message per shard, one write.
+
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::coordinator;
+use super::session::{ClientInfo, Session};
+use crate::commands::table::{Coord, Kind, Merge};
+use crate::commands::{self, keys, strings, Command, ExecFn};
+use crate::protocol::{parser, Parsed, Reply};
+use crate::server::ServerCtx;
+use crate::storage::encoding::{key_hash, shard_of};
+use crate::storage::{ReplyChannel, ShardReq};
+
+/// Most commands taken from the read buffer before they are executed and answered.
+pub const MAX_PIPELINE: usize = 1024;
+
+/// Serves one connection until the client leaves or the protocol breaks.
+pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<ServerCtx>) {
+    let laddr = stream.local_addr().unwrap_or(ctx.addr);
+    let id = ctx.next_client_id.fetch_add(1, Ordering::Relaxed);
+    let info = Arc::new(ClientInfo::new(id, peer, laddr));
+    ctx.stats.connections.fetch_add(1, Ordering::Relaxed);
+    let admitted = {
+        let mut clients = ctx.clients.lock().unwrap_or_else(|e| e.into_inner());
+        let ok = (clients.len() as u64) < ctx.config.maxclients;
+        if ok {
+            clients.insert(id, info.clone());
+        }
+        ok
+    };
+    let mut stream = stream;
+    if !admitted {
+        let _ = stream
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await;
+        return;
+    }
+    let shards = ctx.backend.shards();
+    let mut conn = Connection {
+        stream,
+        rbuf: BytesMut::with_capacity(16 * 1024),
+        wbuf: Vec::with_capacity(16 * 1024),
+        session: Session::new(ctx.clone(), info),
+        pipe: Pipeline::new(shards),
+        chan: ReplyChannel::default(),
+    };
+    if let Err(e) = conn.run().await {
+        tracing::debug!(target: "shardis::network", client = id, "connection closed: {e}");
+    }
+    ctx.clients
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&id);
+}
+
+struct Connection {
+    stream: TcpStream,
+    rbuf: BytesMut,
+    wbuf: Vec<u8>,
+    session: Session,
+    pipe: Pipeline,
+    chan: ReplyChannel,
+}
+
+/// What the parse loop does after queueing a command.
+enum Flow {
+    Continue,
+    /// Finish the batch so far, then run this command alone.
+    Barrier(&'static Command, Vec<Bytes>),
+    /// Stop taking commands (QUIT).
+    Stop,
+}
+
+impl Connection {
+    async fn run(&mut self) -> std::io::Result<()> {
+        let ctx = self.session.ctx.clone();
+        loop {
+            let mut barrier = None;
+            let mut broken = None;
+            let mut more_buffered = false;
+            loop {
+                if self.pipe.slots.len() >= MAX_PIPELINE {
+                    more_buffered = true;
+                    break;
+                }
+                match parser::parse(&mut self.rbuf, ctx.live.proto_max_bulk_len()) {
+                    Ok(Parsed::Command(args)) => match self.pipe.push(&mut self.session, args) {
+                        Flow::Continue => {}
+                        Flow::Barrier(cmd, args) => {
+                            barrier = Some((cmd, args));
+                            more_buffered = true;
+                            break;
+                        }
+                        Flow::Stop => break,
+                    },
+                    Ok(Parsed::Empty) => {}
+                    Ok(Parsed::Incomplete) => break,
+                    Err(e) => {
+                        broken = Some(e);
+                        break;
+                    }
+                }
+            }
+
+            self.pipe.execute(&ctx, &mut self.chan).await;
+            self.pipe.encode(&mut self.wbuf, &self.session);
+            if let Some((cmd, args)) = barrier {
+                let reply = coordinator::run(&mut self.session, cmd, args, &mut self.chan).await;
+                if let Some(reply) = reply {
+                    ctx.count(1, reply.is_error() as u64);
+                    reply.encode(&mut self.wbuf, self.session.resp3);
+                }
+            }
+            if let Some(e) = &broken {
+                Reply::error(e.reply_text()).encode(&mut self.wbuf, self.session.resp3);
+                ctx.count(0, 1);
+            }
+            if !self.wbuf.is_empty() {
+                self.stream.write_all(&self.wbuf).await?;
+                ctx.stats
+                    .net_out
+                    .fetch_add(self.wbuf.len() as u64, Ordering::Relaxed);
+                self.wbuf.clear();
+            }
+            if broken.is_some() || self.session.closing {
+                return Ok(());
+            }
+            if more_buffered {
+                continue;
+            }
+            if self.rbuf.capacity() - self.rbuf.len() < 4096 {
+                self.rbuf.reserve(16 * 1024);
+            }
+            let n = self.stream.read_buf(&mut self.rbuf).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            ctx.stats.net_in.fetch_add(n as u64, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Where the reply of one command of the batch comes from.
+enum Slot {
+    /// Already known (answered on the network thread).
+    Ready(Reply),
+    /// Reply `idx` of shard `shard`.
+    One { shard: u32, idx: u32 },
+    /// Several shard replies merged; `parts` indexes [`Pipeline::parts`].
+    Merged {
+        merge: Merge,
+        parts: Range<u32>,
+        keys: u32,
+    },
+}
+
+/// One shard's share of a split command. For `Merge::Gather`, `positions` indexes
+/// [`Pipeline::positions`]: where each of its replies goes in the merged array.
+struct Part {
+    shard: u32,
+    idx: u32,
+    positions: Range<u32>,
+}
+
+/// The commands of one batch: per-shard request lists and the reply slots in order.
+struct Pipeline {
+    work: Vec<Vec<ShardReq>>,
+    results: Vec<Vec<Reply>>,
+    slots: Vec<Slot>,
+    parts: Vec<Part>,
+    positions: Vec<u32>,
+}
+
+impl Pipeline {
+    fn new(shards: usize) -> Pipeline {
+        Pipeline {
+            work: (0..shards).map(|_| Vec::new()).collect(),
+            results: (0..shards).map(|_| Vec::new()).collect(),
+            slots: Vec::with_capacity(64),
+            parts: Vec::new(),
+            positions: Vec::new(),
+        }
+    }
+
+    fn shards(&self) -> usize {
+        self.work.len()
+    }
+
+    fn to_shard(&mut self, shard: usize, req: ShardReq) -> u32 {
+        let q = &mut self.work[shard];
+        q.push(req);
+        (q.len() - 1) as u32
+    }
+
+    /// Validates and routes one command.
+    fn push(&mut self, session: &mut Session, args: Vec<Bytes>) -> Flow {
+        let Some(cmd) = commands::lookup(&args[0]) else {
+            self.slots.push(Slot::Ready(unknown_command(&args)));
+            return Flow::Continue;
+        };
+        let spec = cmd.spec;
+        if !spec.arity_ok(args.len()) || !pairs_complete(cmd, args.len()) {
+            self.slots
+                .push(Slot::Ready(commands::arity_error(spec.name)));
+            return Flow::Continue;
+        }
+        if !session.authed && !matches!(spec.name, "auth" | "hello" | "quit") {
+            self.slots
+                .push(Slot::Ready(Reply::error("NOAUTH Authentication required.")));
+            return Flow::Continue;
+        }
+        session.info.touch(spec);
+        let db = session.db;
+        match cmd.kind {
+            Kind::Local(f) if spec.name == "hello" => {
+                let _ = f;
+                return Flow::Barrier(cmd, args);
+            }
+            Kind::Local(f) => {
+                self.slots.push(Slot::Ready(f(session, &args)));
+                if session.closing {
+                    return Flow::Stop;
+                }
+            }
+            Kind::Single(exec) => {
+                let shard = shard_of(key_hash(&args[1]), self.shards());
+                let idx = self.to_shard(shard, ShardReq { db, exec, args });
+                self.slots.push(Slot::One {
+                    shard: shard as u32,
+                    idx,
+                });
+            }
+            Kind::Scan(exec) => {
+                let cursor = keys::parse_cursor(&args[1]).unwrap_or(0);
+                let shard = shard_of(cursor, self.shards());
+                let idx = self.to_shard(shard, ShardReq { db, exec, args });
+                self.slots.push(Slot::One {
+                    shard: shard as u32,
+                    idx,
+                });
+            }
+            Kind::Multi(exec, merge) => self.split(cmd, exec, merge, db, args),
+            Kind::All(exec, merge) => {
+                let start = self.parts.len() as u32;
+                for shard in 0..self.shards() {
+                    let idx = self.to_shard(
+                        shard,
+                        ShardReq {
+                            db,
+                            exec,
+                            args: args.clone(),
+                        },
+                    );
+                    self.parts.push(Part {
+                        shard: shard as u32,
+                        idx,
+                        positions: 0..0,
+                    });
+                }
+                self.slots.push(Slot::Merged {
+                    merge,
+                    parts: start..self.parts.len() as u32,
+                    keys: 0,
+                });
+            }
+            Kind::Coordinated(coord) => {
+                // On one shard these need no coordination: run them as plain commands.
+                let local: Option<ExecFn> = match coord {
+                    Coord::Rename => Some(keys::rename),
+                    Coord::MsetNx => Some(strings::msetnx),
+                    _ => None,
+                };
+                match local.and_then(|exec| self.one_shard(cmd, &args).map(|s| (exec, s))) {
+                    Some((exec, shard)) => {
+                        let idx = self.to_shard(shard, ShardReq { db, exec, args });
+                        self.slots.push(Slot::One {
+                            shard: shard as u32,
+                            idx,
+                        });
+                    }
+                    None => return Flow::Barrier(cmd, args),
+                }
+            }
+        }
+        Flow::Continue
+    }
+
+    /// The shard all of the command's keys live on, if there is just one.
+    fn one_shard(&self, cmd: &Command, args: &[Bytes]) -> Option<usize> {
+        let mut shards = cmd
+            .spec
+            .key_positions(args.len())
+            .map(|p| shard_of(key_hash(&args[p]), self.shards()));
+        let first = shards.next()?;
+        shards.all(|s| s == first).then_some(first)
+    }
+
+    /// Splits a multi-key command by shard, keeping each shard's keys in order.
+    fn split(&mut self, cmd: &Command, exec: ExecFn, merge: Merge, db: u8, args: Vec<Bytes>) {
+        let spec = cmd.spec;
+        if let Some(shard) = self.one_shard(cmd, &args) {
+            let idx = self.to_shard(shard, ShardReq { db, exec, args });
+            self.slots.push(Slot::One {
+                shard: shard as u32,
+                idx,
+            });
+            return;
+        }
+        let step = spec.step.max(1) as usize;
+        let units: Vec<(usize, usize)> = spec
+            .key_positions(args.len())
+            .map(|p| (p, shard_of(key_hash(&args[p]), self.shards())))
+            .collect();
+        let start = self.parts.len() as u32;
+        for shard in 0..self.shards() {
+            let mine: Vec<(usize, usize)> = units
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, s))| *s == shard)
+                .map(|(k, (p, _))| (k, *p))
+                .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let mut sub = Vec::with_capacity(1 + mine.len() * step);
+            sub.push(args[0].clone());
+            let pos_start = self.positions.len() as u32;
+            for &(k, p) in &mine {
+                sub.extend_from_slice(&args[p..(p + step).min(args.len())]);
+                self.positions.push(k as u32);
+            }
+            let idx = self.to_shard(
+                shard,
+                ShardReq {
+                    db,
+                    exec,
+                    args: sub,
+                },
+            );
+            self.parts.push(Part {
+                shard: shard as u32,
+                idx,
+                positions: pos_start..self.positions.len() as u32,
+            });
+        }
+        self.slots.push(Slot::Merged {
+            merge,
+            parts: start..self.parts.len() as u32,
+            keys: units.len() as u32,
+        });
+    }
+
+    /// Sends the batch's shard work and waits for every reply.
+    async fn execute(&mut self, ctx: &ServerCtx, chan: &mut ReplyChannel) {
+        if self.work.iter().any(|w| !w.is_empty()) {
+            ctx.backend
+                .run(&mut self.work, &mut self.results, chan)
+                .await;
+        }
+    }
+
+    fn take(&mut self, shard: u32, idx: u32) -> Reply {
+        self.results[shard as usize]
+            .get_mut(idx as usize)
+            .map(|r| std::mem::replace(r, Reply::Nil))
+            .unwrap_or_else(|| Reply::error("ERR storage unavailable"))
+    }
+
+    /// Encodes every reply of the batch, in order, and resets the batch.
+    fn encode(&mut self, out: &mut Vec<u8>, session: &Session) {
+        if self.slots.is_empty() {
+            return;
+        }
+        let mut errors = 0;
+        let slots = std::mem::take(&mut self.slots);
+        let n = slots.len();
+        for slot in slots {
+            let reply = match slot {
+                Slot::Ready(r) => r,
+                Slot::One { shard, idx } => self.take(shard, idx),
+                Slot::Merged { merge, parts, keys } => self.merge(merge, parts, keys),
+            };
+            errors += reply.is_error() as u64;
+            reply.encode(out, session.resp3);
+        }
+        session.ctx.count(n as u64, errors);
+        self.parts.clear();
+        self.positions.clear();
+        for r in &mut self.results {
+            r.clear();
+        }
+    }
+
+    fn merge(&mut self, merge: Merge, parts: Range<u32>, keys: u32) -> Reply {
+        let mut replies = Vec::with_capacity(parts.len());
+        for i in parts.clone() {
+            let (shard, idx) = (self.parts[i as usize].shard, self.parts[i as usize].idx);
+            let r = self.take(shard, idx);
+            if r.is_error() {
+                return r;
+            }
+            replies.push(r);
+        }
+        match merge {
+            Merge::Sum => Reply::Int(
+                replies
+                    .iter()
+                    .map(|r| if let Reply::Int(n) = r { *n } else { 0 })
+                    .sum(),
+            ),
+            Merge::AllOk => Reply::Ok,
+            Merge::Concat => Reply::Array(
+                replies
+                    .into_iter()
+                    .flat_map(|r| match r {
+                        Reply::Array(v) => v,
+                        _ => Vec::new(),
+                    })
+                    .collect(),
+            ),
+            Merge::Pick => {
+                let found: Vec<Reply> = replies.into_iter().filter(|r| *r != Reply::Nil).collect();
+                let n = found.len();
+                if n == 0 {
+                    Reply::Nil
+                } else {
+                    let pick = (crate::storage::now_ms() as usize) % n;
+                    found.into_iter().nth(pick).unwrap_or(Reply::Nil)
+                }
+            }
+            Merge::Gather => {
+                let mut out = vec![Reply::Nil; keys as usize];
+                for (part_i, reply) in parts.zip(replies) {
+                    let pos = self.parts[part_i as usize].positions.clone();
+                    if let Reply::Array(items) = reply {
+                        for (p, item) in pos.zip(items) {
+                            out[self.positions[p as usize] as usize] = item;
+                        }
+                    }
+                }
+                Reply::Array(out)
+            }
+        }
+    }
+}
+
+/// MSET and MSETNX need whole key/value pairs (Redis checks this beyond arity).
+fn pairs_complete(cmd: &Command, argc: usize) -> bool {
+    let spec = cmd.spec;
+    spec.step <= 1
+        || spec.last_key >= 0
+        || (argc - spec.first_key as usize) % spec.step as usize == 0
+}
+
+/// Redis's text for an unknown command, with the first arguments quoted.
+fn unknown_command(args: &[Bytes]) -> Reply {
+    let name = String::from_utf8_lossy(&args[0]);
+    let name: String = name.chars().take(128).collect();
+    let mut rest = String::new();
+    for a in &args[1..] {
+        if rest.len() >= 128 {
+            break;
+        }
+        let room = 128 - rest.len();
+        let text = String::from_utf8_lossy(a);
+        let cut: String = text.chars().take(room).collect();
+        rest.push_str(&format!("'{cut}' "));
+    }
+    Reply::error(format!(
+        "ERR unknown command '{name}', with args beginning with: {rest}"
+    ))
+}

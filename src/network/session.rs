@@ -1,0 +1,129 @@
+//! Per-connection state ([`Session`]) and what other connections may see of it
+//! ([`ClientInfo`], for `CLIENT LIST` and `INFO clients`).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::commands::redis_spec::REDIS_SPECS;
+use crate::commands::spec::RedisSpec;
+use crate::server::ServerCtx;
+
+/// What the server knows about a connected client, shared with `CLIENT LIST`.
+/// Written with relaxed atomics by the owning connection; never locked per command.
+pub struct ClientInfo {
+    /// Client id (unique, increasing).
+    pub id: u64,
+    /// Peer address.
+    pub addr: SocketAddr,
+    /// Local address.
+    pub laddr: SocketAddr,
+    /// When the connection was accepted.
+    pub created: Instant,
+    /// CLIENT SETNAME (locked only by the CLIENT commands).
+    pub name: Mutex<Option<Bytes>>,
+    /// Selected database.
+    pub db: AtomicU8,
+    /// Protocol version (2 or 3).
+    pub resp: AtomicU8,
+    /// Milliseconds since `created` of the last command.
+    pub last_active_ms: AtomicU64,
+    last_cmd: AtomicUsize,
+}
+
+impl ClientInfo {
+    /// A new client.
+    pub fn new(id: u64, addr: SocketAddr, laddr: SocketAddr) -> ClientInfo {
+        ClientInfo {
+            id,
+            addr,
+            laddr,
+            created: Instant::now(),
+            name: Mutex::new(None),
+            db: AtomicU8::new(0),
+            resp: AtomicU8::new(2),
+            last_active_ms: AtomicU64::new(0),
+            last_cmd: AtomicUsize::new(usize::MAX),
+        }
+    }
+
+    /// Notes the command the client ran last.
+    pub fn touch(&self, spec: &'static RedisSpec) {
+        let base = REDIS_SPECS.as_ptr() as usize;
+        let idx = (spec as *const RedisSpec as usize).wrapping_sub(base)
+            / std::mem::size_of::<RedisSpec>();
+        self.last_cmd.store(idx, Ordering::Relaxed);
+        let ms = self.created.elapsed().as_millis() as u64;
+        self.last_active_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// The client's name, empty if none.
+    pub fn name(&self) -> Bytes {
+        self.name
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .unwrap_or_default()
+    }
+
+    /// One `CLIENT LIST` / `CLIENT INFO` line (without the newline).
+    pub fn describe(&self) -> String {
+        let age = self.created.elapsed();
+        let idle = age.as_millis() as u64
+            - self
+                .last_active_ms
+                .load(Ordering::Relaxed)
+                .min(age.as_millis() as u64);
+        let cmd = REDIS_SPECS
+            .get(self.last_cmd.load(Ordering::Relaxed))
+            .map_or("NULL", |s| s.name);
+        format!(
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 \
+             multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 \
+             tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            String::from_utf8_lossy(&self.name()),
+            age.as_secs(),
+            idle / 1000,
+            self.db.load(Ordering::Relaxed),
+            cmd,
+            self.resp.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// The state of one connection, owned by its task.
+pub struct Session {
+    /// The server.
+    pub ctx: Arc<ServerCtx>,
+    /// This client's shared description.
+    pub info: Arc<ClientInfo>,
+    /// Selected database.
+    pub db: u8,
+    /// Replies in RESP3 (after `HELLO 3`).
+    pub resp3: bool,
+    /// Passed AUTH (or no password is required).
+    pub authed: bool,
+    /// Close after the pending replies are written (QUIT, SHUTDOWN).
+    pub closing: bool,
+}
+
+impl Session {
+    /// A session for a new connection.
+    pub fn new(ctx: Arc<ServerCtx>, info: Arc<ClientInfo>) -> Session {
+        let authed = ctx.live.requirepass().is_none();
+        Session {
+            ctx,
+            info,
+            db: 0,
+            resp3: false,
+            authed,
+            closing: false,
+        }
+    }
+}

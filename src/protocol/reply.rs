@@ -1,0 +1,207 @@
+//! The typed reply of a command and its encoding for RESP2 and RESP3.
+//!
+//! Commands build a [`Reply`] wherever they run (storage shard or network thread); the
+//! connection encodes it with the protocol version the client chose with `HELLO`.
+//! Shapes that RESP3 has and RESP2 lacks (maps, sets, doubles, a single null) are
+//! lowered the way Redis lowers them.
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+
+/// A reply to one command.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// `+OK`.
+    Ok,
+    /// A simple string, `+text`.
+    Status(Cow<'static, str>),
+    /// An error; the text starts with its code (`ERR ...`, `WRONGTYPE ...`).
+    Error(Cow<'static, str>),
+    /// `:n`.
+    Int(i64),
+    /// `$len\r\nbytes`.
+    Bulk(Bytes),
+    /// The null bulk string (`$-1`; `_` in RESP3).
+    Nil,
+    /// The null array (`*-1`; `_` in RESP3).
+    NilArray,
+    /// `*n` followed by the elements.
+    Array(Vec<Reply>),
+    /// A map in RESP3 (`%n`), a flat array of key, value, ... in RESP2.
+    Map(Vec<(Reply, Reply)>),
+    /// A set in RESP3 (`~n`), an array in RESP2.
+    Set(Vec<Reply>),
+    /// A double in RESP3 (`,x`), a bulk string in RESP2.
+    Double(f64),
+    /// Verbatim text in RESP3 (`=n\r\ntxt:...`), a bulk string in RESP2.
+    Verbatim(String),
+}
+
+impl Reply {
+    /// An error reply from any text; the caller includes the code.
+    pub fn error(text: impl Into<Cow<'static, str>>) -> Reply {
+        Reply::Error(text.into())
+    }
+
+    /// A bulk reply copied from a byte slice.
+    pub fn bulk(bytes: &[u8]) -> Reply {
+        Reply::Bulk(Bytes::copy_from_slice(bytes))
+    }
+
+    /// A bulk reply from a static string.
+    pub fn bulk_static(text: &'static str) -> Reply {
+        Reply::Bulk(Bytes::from_static(text.as_bytes()))
+    }
+
+    /// A bulk reply holding the decimal form of `n`.
+    pub fn bulk_int(n: i64) -> Reply {
+        let mut buf = itoa::Buffer::new();
+        Reply::bulk(buf.format(n).as_bytes())
+    }
+
+    /// Whether this is an error reply.
+    pub fn is_error(&self) -> bool {
+        matches!(self, Reply::Error(_))
+    }
+
+    /// Appends the encoding of this reply to `out`; `resp3` after `HELLO 3`.
+    pub fn encode(&self, out: &mut Vec<u8>, resp3: bool) {
+        match self {
+            Reply::Ok => out.extend_from_slice(b"+OK\r\n"),
+            Reply::Status(s) => line(out, b'+', s.as_bytes()),
+            Reply::Error(s) => {
+                // An error text must stay on one line.
+                out.push(b'-');
+                out.extend(
+                    s.bytes()
+                        .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+                );
+                out.extend_from_slice(b"\r\n");
+            }
+            Reply::Int(n) => {
+                let mut buf = itoa::Buffer::new();
+                line(out, b':', buf.format(*n).as_bytes());
+            }
+            Reply::Bulk(b) => bulk(out, b),
+            Reply::Nil if resp3 => out.extend_from_slice(b"_\r\n"),
+            Reply::Nil => out.extend_from_slice(b"$-1\r\n"),
+            Reply::NilArray if resp3 => out.extend_from_slice(b"_\r\n"),
+            Reply::NilArray => out.extend_from_slice(b"*-1\r\n"),
+            Reply::Array(items) => {
+                header(out, b'*', items.len());
+                items.iter().for_each(|r| r.encode(out, resp3));
+            }
+            Reply::Set(items) => {
+                header(out, if resp3 { b'~' } else { b'*' }, items.len());
+                items.iter().for_each(|r| r.encode(out, resp3));
+            }
+            Reply::Map(pairs) => {
+                if resp3 {
+                    header(out, b'%', pairs.len());
+                } else {
+                    header(out, b'*', pairs.len() * 2);
+                }
+                for (k, v) in pairs {
+                    k.encode(out, resp3);
+                    v.encode(out, resp3);
+                }
+            }
+            Reply::Double(d) => {
+                let text = format_double(*d);
+                if resp3 {
+                    line(out, b',', text.as_bytes());
+                } else {
+                    bulk(out, text.as_bytes());
+                }
+            }
+            Reply::Verbatim(text) => {
+                if resp3 {
+                    header(out, b'=', text.len() + 4);
+                    out.extend_from_slice(b"txt:");
+                    out.extend_from_slice(text.as_bytes());
+                    out.extend_from_slice(b"\r\n");
+                } else {
+                    bulk(out, text.as_bytes());
+                }
+            }
+        }
+    }
+}
+
+impl From<crate::commands::CommandError> for Reply {
+    fn from(e: crate::commands::CommandError) -> Reply {
+        Reply::Error(e.text())
+    }
+}
+
+fn line(out: &mut Vec<u8>, prefix: u8, body: &[u8]) {
+    out.push(prefix);
+    out.extend_from_slice(body);
+    out.extend_from_slice(b"\r\n");
+}
+
+fn header(out: &mut Vec<u8>, prefix: u8, len: usize) {
+    let mut buf = itoa::Buffer::new();
+    line(out, prefix, buf.format(len).as_bytes());
+}
+
+fn bulk(out: &mut Vec<u8>, body: &[u8]) {
+    header(out, b'$', body.len());
+    out.extend_from_slice(body);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Formats a double as Redis does in replies (`%.17g`, then shortest round trip):
+/// integers without a fraction, `inf`, `-inf`, `nan`.
+pub fn format_double(d: f64) -> String {
+    if d.is_nan() {
+        "nan".into()
+    } else if d.is_infinite() {
+        if d > 0.0 { "inf" } else { "-inf" }.into()
+    } else {
+        // Rust's shortest representation round-trips like Redis's %.17g + trim.
+        let s = format!("{d}");
+        if s.contains('e') {
+            s
+        } else if (d.abs() >= 1e17 || (d != 0.0 && d.abs() < 1e-4)) && !s.contains('e') {
+            format!("{d:e}").replace("e", "e+").replace("e+-", "e-")
+        } else {
+            s
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc(r: &Reply, resp3: bool) -> String {
+        let mut out = Vec::new();
+        r.encode(&mut out, resp3);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn resp2_vectors() {
+        assert_eq!(enc(&Reply::Ok, false), "+OK\r\n");
+        assert_eq!(enc(&Reply::Int(-42), false), ":-42\r\n");
+        assert_eq!(enc(&Reply::bulk(b"hi"), false), "$2\r\nhi\r\n");
+        assert_eq!(enc(&Reply::Nil, false), "$-1\r\n");
+        assert_eq!(enc(&Reply::NilArray, false), "*-1\r\n");
+        assert_eq!(enc(&Reply::error("ERR a\r\nb"), false), "-ERR a  b\r\n");
+        let map = Reply::Map(vec![(Reply::bulk(b"k"), Reply::Int(1))]);
+        assert_eq!(enc(&map, false), "*2\r\n$1\r\nk\r\n:1\r\n");
+        assert_eq!(enc(&Reply::Double(1.5), false), "$3\r\n1.5\r\n");
+    }
+
+    #[test]
+    fn resp3_vectors() {
+        assert_eq!(enc(&Reply::Nil, true), "_\r\n");
+        let map = Reply::Map(vec![(Reply::bulk(b"k"), Reply::Int(1))]);
+        assert_eq!(enc(&map, true), "%1\r\n$1\r\nk\r\n:1\r\n");
+        assert_eq!(enc(&Reply::Set(vec![Reply::Int(1)]), true), "~1\r\n:1\r\n");
+        assert_eq!(enc(&Reply::Double(-2.0), true), ",-2\r\n");
+        assert_eq!(enc(&Reply::Double(f64::INFINITY), true), ",inf\r\n");
+    }
+}

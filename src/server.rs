@@ -1,0 +1,237 @@
+//! Start-up and shared server state.
+//!
+//! [`run`] builds the storage side first (opening RocksDB from a storage-pinned
+//! thread), then binds one `SO_REUSEPORT` listener per network thread and starts the
+//! network threads, prints the ready line, and waits for SIGTERM, SIGINT or SHUTDOWN.
+//! Shutting down commits and stops every shard and makes the WAL durable.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use ahash::AHashMap;
+use tokio::sync::Notify;
+
+use crate::config::{Config, Live, RuntimeMode};
+use crate::network::{self, ClientInfo};
+use crate::runtime::{self, Placement};
+use crate::storage::{self, Backend, Engine, EngineOptions};
+
+/// The shape of the running server, as INFO shows it.
+#[derive(Debug, Clone)]
+pub struct Shape {
+    /// `dual` or `single`.
+    pub runtime_mode: &'static str,
+    /// Network threads.
+    pub network_threads: usize,
+    /// Cores the network threads are pinned to (`none` if floating).
+    pub network_cores: String,
+    /// Storage worker threads.
+    pub storage_threads: usize,
+    /// Cores the storage side is pinned to (`none` if floating).
+    pub storage_cores: String,
+    /// Shards.
+    pub shards: usize,
+    /// Capacity of each shard channel.
+    pub channel_capacity: u64,
+}
+
+/// Server-wide counters.
+#[derive(Default)]
+pub struct Stats {
+    /// Connections accepted.
+    pub connections: AtomicU64,
+    /// Commands processed.
+    pub commands: AtomicU64,
+    /// Error replies sent.
+    pub errors: AtomicU64,
+    /// Bytes read from clients.
+    pub net_in: AtomicU64,
+    /// Bytes written to clients.
+    pub net_out: AtomicU64,
+    /// Keys reached through the expiry paths (reserved for INFO).
+    pub expired: AtomicU64,
+}
+
+/// Per-thread CPU time published by each runtime thread.
+#[derive(Default)]
+pub struct ThreadCpu {
+    /// `(name, core, cpu µs)` per thread, refreshed by each thread itself.
+    pub threads: Mutex<Vec<(String, String, u64)>>,
+}
+
+/// State shared by every connection and thread.
+pub struct ServerCtx {
+    /// The configuration the server started with.
+    pub config: Config,
+    /// Settings CONFIG SET changes.
+    pub live: Arc<Live>,
+    /// The storage side.
+    pub backend: Backend,
+    /// Connected clients, by id (locked on connect, disconnect and CLIENT LIST only).
+    pub clients: Mutex<AHashMap<u64, Arc<ClientInfo>>>,
+    /// Next client id.
+    pub next_client_id: AtomicU64,
+    /// Counters.
+    pub stats: Stats,
+    /// Start time.
+    pub started: Instant,
+    /// Start time, Unix seconds.
+    pub started_unix: u64,
+    /// The server's shape.
+    pub shape: Shape,
+    /// Address the server listens on.
+    pub addr: SocketAddr,
+    /// Woken by SHUTDOWN.
+    pub shutdown: Notify,
+    /// CPU time per runtime thread.
+    pub cpu: ThreadCpu,
+}
+
+impl ServerCtx {
+    /// Records `n` commands and `errors` error replies.
+    pub fn count(&self, n: u64, errors: u64) {
+        self.stats.commands.fetch_add(n, Ordering::Relaxed);
+        if errors > 0 {
+            self.stats.errors.fetch_add(errors, Ordering::Relaxed);
+        }
+    }
+}
+
+fn engine_options(cfg: &Config) -> EngineOptions {
+    EngineOptions {
+        write_buffer_size: cfg.rocksdb_write_buffer_size as usize,
+        block_cache_size: cfg.rocksdb_block_cache_size as usize,
+        background_jobs: cfg.rocksdb_background_jobs,
+        l0_compaction_trigger: cfg.rocksdb_l0_compaction_trigger,
+        l0_slowdown_trigger: cfg.rocksdb_l0_slowdown_trigger,
+        l0_stop_trigger: cfg.rocksdb_l0_stop_trigger,
+    }
+}
+
+fn cores_text(c: &Option<crate::config::CoreList>) -> String {
+    c.as_ref()
+        .map_or_else(|| "none".to_string(), |l| l.to_string())
+}
+
+/// Runs the server until it is told to stop. Errors are start-up failures.
+pub fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(&cfg.dir)?;
+    let live = Arc::new(Live::new(&cfg));
+    let addr: SocketAddr = format!("{}:{}", cfg.bind, cfg.port)
+        .parse()
+        .map_err(|e| format!("bad bind address {}:{}: {e}", cfg.bind, cfg.port))?;
+    let net_threads = cfg.network_threads();
+    let storage_threads = cfg.storage_threads();
+    let shards = cfg.shards();
+
+    let (rt, backend) = match cfg.runtime {
+        RuntimeMode::Dual => {
+            let rt = runtime::storage_runtime(storage_threads, cfg.storage_cores.clone())?;
+            // Open RocksDB on a storage thread so its own threads inherit the placement.
+            let dir = cfg.dir.clone();
+            let opts = engine_options(&cfg);
+            let set = cfg.storage_cores.clone();
+            let engine = rt.block_on(rt.spawn_blocking(move || {
+                runtime::pin_to_set(set.as_ref());
+                Engine::open(&dir, &opts)
+            }))??;
+            let backend = storage::start_dual(
+                rt.handle(),
+                Arc::new(engine),
+                live.clone(),
+                shards,
+                cfg.channel_capacity as usize,
+            );
+            (rt, backend)
+        }
+        RuntimeMode::Single => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(net_threads + storage_threads)
+                .thread_name("shardis-single")
+                .enable_all()
+                .build()?;
+            let engine = Arc::new(Engine::open(&cfg.dir, &engine_options(&cfg))?);
+            let backend = storage::start_single(rt.handle(), engine, live.clone(), shards);
+            (rt, backend)
+        }
+    };
+
+    let shape = Shape {
+        runtime_mode: cfg.runtime.name(),
+        network_threads: if cfg.runtime == RuntimeMode::Dual {
+            net_threads
+        } else {
+            0
+        },
+        network_cores: cores_text(&cfg.network_cores),
+        storage_threads,
+        storage_cores: cores_text(&cfg.storage_cores),
+        shards,
+        channel_capacity: cfg.channel_capacity,
+    };
+    let ctx = Arc::new(ServerCtx {
+        live,
+        backend: backend.clone(),
+        clients: Mutex::new(AHashMap::new()),
+        next_client_id: AtomicU64::new(1),
+        stats: Stats::default(),
+        started: Instant::now(),
+        started_unix: storage::now_ms() / 1000,
+        shape,
+        addr,
+        shutdown: Notify::new(),
+        cpu: ThreadCpu::default(),
+        config: cfg,
+    });
+
+    match ctx.config.runtime {
+        RuntimeMode::Dual => {
+            for i in 0..net_threads {
+                let listener = network::bind(addr)?;
+                let place = Placement::nth(ctx.config.network_cores.as_ref(), i);
+                network::spawn_thread(i, place, listener, ctx.clone())?;
+            }
+        }
+        RuntimeMode::Single => {
+            let listener = network::bind(addr)?;
+            let ctx2 = ctx.clone();
+            rt.spawn(async move {
+                match tokio::net::TcpListener::from_std(listener) {
+                    Ok(l) => {
+                        network::accept_loop(l, ctx2, |fut| {
+                            tokio::spawn(fut);
+                        })
+                        .await
+                    }
+                    Err(e) => tracing::error!("listener: {e}"),
+                }
+            });
+        }
+    }
+    tracing::info!(
+        target: "shardis::network",
+        "shardis {} ({} runtime, {} network threads, {} storage threads, {} shards) ready on {}",
+        env!("CARGO_PKG_VERSION"),
+        ctx.shape.runtime_mode,
+        net_threads,
+        storage_threads,
+        shards,
+        addr
+    );
+    println!("Ready to accept connections tcp on {addr}");
+
+    rt.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+            _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+            _ = ctx.shutdown.notified() => tracing::info!("SHUTDOWN: shutting down"),
+        }
+        backend.shutdown().await;
+        Ok::<(), std::io::Error>(())
+    })?;
+    tracing::info!("shardis stopped; data is on disk");
+    Ok(())
+}

@@ -1,0 +1,195 @@
+//! The RocksDB engine: **the only module in shardis that imports `rocksdb`.**
+//!
+//! Everything else sees [`Engine`], [`Batch`] and [`StorageError`]. The engine is
+//! opened by the storage side, from a thread pinned to the storage cores, so the
+//! flush and compaction threads RocksDB starts inherit that placement and never run on
+//! a network core. Only shards (storage side) call into it.
+//!
+//! One RocksDB instance holds every shard's keys: shards own disjoint key ranges (see
+//! [`super::encoding`]), so they never write the same key, and RocksDB's own write
+//! grouping lets commits of different shards share one WAL write.
+
+use std::path::Path;
+
+use bytes::Bytes;
+use rocksdb::{
+    BlockBasedOptions, Cache, DBCompressionType, Options, ReadOptions, WriteOptions, DB,
+};
+
+/// A failed RocksDB operation; becomes an `-ERR` reply, never a dropped connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageError(pub String);
+
+impl std::fmt::Display for StorageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "storage error: {}", self.0)
+    }
+}
+
+impl std::error::Error for StorageError {}
+
+impl From<rocksdb::Error> for StorageError {
+    fn from(e: rocksdb::Error) -> Self {
+        StorageError(e.into_string())
+    }
+}
+
+/// RocksDB tuning the engine is opened with.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Memtable size in bytes.
+    pub write_buffer_size: usize,
+    /// Block cache size in bytes.
+    pub block_cache_size: usize,
+    /// Flush and compaction threads.
+    pub background_jobs: i32,
+    /// Number of L0 files that triggers a compaction.
+    pub l0_compaction_trigger: i32,
+    /// Number of L0 files at which writes slow down.
+    pub l0_slowdown_trigger: i32,
+    /// Number of L0 files at which writes stop.
+    pub l0_stop_trigger: i32,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            write_buffer_size: 64 << 20,
+            block_cache_size: 256 << 20,
+            background_jobs: 2,
+            l0_compaction_trigger: 4,
+            l0_slowdown_trigger: 20,
+            l0_stop_trigger: 36,
+        }
+    }
+}
+
+/// An open RocksDB database.
+pub struct Engine {
+    db: DB,
+    sync_write: WriteOptions,
+    async_write: WriteOptions,
+}
+
+/// Writes that are applied together, atomically, by [`Engine::write`].
+#[derive(Default)]
+pub struct Batch(rocksdb::WriteBatch);
+
+impl Batch {
+    /// Stores `value` under `key`.
+    pub fn put(&mut self, key: &[u8], value: &[u8]) {
+        self.0.put(key, value);
+    }
+
+    /// Removes `key`.
+    pub fn delete(&mut self, key: &[u8]) {
+        self.0.delete(key);
+    }
+
+    /// Removes every key in `[from, to)`.
+    pub fn delete_range(&mut self, from: &[u8], to: &[u8]) {
+        self.0.delete_range(from, to);
+    }
+
+    /// Number of operations in the batch.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the batch holds no operation.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Engine {
+    /// Opens (creating if needed) the database in `dir`.
+    pub fn open(dir: &Path, tuning: &EngineOptions) -> Result<Engine, StorageError> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.set_max_background_jobs(tuning.background_jobs);
+        opts.set_write_buffer_size(tuning.write_buffer_size);
+        opts.set_max_write_buffer_number(4);
+        opts.set_level_zero_file_num_compaction_trigger(tuning.l0_compaction_trigger);
+        opts.set_level_zero_slowdown_writes_trigger(tuning.l0_slowdown_trigger);
+        opts.set_level_zero_stop_writes_trigger(tuning.l0_stop_trigger);
+        opts.set_level_compaction_dynamic_level_bytes(true);
+        opts.set_compression_type(DBCompressionType::Lz4);
+        opts.set_bytes_per_sync(1 << 20);
+        opts.set_enable_pipelined_write(true);
+        opts.enable_statistics();
+
+        let mut table = BlockBasedOptions::default();
+        table.set_block_cache(&Cache::new_lru_cache(tuning.block_cache_size));
+        table.set_bloom_filter(10.0, false);
+        table.set_cache_index_and_filter_blocks(true);
+        table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+        opts.set_block_based_table_factory(&table);
+
+        let db = DB::open(&opts, dir)?;
+        let mut sync_write = WriteOptions::default();
+        sync_write.set_sync(true);
+        Ok(Engine {
+            db,
+            sync_write,
+            async_write: WriteOptions::default(),
+        })
+    }
+
+    /// Reads one key.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>, StorageError> {
+        Ok(self.db.get_pinned(key)?.map(|v| Bytes::copy_from_slice(&v)))
+    }
+
+    /// Applies a batch atomically; with `sync` the WAL is on disk before it returns.
+    pub fn write(&self, batch: Batch, sync: bool) -> Result<(), StorageError> {
+        let opts = if sync {
+            &self.sync_write
+        } else {
+            &self.async_write
+        };
+        self.db.write_opt(batch.0, opts)?;
+        Ok(())
+    }
+
+    /// Calls `visit(key, value)` for keys in `[from, to)` in order until it returns false.
+    pub fn scan(
+        &self,
+        from: &[u8],
+        to: &[u8],
+        mut visit: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StorageError> {
+        let mut ro = ReadOptions::default();
+        ro.set_iterate_upper_bound(to.to_vec());
+        let mut it = self.db.raw_iterator_opt(ro);
+        it.seek(from);
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            if !visit(k, v) {
+                return Ok(());
+            }
+            it.next();
+        }
+        it.status()?;
+        Ok(())
+    }
+
+    /// Writes the WAL to the OS and, with `sync`, to disk.
+    pub fn flush_wal(&self, sync: bool) -> Result<(), StorageError> {
+        Ok(self.db.flush_wal(sync)?)
+    }
+
+    /// Flushes memtables to SST files (used at shutdown for a fast restart).
+    pub fn flush(&self) -> Result<(), StorageError> {
+        Ok(self.db.flush()?)
+    }
+
+    /// Compacts the whole key space (tests and operators).
+    pub fn compact_all(&self) {
+        self.db.compact_range::<&[u8], &[u8]>(None, None);
+    }
+
+    /// An integer RocksDB property such as `rocksdb.num-running-compactions`.
+    pub fn property(&self, name: &str) -> Option<u64> {
+        self.db.property_int_value(name).ok().flatten()
+    }
+}
