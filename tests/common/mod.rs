@@ -1,0 +1,219 @@
+//! Test harness: starts the real `shardis` binary on a free port with a temporary data
+//! directory, and talks to it over TCP, raw (exact bytes) or through the `redis` crate.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Both runtime modes: every behaviour test runs in each.
+pub const RUNTIMES: [&str; 2] = ["dual", "single"];
+
+/// A running server, killed when dropped.
+pub struct Server {
+    pub port: u16,
+    pub dir: PathBuf,
+    child: Child,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Server {
+    /// Starts shardis in `runtime` mode with extra flags, on a fresh data directory.
+    pub fn start(runtime: &str, extra: &[&str]) -> Server {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        let mut s = Server::start_in(&dir, runtime, extra);
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// Starts shardis on an existing data directory (for restart tests).
+    pub fn start_in(dir: &Path, runtime: &str, extra: &[&str]) -> Server {
+        let port = free_port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_shardis"));
+        cmd.args(["--port", &port.to_string(), "--dir"])
+            .arg(dir)
+            .args(["--runtime", runtime, "--shards", "4", "--loglevel", "warning"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        let child = cmd.spawn().expect("start shardis");
+        let server = Server {
+            port,
+            dir: dir.to_path_buf(),
+            child,
+            _tmp: None,
+        };
+        server.wait_ready();
+        server
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(mut c) = TcpStream::connect(("127.0.0.1", self.port)) {
+                c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                if c.write_all(b"PING\r\n").is_ok() {
+                    let mut buf = [0u8; 7];
+                    if c.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n" {
+                        return;
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("shardis did not start on port {}", self.port);
+    }
+
+    /// A raw connection.
+    pub fn raw(&self) -> Raw {
+        Raw::connect(self.port)
+    }
+
+    /// A `redis` crate connection.
+    pub fn client(&self) -> redis::Connection {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
+            .unwrap()
+            .get_connection()
+            .unwrap()
+    }
+
+    /// Stops the server with SIGTERM and waits for it to exit.
+    pub fn stop(mut self) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                assert!(status.success(), "shardis exited with {status}");
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("shardis did not stop on SIGTERM");
+    }
+
+    /// Whether the process has exited.
+    pub fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A raw RESP connection: sends bytes, reads whole replies as their exact bytes.
+pub struct Raw {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Raw {
+    pub fn connect(port: u16) -> Raw {
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.set_nodelay(true).unwrap();
+        Raw {
+            reader: BufReader::new(s.try_clone().unwrap()),
+            writer: s,
+        }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).unwrap();
+    }
+
+    /// Sends a command as a multibulk request.
+    pub fn send_cmd(&mut self, args: &[&[u8]]) {
+        self.send(&encode(args));
+    }
+
+    /// Sends a command and returns the exact bytes of its reply.
+    pub fn cmd(&mut self, args: &[&[u8]]) -> Vec<u8> {
+        self.send_cmd(args);
+        self.read_reply()
+    }
+
+    /// Like [`Raw::cmd`] with string arguments, the reply as (lossy) text.
+    pub fn call(&mut self, args: &[&str]) -> String {
+        let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+        String::from_utf8_lossy(&self.cmd(&a)).into_owned()
+    }
+
+    /// Reads one whole reply (any RESP2/RESP3 type) and returns its bytes.
+    pub fn read_reply(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.read_into(&mut out);
+        out
+    }
+
+    fn read_line(&mut self, out: &mut Vec<u8>) -> Vec<u8> {
+        let mut line = Vec::new();
+        self.reader.read_until(b'\n', &mut line).unwrap();
+        assert!(line.ends_with(b"\r\n"), "truncated reply line: {:?}", String::from_utf8_lossy(&line));
+        out.extend_from_slice(&line);
+        line.truncate(line.len() - 2);
+        line
+    }
+
+    fn read_into(&mut self, out: &mut Vec<u8>) {
+        let line = self.read_line(out);
+        let n = || -> i64 { std::str::from_utf8(&line[1..]).unwrap().parse().unwrap() };
+        match line[0] {
+            b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(' => {}
+            b'$' | b'=' | b'!' => {
+                if n() >= 0 {
+                    let mut body = vec![0u8; n() as usize + 2];
+                    self.reader.read_exact(&mut body).unwrap();
+                    out.extend_from_slice(&body);
+                }
+            }
+            b'*' | b'~' | b'>' => {
+                for _ in 0..n().max(0) {
+                    self.read_into(out);
+                }
+            }
+            b'%' => {
+                for _ in 0..n() * 2 {
+                    self.read_into(out);
+                }
+            }
+            other => panic!("unexpected reply type {:?}", other as char),
+        }
+    }
+
+    /// True if the server closed the connection (reads EOF).
+    pub fn closed(&mut self) -> bool {
+        let mut buf = [0u8; 1];
+        matches!(self.reader.read(&mut buf), Ok(0) | Err(_))
+    }
+}
+
+/// Encodes a command as a RESP multibulk request.
+pub fn encode(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
