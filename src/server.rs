@@ -50,8 +50,6 @@ pub struct Stats {
     pub net_in: AtomicU64,
     /// Bytes written to clients.
     pub net_out: AtomicU64,
-    /// Keys reached through the expiry paths (reserved for INFO).
-    pub expired: AtomicU64,
 }
 
 /// Per-thread CPU time published by each runtime thread.

@@ -35,7 +35,10 @@ impl Drop for Redis {
 }
 
 fn start_redis() -> Option<Redis> {
-    let found = Command::new("redis-server").arg("--version").output().is_ok();
+    let found = Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_ok();
     if !found {
         if std::env::var("SHARDIS_REQUIRE_REDIS").is_ok_and(|v| v == "1") {
             panic!("redis-server is not installed (scripts/test.sh installs it)");
@@ -46,7 +49,14 @@ fn start_redis() -> Option<Redis> {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
         .arg("--dir")
         .arg(dir.path())
         .stdout(Stdio::null())
@@ -54,7 +64,11 @@ fn start_redis() -> Option<Redis> {
         .unwrap();
     for _ in 0..200 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some(Redis { port, child, _dir: dir });
+            return Some(Redis {
+                port,
+                child,
+                _dir: dir,
+            });
         }
         std::thread::sleep(Duration::from_millis(20));
     }

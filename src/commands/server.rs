@@ -310,6 +310,13 @@ fn section(out: &mut String, s: &Session, name: &str, keyspace: &[(i64, i64)]) {
                 &st.net_out.load(Ordering::Relaxed),
             );
             w("total_error_replies", &st.errors.load(Ordering::Relaxed));
+            let expired: u64 = ctx
+                .backend
+                .counters()
+                .iter()
+                .map(|c| c.expired.load(Ordering::Relaxed))
+                .sum();
+            w("expired_keys", &expired);
             let groups: u64 = ctx
                 .backend
                 .counters()

@@ -23,7 +23,6 @@ pub mod encoding;
 pub mod engine;
 pub mod shard;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,7 +31,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::config::Live;
 use crate::protocol::Reply;
 pub use engine::{Engine, EngineOptions, StorageError};
-pub use shard::{now_ms, Shard, ShardReq, Tx};
+pub use shard::{now_ms, Shard, ShardCounters, ShardReq, Tx};
 
 /// A message to a shard task.
 pub enum ShardMsg {
@@ -68,19 +67,6 @@ pub type ReplyTx = mpsc::UnboundedSender<ShardReply>;
 pub struct HeldOp {
     req: ShardReq,
     reply: oneshot::Sender<Reply>,
-}
-
-/// Counters a shard publishes for INFO (written by the shard, read by anyone).
-#[derive(Default)]
-pub struct ShardCounters {
-    /// Groups committed.
-    pub groups: AtomicU64,
-    /// Requests executed.
-    pub requests: AtomicU64,
-    /// Largest group.
-    pub max_group: AtomicU64,
-    /// Failed commits.
-    pub errors: AtomicU64,
 }
 
 /// The network side's handle on the storage side.
@@ -308,17 +294,6 @@ fn run_group(shard: &mut Shard, reqs: &[ShardReq], counters: &ShardCounters) -> 
     replies
 }
 
-impl ShardCounters {
-    fn record_group(&self, size: u64, failed: bool) {
-        self.groups.fetch_add(1, Ordering::Relaxed);
-        self.requests.fetch_add(size, Ordering::Relaxed);
-        self.max_group.fetch_max(size, Ordering::Relaxed);
-        if failed {
-            self.errors.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-}
-
 struct Pending {
     reply: ReplyTx,
     shard: u32,
@@ -432,7 +407,7 @@ pub fn start_dual(
     for id in 0..shards {
         let (tx, rx) = flume::bounded(capacity.max(1));
         let c = Arc::new(ShardCounters::default());
-        let shard = Shard::new(id, shards, engine.clone(), live.clone());
+        let shard = Shard::new(id, shards, engine.clone(), live.clone(), c.clone());
         rt.spawn(shard_task(shard, rx, live.clone(), c.clone()));
         senders.push(tx);
         counters.push(c);
@@ -463,14 +438,17 @@ pub fn start_single(
     live: Arc<Live>,
     shards: usize,
 ) -> Backend {
+    let counters: Vec<Arc<ShardCounters>> = (0..shards).map(|_| Default::default()).collect();
     let list: Vec<_> = (0..shards)
         .map(|id| {
-            Arc::new(tokio::sync::Mutex::new(Shard::new(
+            let shard = Shard::new(
                 id,
                 shards,
                 engine.clone(),
                 live.clone(),
-            )))
+                counters[id].clone(),
+            );
+            Arc::new(tokio::sync::Mutex::new(shard))
         })
         .collect();
     let sweep = list.clone();
@@ -487,7 +465,7 @@ pub fn start_single(
     });
     rt.spawn(wal_syncer(engine.clone(), live));
     Backend::Single(Arc::new(SingleShards {
-        counters: (0..shards).map(|_| Default::default()).collect(),
+        counters,
         shards: list,
         engine,
     }))

@@ -10,6 +10,7 @@
 //! Hot path: executing a request costs one key encoding into a reused buffer, one
 //! overlay lookup and, on a miss, one RocksDB point read. No lock, no logging.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -32,19 +33,31 @@ pub struct ShardReq {
     pub args: Vec<Bytes>,
 }
 
-/// Per-shard counters, read by INFO.
-#[derive(Debug, Default, Clone)]
-pub struct ShardStats {
+/// Counters a shard publishes for INFO: written by the shard with relaxed atomics,
+/// read by anyone, never locked.
+#[derive(Default)]
+pub struct ShardCounters {
     /// Groups committed.
-    pub groups: u64,
+    pub groups: AtomicU64,
     /// Requests executed.
-    pub requests: u64,
-    /// Largest group seen.
-    pub max_group: u64,
+    pub requests: AtomicU64,
+    /// Largest group.
+    pub max_group: AtomicU64,
     /// Failed commits.
-    pub errors: u64,
-    /// Keys removed by the expiry sweeper.
-    pub expired: u64,
+    pub errors: AtomicU64,
+    /// Keys removed because they expired (on access or by the sweeper).
+    pub expired: AtomicU64,
+}
+
+impl ShardCounters {
+    pub(super) fn record_group(&self, size: u64, failed: bool) {
+        self.groups.fetch_add(1, Ordering::Relaxed);
+        self.requests.fetch_add(size, Ordering::Relaxed);
+        self.max_group.fetch_max(size, Ordering::Relaxed);
+        if failed {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// The execution state of one shard.
@@ -58,13 +71,18 @@ pub struct Shard {
     scratch: Vec<u8>,
     sweep_cursor: Vec<Option<Vec<u8>>>,
     failed: Option<StorageError>,
-    /// Counters for INFO.
-    pub stats: ShardStats,
+    counters: Arc<ShardCounters>,
 }
 
 impl Shard {
     /// A shard `id` of `shards` over `engine`.
-    pub fn new(id: usize, shards: usize, engine: Arc<Engine>, live: Arc<Live>) -> Shard {
+    pub fn new(
+        id: usize,
+        shards: usize,
+        engine: Arc<Engine>,
+        live: Arc<Live>,
+        counters: Arc<ShardCounters>,
+    ) -> Shard {
         let dbs = live.databases as usize;
         Shard {
             id,
@@ -76,7 +94,7 @@ impl Shard {
             scratch: Vec::with_capacity(64),
             sweep_cursor: vec![None; dbs],
             failed: None,
-            stats: ShardStats::default(),
+            counters,
         }
     }
 
@@ -98,7 +116,6 @@ impl Shard {
             Ok(r) => r,
             Err(e) => Reply::Error(e.text()),
         };
-        self.stats.requests += 1;
         (reply, self.batch.len() != before)
     }
 
@@ -113,15 +130,10 @@ impl Shard {
             let batch = std::mem::take(&mut self.batch);
             self.engine.write(batch, self.live.fsync_always())
         };
-        self.stats.groups += 1;
-        let result = match failed {
+        match failed {
             Some(e) => Err(e),
             None => result,
-        };
-        if result.is_err() {
-            self.stats.errors += 1;
         }
-        result
     }
 
     /// Writes what the group has so far, so a range read sees it.
@@ -160,7 +172,7 @@ impl Shard {
             for k in dead {
                 self.batch.delete(&k);
                 self.overlay.insert(k, None);
-                self.stats.expired += 1;
+                self.counters.expired.fetch_add(1, Ordering::Relaxed);
             }
             self.sweep_cursor[db] = next;
         }
@@ -210,6 +222,7 @@ impl Tx<'_> {
         };
         if value.expired(self.now_ms) {
             let k = shard.scratch.clone();
+            shard.counters.expired.fetch_add(1, Ordering::Relaxed);
             shard.batch.delete(&k);
             shard.overlay.insert(k, None);
             return Ok(None);

@@ -45,7 +45,14 @@ impl Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_shardis"));
         cmd.args(["--port", &port.to_string(), "--dir"])
             .arg(dir)
-            .args(["--runtime", runtime, "--shards", "4", "--loglevel", "warning"])
+            .args([
+                "--runtime",
+                runtime,
+                "--shards",
+                "4",
+                "--loglevel",
+                "warning",
+            ])
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
@@ -168,7 +175,11 @@ impl Raw {
     fn read_line(&mut self, out: &mut Vec<u8>) -> Vec<u8> {
         let mut line = Vec::new();
         self.reader.read_until(b'\n', &mut line).unwrap();
-        assert!(line.ends_with(b"\r\n"), "truncated reply line: {:?}", String::from_utf8_lossy(&line));
+        assert!(
+            line.ends_with(b"\r\n"),
+            "truncated reply line: {:?}",
+            String::from_utf8_lossy(&line)
+        );
         out.extend_from_slice(&line);
         line.truncate(line.len() - 2);
         line

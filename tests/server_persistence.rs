@@ -1,0 +1,108 @@
+//! Data survives restarts: clean (SIGTERM, SHUTDOWN) and, with `appendfsync always`,
+//! a SIGKILL right after the acknowledgement.
+
+mod common;
+
+use common::{Server, RUNTIMES};
+use redis::cmd;
+
+#[test]
+fn data_survives_sigterm_restart() {
+    for rt in RUNTIMES {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        let server = Server::start_in(&dir, rt, &[]);
+        let mut c = server.client();
+        for i in 0..300 {
+            let _: () = cmd("SET")
+                .arg(format!("k{i}"))
+                .arg(format!("v{i}"))
+                .query(&mut c)
+                .unwrap();
+        }
+        let _: () = cmd("SET")
+            .arg("ttl")
+            .arg("x")
+            .arg("EX")
+            .arg(1000)
+            .query(&mut c)
+            .unwrap();
+        let _: () = cmd("SELECT").arg(2).query(&mut c).unwrap();
+        let _: () = cmd("SET").arg("in2").arg("yes").query(&mut c).unwrap();
+        drop(c);
+        server.stop();
+
+        // The restarted server may use another runtime: the data format is the same.
+        let other = if rt == "dual" { "single" } else { "dual" };
+        let server = Server::start_in(&dir, other, &[]);
+        let mut c = server.client();
+        for i in 0..300 {
+            let v: String = cmd("GET").arg(format!("k{i}")).query(&mut c).unwrap();
+            assert_eq!(v, format!("v{i}"));
+        }
+        let ttl: i64 = cmd("TTL").arg("ttl").query(&mut c).unwrap();
+        assert!(ttl > 900, "TTL survives restart, got {ttl}");
+        let _: () = cmd("SELECT").arg(2).query(&mut c).unwrap();
+        assert_eq!(
+            cmd("GET").arg("in2").query::<String>(&mut c).unwrap(),
+            "yes"
+        );
+        drop(c);
+        server.stop();
+    }
+}
+
+#[test]
+fn shutdown_command_stops_cleanly_and_keeps_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let mut server = Server::start_in(&dir, "dual", &[]);
+    let mut raw = server.raw();
+    assert_eq!(raw.call(&["SET", "a", "1"]), "+OK\r\n");
+    raw.send(b"SHUTDOWN\r\n");
+    assert!(
+        raw.closed(),
+        "SHUTDOWN closes the connection without a reply"
+    );
+    for _ in 0..200 {
+        if server.exited() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    assert!(server.exited(), "server still running after SHUTDOWN");
+    drop(server);
+    let server = Server::start_in(&dir, "dual", &[]);
+    assert_eq!(server.raw().call(&["GET", "a"]), "$1\r\n1\r\n");
+}
+
+#[test]
+fn acknowledged_writes_survive_sigkill_with_fsync_always() {
+    for rt in RUNTIMES {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        let server = Server::start_in(&dir, rt, &["--appendfsync", "always"]);
+        let mut c = server.client();
+        for i in 0..200 {
+            let _: i64 = cmd("INCR").arg("ctr").query(&mut c).unwrap();
+            let _: () = cmd("SET")
+                .arg(format!("k{i}"))
+                .arg(i)
+                .query(&mut c)
+                .unwrap();
+        }
+        drop(server); // SIGKILL
+        let server = Server::start_in(&dir, rt, &[]);
+        let mut c = server.client();
+        assert_eq!(
+            cmd("GET").arg("ctr").query::<i64>(&mut c).unwrap(),
+            200,
+            "{rt}"
+        );
+        assert_eq!(
+            cmd("GET").arg("k199").query::<i64>(&mut c).unwrap(),
+            199,
+            "{rt}"
+        );
+    }
+}
