@@ -7,4 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export SHARDIS_REQUIRE_REDIS=1
+cargo fmt --all -- --check
+# clippy checks with the release profile too, so it reuses the compiled RocksDB.
+cargo clippy --release --all-targets --quiet -- -D warnings
 cargo test --release "$@"

@@ -62,13 +62,15 @@ fn start_redis() -> Option<Redis> {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
+    // Owned by `Redis` from here on, whose Drop kills and waits for it.
+    let redis = Redis {
+        port,
+        child,
+        _dir: dir,
+    };
     for _ in 0..200 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some(Redis {
-                port,
-                child,
-                _dir: dir,
-            });
+            return Some(redis);
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -145,7 +147,6 @@ fn run_case(name: &str, text: &str, redis_port: u16, shardis_port: u16, runtime:
             continue;
         }
         let at = format!("{name}:{} [{runtime}] `{line}`", lineno + 1);
-        eprintln!("{at}");
         if let Some(ms) = line.strip_prefix("!sleep ") {
             std::thread::sleep(Duration::from_millis(ms.parse().unwrap()));
             continue;

@@ -69,7 +69,7 @@ fn expire_generic(
     }
     let mut when = arg_i64(&args[2])?;
     if seconds {
-        if when > i64::MAX / 1000 || when < i64::MIN / 1000 {
+        if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&when) {
             return Err(CommandError::InvalidExpire(cmd));
         }
         when *= 1000;

@@ -118,7 +118,7 @@ pub fn config(s: &mut Session, args: &[Bytes]) -> Reply {
             )
         }
         "config|set" => {
-            if (args.len() - 2) % 2 != 0 {
+            if !(args.len() - 2).is_multiple_of(2) {
                 return arity_error("config|set");
             }
             let pairs: Vec<(String, String)> = args[2..]

@@ -206,7 +206,7 @@ impl Pipeline {
         self.work.len()
     }
 
-    fn to_shard(&mut self, shard: usize, req: ShardReq) -> u32 {
+    fn queue(&mut self, shard: usize, req: ShardReq) -> u32 {
         let q = &mut self.work[shard];
         q.push(req);
         (q.len() - 1) as u32
@@ -244,7 +244,7 @@ impl Pipeline {
             }
             Kind::Single(exec) => {
                 let shard = shard_of(key_hash(&args[1]), self.shards());
-                let idx = self.to_shard(shard, ShardReq { db, exec, args });
+                let idx = self.queue(shard, ShardReq { db, exec, args });
                 self.slots.push(Slot::One {
                     shard: shard as u32,
                     idx,
@@ -253,7 +253,7 @@ impl Pipeline {
             Kind::Scan(exec) => {
                 let cursor = keys::parse_cursor(&args[1]).unwrap_or(0);
                 let shard = shard_of(cursor, self.shards());
-                let idx = self.to_shard(shard, ShardReq { db, exec, args });
+                let idx = self.queue(shard, ShardReq { db, exec, args });
                 self.slots.push(Slot::One {
                     shard: shard as u32,
                     idx,
@@ -263,7 +263,7 @@ impl Pipeline {
             Kind::All(exec, merge) => {
                 let start = self.parts.len() as u32;
                 for shard in 0..self.shards() {
-                    let idx = self.to_shard(
+                    let idx = self.queue(
                         shard,
                         ShardReq {
                             db,
@@ -292,7 +292,7 @@ impl Pipeline {
                 };
                 match local.and_then(|exec| self.one_shard(cmd, &args).map(|s| (exec, s))) {
                     Some((exec, shard)) => {
-                        let idx = self.to_shard(shard, ShardReq { db, exec, args });
+                        let idx = self.queue(shard, ShardReq { db, exec, args });
                         self.slots.push(Slot::One {
                             shard: shard as u32,
                             idx,
@@ -319,7 +319,7 @@ impl Pipeline {
     fn split(&mut self, cmd: &Command, exec: ExecFn, merge: Merge, db: u8, args: Vec<Bytes>) {
         let spec = cmd.spec;
         if let Some(shard) = self.one_shard(cmd, &args) {
-            let idx = self.to_shard(shard, ShardReq { db, exec, args });
+            let idx = self.queue(shard, ShardReq { db, exec, args });
             self.slots.push(Slot::One {
                 shard: shard as u32,
                 idx,
@@ -349,7 +349,7 @@ impl Pipeline {
                 sub.extend_from_slice(&args[p..(p + step).min(args.len())]);
                 self.positions.push(k as u32);
             }
-            let idx = self.to_shard(
+            let idx = self.queue(
                 shard,
                 ShardReq {
                     db,
@@ -469,7 +469,7 @@ fn pairs_complete(cmd: &Command, argc: usize) -> bool {
     let spec = cmd.spec;
     spec.step <= 1
         || spec.last_key >= 0
-        || (argc - spec.first_key as usize) % spec.step as usize == 0
+        || (argc - spec.first_key as usize).is_multiple_of(spec.step as usize)
 }
 
 /// Redis's text for an unknown command, with the first arguments quoted.

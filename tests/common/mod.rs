@@ -73,8 +73,10 @@ impl Server {
             if let Ok(mut c) = TcpStream::connect(("127.0.0.1", self.port)) {
                 c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
                 if c.write_all(b"PING\r\n").is_ok() {
-                    let mut buf = [0u8; 7];
-                    if c.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n" {
+                    let mut line = String::new();
+                    let _ = BufReader::new(c).read_line(&mut line);
+                    // A server with requirepass answers NOAUTH: it is up all the same.
+                    if line == "+PONG\r\n" || line.starts_with("-NOAUTH") {
                         return;
                     }
                 }
