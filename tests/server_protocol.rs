@@ -12,7 +12,10 @@ fn resp3_after_hello_3() {
         let mut c = server.raw();
         assert_eq!(c.call(&["GET", "nokey"]), "$-1\r\n");
         let hello = c.call(&["HELLO", "3"]);
-        assert!(hello.starts_with("%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n"), "{hello}");
+        assert!(
+            hello.starts_with("%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n"),
+            "{hello}"
+        );
         assert!(hello.contains("$5\r\nproto\r\n:3\r\n"), "{hello}");
         assert_eq!(c.call(&["GET", "nokey"]), "_\r\n");
         assert_eq!(c.call(&["SET", "f", "1.5"]), "+OK\r\n");
@@ -30,7 +33,10 @@ fn requirepass_gates_commands() {
     for rt in RUNTIMES {
         let server = Server::start(rt, &["--requirepass", "s3cret"]);
         let mut c = server.raw();
-        assert_eq!(c.call(&["GET", "k"]), "-NOAUTH Authentication required.\r\n");
+        assert_eq!(
+            c.call(&["GET", "k"]),
+            "-NOAUTH Authentication required.\r\n"
+        );
         assert_eq!(c.call(&["PING"]), "-NOAUTH Authentication required.\r\n");
         assert_eq!(
             c.call(&["AUTH", "wrong"]),
@@ -39,13 +45,20 @@ fn requirepass_gates_commands() {
         assert_eq!(c.call(&["AUTH", "s3cret"]), "+OK\r\n");
         assert_eq!(c.call(&["SET", "k", "v"]), "+OK\r\n");
         let mut d = server.raw();
-        assert!(d.call(&["HELLO", "3"]).starts_with("-NOAUTH HELLO must be called"));
-        assert!(d.call(&["HELLO", "3", "AUTH", "default", "s3cret"]).starts_with("%7"));
+        assert!(d
+            .call(&["HELLO", "3"])
+            .starts_with("-NOAUTH HELLO must be called"));
+        assert!(d
+            .call(&["HELLO", "3", "AUTH", "default", "s3cret"])
+            .starts_with("%7"));
         assert_eq!(d.call(&["GET", "k"]), "$1\r\nv\r\n");
         let mut e = server.raw();
         assert_eq!(e.call(&["AUTH", "default", "s3cret"]), "+OK\r\n");
         // CONFIG SET requirepass applies to new connections' AUTH at once.
-        assert_eq!(e.call(&["CONFIG", "SET", "requirepass", "other"]), "+OK\r\n");
+        assert_eq!(
+            e.call(&["CONFIG", "SET", "requirepass", "other"]),
+            "+OK\r\n"
+        );
         let mut f = server.raw();
         assert!(f.call(&["AUTH", "s3cret"]).starts_with("-WRONGPASS"));
         assert_eq!(f.call(&["AUTH", "other"]), "+OK\r\n");
@@ -56,7 +69,10 @@ fn requirepass_gates_commands() {
 fn proto_max_bulk_len_applies() {
     let server = Server::start("dual", &[]);
     let mut c = server.raw();
-    assert_eq!(c.call(&["CONFIG", "SET", "proto-max-bulk-len", "2mb"]), "+OK\r\n");
+    assert_eq!(
+        c.call(&["CONFIG", "SET", "proto-max-bulk-len", "2mb"]),
+        "+OK\r\n"
+    );
     assert_eq!(
         c.call(&["CONFIG", "GET", "proto-max-bulk-len"]),
         "*2\r\n$18\r\nproto-max-bulk-len\r\n$7\r\n2097152\r\n"
@@ -68,7 +84,10 @@ fn proto_max_bulk_len_applies() {
         "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n"
     );
     c.send(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2097153\r\n");
-    assert_eq!(c.read_reply(), b"-ERR Protocol error: invalid bulk length\r\n");
+    assert_eq!(
+        c.read_reply(),
+        b"-ERR Protocol error: invalid bulk length\r\n"
+    );
     assert!(c.closed());
     // Other connections are not affected.
     assert_eq!(server.raw().call(&["STRLEN", "big"]), ":2097152\r\n");
@@ -80,25 +99,40 @@ fn protocol_errors_reply_then_close_other_errors_keep_the_connection() {
         let server = Server::start(rt, &[]);
         let mut c = server.raw();
         assert!(c.call(&["NOPE"]).starts_with("-ERR unknown command 'NOPE'"));
-        assert_eq!(c.call(&["GET"]), "-ERR wrong number of arguments for 'get' command\r\n");
+        assert_eq!(
+            c.call(&["GET"]),
+            "-ERR wrong number of arguments for 'get' command\r\n"
+        );
         assert_eq!(c.call(&["SET", "s", "x"]), "+OK\r\n");
-        assert_eq!(c.call(&["INCR", "s"]), "-ERR value is not an integer or out of range\r\n");
+        assert_eq!(
+            c.call(&["INCR", "s"]),
+            "-ERR value is not an integer or out of range\r\n"
+        );
         assert_eq!(c.call(&["PING"]), "+PONG\r\n");
         // Replies before the broken request are all delivered, in order.
         c.send(b"PING\r\n*1\r\n$4\r\nPING\r\n*1\r\nbad\r\n");
         assert_eq!(c.read_reply(), b"+PONG\r\n");
         assert_eq!(c.read_reply(), b"+PONG\r\n");
-        assert_eq!(c.read_reply(), b"-ERR Protocol error: expected '$', got 'b'\r\n");
+        assert_eq!(
+            c.read_reply(),
+            b"-ERR Protocol error: expected '$', got 'b'\r\n"
+        );
         assert!(c.closed());
 
         let mut d = server.raw();
         d.send(&vec![b'a'; 70 * 1024]);
-        assert_eq!(d.read_reply(), b"-ERR Protocol error: too big inline request\r\n");
+        assert_eq!(
+            d.read_reply(),
+            b"-ERR Protocol error: too big inline request\r\n"
+        );
         assert!(d.closed());
 
         let mut e = server.raw();
         e.send(b"*3000000000\r\n");
-        assert_eq!(e.read_reply(), b"-ERR Protocol error: invalid multibulk length\r\n");
+        assert_eq!(
+            e.read_reply(),
+            b"-ERR Protocol error: invalid multibulk length\r\n"
+        );
         assert!(e.closed());
 
         // A partial command arriving in pieces is fine.
@@ -137,7 +171,10 @@ fn client_commands() {
         // Two client lines, plus the bulk header's and trailer's newlines.
         assert_eq!(list.matches('\n').count(), 2 + 2, "{list}");
         let info = other.call(&["CLIENT", "INFO"]);
-        assert!(info.contains("cmd=client|info") || info.contains("cmd=client"), "{info}");
+        assert!(
+            info.contains("cmd=client|info") || info.contains("cmd=client"),
+            "{info}"
+        );
         assert!(c.call(&["CLIENT", "KILL", "x"]).starts_with("-ERR"));
     }
 }
@@ -150,7 +187,10 @@ fn command_introspection_for_clients() {
     let n: i64 = count.trim().trim_start_matches(':').parse().unwrap();
     assert!(n >= 50, "{count}");
     let info = c.call(&["COMMAND", "INFO", "mset", "nosuch"]);
-    assert!(info.starts_with("*2\r\n*10\r\n$4\r\nmset\r\n:-3\r\n"), "{info}");
+    assert!(
+        info.starts_with("*2\r\n*10\r\n$4\r\nmset\r\n:-3\r\n"),
+        "{info}"
+    );
     assert!(info.ends_with("*-1\r\n"), "{info}");
     let docs = c.call(&["COMMAND", "DOCS", "get"]);
     assert!(docs.contains("Get the value of a key"), "{docs}");
@@ -167,21 +207,41 @@ fn info_shows_the_shape() {
     let server = Server::start(
         "dual",
         &[
-            "--network-threads", "2", "--storage-threads", "1", "--shards", "3",
-            "--channel-capacity", "77", "--batch-max", "5",
+            "--network-threads",
+            "2",
+            "--storage-threads",
+            "1",
+            "--shards",
+            "3",
+            "--channel-capacity",
+            "77",
+            "--batch-max",
+            "5",
         ],
     );
     let mut c = server.raw();
     let info = c.call(&["INFO", "server"]);
     for field in [
-        "runtime_mode:dual", "network_threads:2", "network_cores:none", "storage_threads:1",
-        "storage_cores:none", "shards:3", "channel_capacity:77", "batch_max:5",
+        "runtime_mode:dual",
+        "network_threads:2",
+        "network_cores:none",
+        "storage_threads:1",
+        "storage_cores:none",
+        "shards:3",
+        "channel_capacity:77",
+        "batch_max:5",
     ] {
-        assert!(info.contains(&format!("{field}\r\n")), "missing {field} in {info}");
+        assert!(
+            info.contains(&format!("{field}\r\n")),
+            "missing {field} in {info}"
+        );
     }
     assert_eq!(c.call(&["SET", "a", "1"]), "+OK\r\n");
     let all = c.call(&["INFO"]);
-    assert!(all.contains("# Keyspace\r\ndb0:keys=1,expires=0,avg_ttl=0\r\n"), "{all}");
+    assert!(
+        all.contains("# Keyspace\r\ndb0:keys=1,expires=0,avg_ttl=0\r\n"),
+        "{all}"
+    );
     let threads = c.call(&["INFO", "threads"]);
     assert!(threads.contains("name=shardis-net-0"), "{threads}");
     assert!(threads.contains("name=shardis-storage"), "{threads}");
@@ -197,7 +257,10 @@ fn tiny_channel_and_batch_still_serve_a_flood() {
         let mut c = server.raw();
         let mut batch = Vec::new();
         for i in 0..5000 {
-            batch.extend(common::encode(&[b"INCR", format!("c{}", i % 13).as_bytes()]));
+            batch.extend(common::encode(&[
+                b"INCR",
+                format!("c{}", i % 13).as_bytes(),
+            ]));
         }
         c.send(&batch);
         for _ in 0..5000 {
@@ -221,11 +284,17 @@ fn config_file_sets_parameters_and_flags_override_it() {
         "# test\nbatch-max 9\nchannel-capacity 123\nhash-max-listpack-entries 77\nrequirepass \"pw\"\n",
     )
     .unwrap();
-    let server = Server::start("dual", &["--config", conf.to_str().unwrap(), "--batch-max", "4"]);
+    let server = Server::start(
+        "dual",
+        &["--config", conf.to_str().unwrap(), "--batch-max", "4"],
+    );
     let mut c = server.raw();
     assert_eq!(c.call(&["AUTH", "pw"]), "+OK\r\n");
     let info = c.call(&["INFO", "server"]);
-    assert!(info.contains("batch_max:4\r\n") && info.contains("channel_capacity:123\r\n"), "{info}");
+    assert!(
+        info.contains("batch_max:4\r\n") && info.contains("channel_capacity:123\r\n"),
+        "{info}"
+    );
     assert_eq!(
         c.call(&["CONFIG", "GET", "hash-max-listpack-entries"]),
         "*2\r\n$25\r\nhash-max-listpack-entries\r\n$2\r\n77\r\n"

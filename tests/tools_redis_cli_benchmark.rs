@@ -63,10 +63,13 @@ fn redis_benchmark_runs_without_errors() {
                 + &String::from_utf8_lossy(&out.stderr);
             assert!(out.status.success(), "{rt} -P {pipeline}: {text}");
             for test in ["SET", "GET", "INCR", "MSET (10 keys)"] {
-                let line = text
-                    .split(['\r', '\n'])
-                    .find(|l| l.starts_with(&format!("{test}: ")) && l.contains("requests per second"));
-                assert!(line.is_some(), "{rt} -P {pipeline}: no result for {test}: {text}");
+                let line = text.split(['\r', '\n']).find(|l| {
+                    l.starts_with(&format!("{test}: ")) && l.contains("requests per second")
+                });
+                assert!(
+                    line.is_some(),
+                    "{rt} -P {pipeline}: no result for {test}: {text}"
+                );
             }
             assert!(!text.to_lowercase().contains("error"), "{rt}: {text}");
         }
