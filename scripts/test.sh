@@ -10,4 +10,9 @@ export SHARDIS_REQUIRE_REDIS=1
 cargo fmt --all -- --check
 # clippy checks with the release profile too, so it reuses the compiled RocksDB.
 cargo clippy --release --all-targets --quiet -- -D warnings
-cargo test --release "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --release --lib --bins --tests "$@" 2>&1 | tee "$log"
+# One closing line for the whole run: the sum of every test binary's result.
+awk '/^test result:/ { p += $4; f += $6; s += $8 }
+     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s; exit (f > 0 || p == 0) }' "$log"
