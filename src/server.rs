@@ -141,6 +141,7 @@ pub fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
                 live.clone(),
                 shards,
                 cfg.channel_capacity as usize,
+                cfg.cache_size as usize,
             );
             (rt, backend)
         }
@@ -151,7 +152,13 @@ pub fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
                 .enable_all()
                 .build()?;
             let engine = Arc::new(Engine::open(&cfg.dir, &engine_options(&cfg))?);
-            let backend = storage::start_single(rt.handle(), engine, live.clone(), shards);
+            let backend = storage::start_single(
+                rt.handle(),
+                engine,
+                live.clone(),
+                shards,
+                cfg.cache_size as usize,
+            );
             (rt, backend)
         }
     };

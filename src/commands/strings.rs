@@ -140,6 +140,11 @@ fn store(tx: &mut Tx<'_>, key: &[u8], value: &[u8], ttl: Ttl, old: Option<&Value
 pub fn set(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     let (f, ttl) = parse_set_options(args, 3, false, "set", tx.now_ms)?;
     let key = &args[1];
+    if !(f.nx || f.xx || f.get || f.keepttl) {
+        // A plain SET replaces whatever was there: no need to read it.
+        store(tx, key, &args[2], ttl, None);
+        return Ok(Reply::Ok);
+    }
     let old = tx.get(key)?;
     if f.get {
         if let Some(v) = &old {

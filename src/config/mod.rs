@@ -160,8 +160,11 @@ pub struct Config {
     /// Log level: debug, verbose, notice or warning (Redis names), or a tracing filter.
     #[arg(long, default_value = "notice")]
     pub loglevel: String,
+    /// Value cache in front of RocksDB, bytes for all shards together (0: none).
+    #[arg(long, default_value_t = 256 << 20)]
+    pub cache_size: u64,
     /// RocksDB memtable size, bytes.
-    #[arg(long, default_value_t = 64 << 20)]
+    #[arg(long, default_value_t = 16 << 20)]
     pub rocksdb_write_buffer_size: u64,
     /// RocksDB block cache size, bytes.
     #[arg(long, default_value_t = 256 << 20)]

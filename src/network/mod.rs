@@ -57,6 +57,7 @@ pub fn spawn_thread(
                 }
             };
             rt.block_on(async move {
+                ctx.backend.install_outbox();
                 match tokio::net::TcpListener::from_std(listener) {
                     Ok(l) => {
                         accept_loop(l, ctx, |fut| {

@@ -54,7 +54,7 @@ pub struct EngineOptions {
 impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
-            write_buffer_size: 64 << 20,
+            write_buffer_size: 16 << 20,
             block_cache_size: 256 << 20,
             background_jobs: 2,
             l0_compaction_trigger: 4,
@@ -117,13 +117,16 @@ impl Engine {
         opts.set_compression_type(DBCompressionType::Lz4);
         opts.set_bytes_per_sync(1 << 20);
         opts.set_enable_pipelined_write(true);
-        opts.enable_statistics();
+        // A whole-key bloom filter in the memtable: reads of absent keys skip the skiplist.
+        opts.set_memtable_whole_key_filtering(true);
+        opts.set_memtable_prefix_bloom_ratio(0.1);
 
         let mut table = BlockBasedOptions::default();
         table.set_block_cache(&Cache::new_lru_cache(tuning.block_cache_size));
         table.set_bloom_filter(10.0, false);
         table.set_cache_index_and_filter_blocks(true);
         table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+        table.set_data_block_index_type(rocksdb::DataBlockIndexType::BinaryAndHash);
         opts.set_block_based_table_factory(&table);
 
         let db = DB::open(&opts, dir)?;

@@ -19,8 +19,10 @@
 //! Only this side touches RocksDB ([`engine`] is the one module that imports it).
 //! The network side talks to it only through [`Backend`].
 
+pub mod cache;
 pub mod encoding;
 pub mod engine;
+pub mod outbox;
 pub mod shard;
 
 use std::sync::Arc;
@@ -35,14 +37,10 @@ pub use shard::{now_ms, Shard, ShardCounters, ShardReq, Tx};
 
 /// A message to a shard task.
 pub enum ShardMsg {
-    /// Run these requests in order and send their replies to `reply`.
+    /// Run the requests of every part in order; each part's replies go to its sender.
     Run {
-        /// The requests, in the order the connection sent them.
-        reqs: Vec<ShardReq>,
-        /// The connection's reply channel.
-        reply: ReplyTx,
-        /// This shard's index, echoed in the reply.
-        shard: u32,
+        /// One part per connection (several when a network thread's outbox batched them).
+        parts: Vec<RunPart>,
     },
     /// Let a coordinator run requests alone on this shard until it drops the sender.
     Hold(oneshot::Sender<flume::Sender<HeldOp>>),
@@ -52,7 +50,17 @@ pub enum ShardMsg {
     Stop(oneshot::Sender<()>),
 }
 
-/// The replies of one [`ShardMsg::Run`].
+/// One connection's requests for one shard.
+pub struct RunPart {
+    /// The requests, in the order the connection sent them.
+    pub reqs: Vec<ShardReq>,
+    /// The connection's reply channel.
+    pub reply: ReplyTx,
+    /// This shard's index, echoed in the reply.
+    pub shard: u32,
+}
+
+/// The replies of one [`RunPart`].
 pub struct ShardReply {
     /// The shard that answered.
     pub shard: u32,
@@ -126,6 +134,13 @@ impl Backend {
         }
     }
 
+    /// Sets up the calling network thread's outbox (dual runtime; no-op otherwise).
+    pub fn install_outbox(&self) {
+        if let Backend::Dual(d) = self {
+            outbox::install(&d.senders);
+        }
+    }
+
     /// Per-shard counters.
     pub fn counters(&self) -> &[Arc<ShardCounters>] {
         match self {
@@ -150,12 +165,18 @@ impl Backend {
                         continue;
                     }
                     let n = reqs.len();
-                    let msg = ShardMsg::Run {
+                    let part = RunPart {
                         reqs: std::mem::take(reqs),
                         reply: chan.tx.clone(),
                         shard: s as u32,
                     };
+                    // On a network thread the outbox batches it with other connections'.
+                    let Err(part) = outbox::submit(s, part) else {
+                        waiting += 1;
+                        continue;
+                    };
                     // A full channel parks this connection only: backpressure.
+                    let msg = ShardMsg::Run { parts: vec![part] };
                     if d.senders[s].send_async(msg).await.is_ok() {
                         waiting += 1;
                     } else {
@@ -316,27 +337,25 @@ async fn shard_task(
         let mut next = Some(first);
         while let Some(msg) = next.take() {
             match msg {
-                ShardMsg::Run {
-                    reqs,
-                    reply,
-                    shard: id,
-                } => {
-                    let mut replies = Vec::with_capacity(reqs.len());
-                    let mut wrote = Vec::new();
-                    for req in &reqs {
-                        let (r, w) = shard.execute(req, now);
-                        if w {
-                            wrote.push(replies.len() as u32);
+                ShardMsg::Run { parts } => {
+                    for part in parts {
+                        let mut replies = Vec::with_capacity(part.reqs.len());
+                        let mut wrote = Vec::new();
+                        for req in &part.reqs {
+                            let (r, w) = shard.execute(req, now);
+                            if w {
+                                wrote.push(replies.len() as u32);
+                            }
+                            replies.push(r);
                         }
-                        replies.push(r);
+                        size += part.reqs.len();
+                        pending.push(Pending {
+                            reply: part.reply,
+                            shard: part.shard,
+                            replies,
+                            wrote,
+                        });
                     }
-                    size += reqs.len();
-                    pending.push(Pending {
-                        reply,
-                        shard: id,
-                        replies,
-                        wrote,
-                    });
                 }
                 ShardMsg::Sweep => shard.sweep(now, 256),
                 ShardMsg::Hold(granted) => {
@@ -401,13 +420,21 @@ pub fn start_dual(
     live: Arc<Live>,
     shards: usize,
     capacity: usize,
+    cache: usize,
 ) -> Backend {
     let mut senders = Vec::with_capacity(shards);
     let mut counters = Vec::with_capacity(shards);
     for id in 0..shards {
         let (tx, rx) = flume::bounded(capacity.max(1));
         let c = Arc::new(ShardCounters::default());
-        let shard = Shard::new(id, shards, engine.clone(), live.clone(), c.clone());
+        let shard = Shard::new(
+            id,
+            shards,
+            engine.clone(),
+            live.clone(),
+            c.clone(),
+            cache / shards,
+        );
         rt.spawn(shard_task(shard, rx, live.clone(), c.clone()));
         senders.push(tx);
         counters.push(c);
@@ -437,6 +464,7 @@ pub fn start_single(
     engine: Arc<Engine>,
     live: Arc<Live>,
     shards: usize,
+    cache: usize,
 ) -> Backend {
     let counters: Vec<Arc<ShardCounters>> = (0..shards).map(|_| Default::default()).collect();
     let list: Vec<_> = (0..shards)
@@ -447,6 +475,7 @@ pub fn start_single(
                 engine.clone(),
                 live.clone(),
                 counters[id].clone(),
+                cache / shards,
             );
             Arc::new(tokio::sync::Mutex::new(shard))
         })

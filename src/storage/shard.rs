@@ -2,21 +2,21 @@
 //!
 //! A shard runs a *group* of requests at a time: [`Shard::execute`] runs each request
 //! in order against a [`Tx`], collecting writes in one [`Batch`] and keeping an
-//! overlay of them so a later read in the same group sees an earlier write; then
+//! [`ValueCache`] of them so a later read in the same group sees an earlier write; then
 //! [`Shard::commit`] writes the batch to RocksDB once. Replies are released only after
 //! the commit, so an acknowledged write is always in RocksDB (and, with
 //! `appendfsync always`, on disk).
 //!
 //! Hot path: executing a request costs one key encoding into a reused buffer, one
-//! overlay lookup and, on a miss, one RocksDB point read. No lock, no logging.
+//! cache lookup and, on a miss, one RocksDB point read. No lock, no logging.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use ahash::AHashMap;
 use bytes::Bytes;
 
+use super::cache::ValueCache;
 use super::encoding::{self, Value, ValueType};
 use super::engine::{Batch, Engine, StorageError};
 use crate::commands::{CommandError, ExecFn};
@@ -67,7 +67,7 @@ pub struct Shard {
     engine: Arc<Engine>,
     live: Arc<Live>,
     batch: Batch,
-    overlay: AHashMap<Vec<u8>, Option<Bytes>>,
+    cache: ValueCache,
     scratch: Vec<u8>,
     sweep_cursor: Vec<Option<Vec<u8>>>,
     failed: Option<StorageError>,
@@ -82,6 +82,7 @@ impl Shard {
         engine: Arc<Engine>,
         live: Arc<Live>,
         counters: Arc<ShardCounters>,
+        cache_budget: usize,
     ) -> Shard {
         let dbs = live.databases as usize;
         Shard {
@@ -90,7 +91,7 @@ impl Shard {
             engine,
             live,
             batch: Batch::default(),
-            overlay: AHashMap::new(),
+            cache: ValueCache::new(cache_budget),
             scratch: Vec::with_capacity(64),
             sweep_cursor: vec![None; dbs],
             failed: None,
@@ -122,7 +123,6 @@ impl Shard {
     /// Commits the group's batch. On error the group's writes are gone and the error
     /// is returned for the caller to put in the replies of the writing commands.
     pub fn commit(&mut self) -> Result<(), StorageError> {
-        self.overlay.clear();
         let failed = self.failed.take();
         let result = if self.batch.is_empty() {
             Ok(())
@@ -130,10 +130,17 @@ impl Shard {
             let batch = std::mem::take(&mut self.batch);
             self.engine.write(batch, self.live.fsync_always())
         };
-        match failed {
+        let result = match failed {
             Some(e) => Err(e),
             None => result,
+        };
+        if result.is_err() {
+            // The cache may hold writes that never reached RocksDB.
+            self.cache.clear();
+        } else {
+            self.cache.evict();
         }
+        result
     }
 
     /// Writes what the group has so far, so a range read sees it.
@@ -142,9 +149,9 @@ impl Shard {
             let batch = std::mem::take(&mut self.batch);
             if let Err(e) = self.engine.write(batch, self.live.fsync_always()) {
                 self.failed = Some(e);
+                self.cache.clear();
             }
         }
-        self.overlay.clear();
     }
 
     /// Removes up to `budget` expired keys from this shard's ranges, resuming where the
@@ -171,7 +178,7 @@ impl Shard {
             });
             for k in dead {
                 self.batch.delete(&k);
-                self.overlay.insert(k, None);
+                self.cache.insert(k, None);
                 self.counters.expired.fetch_add(1, Ordering::Relaxed);
             }
             self.sweep_cursor[db] = next;
@@ -212,9 +219,13 @@ impl Tx<'_> {
     pub fn get_in(&mut self, db: u8, key: &[u8]) -> Result<Option<Value>, CommandError> {
         let shard = &mut *self.shard;
         encoding::encode_key(&mut shard.scratch, db, key);
-        let raw = match shard.overlay.get(shard.scratch.as_slice()) {
+        let raw = match shard.cache.get(shard.scratch.as_slice()) {
             Some(v) => v.clone(),
-            None => shard.engine.get(&shard.scratch)?,
+            None => {
+                let v = shard.engine.get(&shard.scratch)?;
+                shard.cache.insert(shard.scratch.clone(), v.clone());
+                v
+            }
         };
         let Some(raw) = raw else { return Ok(None) };
         let Some(value) = encoding::decode_value(raw) else {
@@ -224,7 +235,7 @@ impl Tx<'_> {
             let k = shard.scratch.clone();
             shard.counters.expired.fetch_add(1, Ordering::Relaxed);
             shard.batch.delete(&k);
-            shard.overlay.insert(k, None);
+            shard.cache.insert(k, None);
             return Ok(None);
         }
         Ok(Some(value))
@@ -249,7 +260,7 @@ impl Tx<'_> {
         encoding::encode_key(&mut k, db, key);
         let v = encoding::encode_value(kind, expire_at, payload);
         self.shard.batch.put(&k, &v);
-        self.shard.overlay.insert(k, Some(Bytes::from(v)));
+        self.shard.cache.insert(k, Some(Bytes::from(v)));
     }
 
     /// Deletes a key; true if it existed (and had not expired).
@@ -266,14 +277,14 @@ impl Tx<'_> {
         let mut k = Vec::new();
         encoding::encode_key(&mut k, self.db, key);
         self.shard.batch.delete(&k);
-        self.shard.overlay.insert(k, None);
+        self.shard.cache.insert(k, None);
     }
 
     /// Removes every key this shard owns in `db`.
     pub fn flush_db(&mut self, db: u8) {
         let (start, end) = encoding::shard_range(db, self.shard.id, self.shard.shards);
         self.shard.batch.delete_range(&start, &end);
-        self.shard.overlay.clear();
+        self.shard.cache.clear();
         // Keys already overlaid as written must read as gone too.
         self.shard.commit_early();
     }

@@ -1,0 +1,152 @@
+//! A shard's cache of encoded values, keyed by encoded key: write-through and
+//! read-through, bounded in bytes.
+//!
+//! A shard is the only writer of its keys, so what it last wrote or read is what
+//! RocksDB holds (or will hold once the group commits): a hit answers without a
+//! RocksDB call. The cache also serves as the group's overlay (a read sees the earlier
+//! writes of its group), which is why entries are only evicted between groups, never
+//! while a group's writes are uncommitted, and why a failed commit clears it.
+//! `None` entries remember that a key is absent.
+//!
+//! Eviction is approximate: when the cache is over its budget after a commit, it drops
+//! entries in the map's (random) iteration order until it is below 7/8 of the budget.
+
+use ahash::AHashMap;
+use bytes::Bytes;
+
+/// Bytes charged per entry on top of key and value (map slot, allocations).
+const ENTRY_OVERHEAD: usize = 64;
+
+/// The value cache of one shard.
+pub struct ValueCache {
+    map: AHashMap<Vec<u8>, Option<Bytes>>,
+    bytes: usize,
+    budget: usize,
+}
+
+fn cost(key: &[u8], value: &Option<Bytes>) -> usize {
+    key.len() + value.as_ref().map_or(0, |v| v.len()) + ENTRY_OVERHEAD
+}
+
+impl ValueCache {
+    /// An empty cache that keeps at most about `budget` bytes between groups.
+    pub fn new(budget: usize) -> ValueCache {
+        ValueCache {
+            map: AHashMap::new(),
+            bytes: 0,
+            budget,
+        }
+    }
+
+    /// `Some(entry)` on a hit (the entry itself may say "absent").
+    pub fn get(&self, key: &[u8]) -> Option<&Option<Bytes>> {
+        self.map.get(key)
+    }
+
+    /// Records the current value (or absence) of `key`.
+    pub fn insert(&mut self, key: Vec<u8>, value: Option<Bytes>) {
+        let add = cost(&key, &value);
+        let new_len = value.as_ref().map_or(0, |v| v.len());
+        match self.map.insert(key, value) {
+            // The key and the slot are charged once; only the value's share changes.
+            Some(old) => self.bytes = self.bytes - old.map_or(0, |v| v.len()) + new_len,
+            None => self.bytes += add,
+        }
+    }
+
+    /// Forgets everything (after a failed commit, or a range delete).
+    pub fn clear(&mut self) {
+        self.map.clear();
+        self.bytes = 0;
+    }
+
+    /// Bytes currently charged.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether the cache is empty.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Brings the cache under its budget; call between groups only.
+    pub fn evict(&mut self) {
+        if self.bytes <= self.budget {
+            return;
+        }
+        let target = self.budget / 8 * 7;
+        let mut freed = 0;
+        let over = self.bytes - target;
+        let victims: Vec<Vec<u8>> = self
+            .map
+            .iter()
+            .take_while(|(k, v)| {
+                let go = freed < over;
+                freed += cost(k, v);
+                go
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in victims {
+            if let Some(v) = self.map.remove(&k) {
+                self.bytes -= cost(&k, &v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hits_misses_and_absent_entries() {
+        let mut c = ValueCache::new(1 << 20);
+        assert!(c.get(b"k").is_none());
+        c.insert(b"k".to_vec(), Some(Bytes::from_static(b"v")));
+        assert_eq!(c.get(b"k"), Some(&Some(Bytes::from_static(b"v"))));
+        c.insert(b"k".to_vec(), None);
+        assert_eq!(c.get(b"k"), Some(&None));
+        assert_eq!(c.len(), 1);
+    }
+
+    #[test]
+    fn accounting_follows_replacements() {
+        let mut c = ValueCache::new(1 << 20);
+        c.insert(b"k".to_vec(), Some(Bytes::from(vec![0u8; 100])));
+        assert_eq!(c.bytes(), 1 + 100 + ENTRY_OVERHEAD);
+        c.insert(b"k".to_vec(), Some(Bytes::from(vec![0u8; 10])));
+        assert_eq!(c.bytes(), 1 + 10 + ENTRY_OVERHEAD);
+        c.insert(b"k".to_vec(), None);
+        assert_eq!(c.bytes(), 1 + ENTRY_OVERHEAD);
+        c.clear();
+        assert_eq!((c.bytes(), c.len()), (0, 0));
+    }
+
+    #[test]
+    fn eviction_respects_the_budget() {
+        let budget = 100 * (8 + 100 + ENTRY_OVERHEAD);
+        let mut c = ValueCache::new(budget);
+        for i in 0..1000u64 {
+            c.insert(i.to_be_bytes().to_vec(), Some(Bytes::from(vec![1u8; 100])));
+        }
+        assert!(c.bytes() > budget, "no eviction while inserting");
+        c.evict();
+        assert!(c.bytes() <= budget, "{} > {budget}", c.bytes());
+        assert!(
+            c.len() >= 80,
+            "evicts down to 7/8, not to nothing: {}",
+            c.len()
+        );
+        let zero = &mut ValueCache::new(0);
+        zero.insert(b"a".to_vec(), None);
+        zero.evict();
+        assert!(zero.is_empty());
+    }
+}
