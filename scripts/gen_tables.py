@@ -19,6 +19,17 @@ del unlink exists type expire pexpire expireat pexpireat ttl pttl expiretime
 pexpiretime persist touch keys scan randomkey rename renamenx dbsize flushdb
 flushall select
 ping echo quit hello auth client command info config time shutdown lastsave
+debug
+hset hsetnx hget hmset hmget hgetall hdel hlen hstrlen hexists hkeys hvals hincrby
+hincrbyfloat hrandfield hscan
+lpush rpush lpushx rpushx lpop rpop llen lrange lindex lset linsert lrem ltrim lpos
+lmove rpoplpush lmpop
+sadd srem smembers sismember smismember scard spop srandmember smove sinter
+sintercard sinterstore sunion sunionstore sdiff sdiffstore sscan
+zadd zincrby zrem zcard zscore zmscore zrank zrevrank zrange zrangebyscore
+zrevrangebyscore zrangebylex zrevrangebylex zrevrange zcount zlexcount zpopmin
+zpopmax zrangestore zunion zinter zdiff zunionstore zinterstore zdiffstore
+zintercard zrandmember zremrangebyscore zremrangebyrank zremrangebylex zscan zmpop
 """.split()
 
 

@@ -371,3 +371,28 @@ pub fn rename(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     tx.put(&args[2], v.kind, v.expire_at, &v.payload);
     Ok(if nx { Reply::Int(1) } else { Reply::Ok })
 }
+
+/// DEBUG COMPACT | RECORDS (this shard's part), refused unless the server runs with
+/// `--enable-debug-command yes`. COMPACT compacts this shard's ranges; RECORDS counts
+/// the raw RocksDB records (meta, member and score) this shard holds in every database.
+pub fn debug(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    if !tx.live().debug_enabled {
+        return Err(CommandError::other(
+            "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", \
+             you can run it from a local connection, otherwise you need to set this option in the \
+             configuration file, and then restart the server.",
+        ));
+    }
+    let sub = args.get(1).map(|a| a.to_ascii_lowercase());
+    match sub.as_deref() {
+        Some(b"compact") => {
+            tx.compact_own_ranges();
+            Ok(Reply::Int(0))
+        }
+        Some(b"records") => Ok(Reply::Int(tx.count_own_records()? as i64)),
+        _ => Err(CommandError::other(format!(
+            "ERR unknown subcommand '{}'. Try DEBUG HELP.",
+            String::from_utf8_lossy(args.get(1).map_or(&b""[..], |a| a))
+        ))),
+    }
+}

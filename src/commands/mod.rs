@@ -19,12 +19,16 @@
 //! will use the same hold.
 
 pub mod connection;
+pub mod hashes;
 pub mod keys;
+pub mod lists;
 pub mod redis_spec;
 pub mod server;
+pub mod sets;
 pub mod spec;
 pub mod strings;
 pub mod table;
+pub mod zsets;
 
 use std::borrow::Cow;
 

@@ -308,10 +308,17 @@ pub fn incrbyfloat(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
         ));
     }
     let current: &[u8] = old.as_ref().map_or(b"0", |v| &v.payload);
-    let text = decimal_add(current, &args[2]).unwrap_or_else(|| format_human(new));
+    let text = float_sum_text(current, &args[2], new);
     let expire = old.as_ref().map_or(0, |v| v.expire_at);
     tx.put(&args[1], ValueType::String, expire, text.as_bytes());
     Ok(Reply::Bulk(Bytes::from(text)))
+}
+
+/// The text INCRBYFLOAT and HINCRBYFLOAT store for `current + increment`, whose
+/// `f64` value is `sum`: exact decimal arithmetic for plain decimals (as Redis's long
+/// double shows them), else the shortest form of `sum`.
+pub fn float_sum_text(current: &[u8], increment: &[u8], sum: f64) -> String {
+    decimal_add(current, increment).unwrap_or_else(|| format_human(sum))
 }
 
 /// A float the way INCRBYFLOAT stores it: plain decimal, no exponent, no trailing zeros.

@@ -17,7 +17,7 @@ use bytes::Bytes;
 
 use super::redis_spec::REDIS_SPECS;
 use super::spec::RedisSpec;
-use super::{connection, keys, server, strings, ExecFn};
+use super::{connection, hashes, keys, lists, server, sets, strings, zsets, ExecFn};
 use crate::network::Session;
 use crate::protocol::Reply;
 
@@ -50,6 +50,18 @@ pub enum Coord {
     Info,
     /// SHUTDOWN.
     Shutdown,
+    /// LMOVE / RPOPLPUSH across shards.
+    Move,
+    /// SMOVE across shards.
+    SMove,
+    /// LMPOP / ZMPOP: pop from the first non-empty of several keys.
+    MultiPop,
+    /// Set algebra (SINTER, SUNION, SDIFF, their STORE forms, SINTERCARD).
+    SetAlgebra,
+    /// Sorted set algebra (ZUNION, ZINTER, ZDIFF, their STORE forms, ZINTERCARD).
+    ZSetAlgebra,
+    /// ZRANGESTORE.
+    ZRangeStore,
 }
 
 /// Where a command runs.
@@ -136,6 +148,81 @@ fn kind_of(name: &str) -> Option<Kind> {
         "lastsave" => Local(server::lastsave),
         "info" => Coordinated(Coord::Info),
         "shutdown" => Coordinated(Coord::Shutdown),
+        "debug" => All(keys::debug, Merge::Sum),
+        // hashes
+        "hset" => Single(hashes::hset),
+        "hsetnx" => Single(hashes::hsetnx),
+        "hget" => Single(hashes::hget),
+        "hmset" => Single(hashes::hmset),
+        "hmget" => Single(hashes::hmget),
+        "hgetall" => Single(hashes::hgetall),
+        "hdel" => Single(hashes::hdel),
+        "hlen" => Single(hashes::hlen),
+        "hstrlen" => Single(hashes::hstrlen),
+        "hexists" => Single(hashes::hexists),
+        "hkeys" => Single(hashes::hkeys),
+        "hvals" => Single(hashes::hvals),
+        "hincrby" => Single(hashes::hincrby),
+        "hincrbyfloat" => Single(hashes::hincrbyfloat),
+        "hrandfield" => Single(hashes::hrandfield),
+        "hscan" => Single(hashes::hscan),
+        // lists
+        "lpush" => Single(lists::lpush),
+        "rpush" => Single(lists::rpush),
+        "lpushx" => Single(lists::lpushx),
+        "rpushx" => Single(lists::rpushx),
+        "lpop" => Single(lists::lpop),
+        "rpop" => Single(lists::rpop),
+        "llen" => Single(lists::llen),
+        "lrange" => Single(lists::lrange),
+        "lindex" => Single(lists::lindex),
+        "lset" => Single(lists::lset),
+        "linsert" => Single(lists::linsert),
+        "lrem" => Single(lists::lrem),
+        "ltrim" => Single(lists::ltrim),
+        "lpos" => Single(lists::lpos),
+        "lmove" | "rpoplpush" => Coordinated(Coord::Move),
+        "lmpop" | "zmpop" => Coordinated(Coord::MultiPop),
+        // sets
+        "sadd" => Single(sets::sadd),
+        "srem" => Single(sets::srem),
+        "smembers" => Single(sets::smembers),
+        "sismember" => Single(sets::sismember),
+        "smismember" => Single(sets::smismember),
+        "scard" => Single(sets::scard),
+        "spop" => Single(sets::spop),
+        "srandmember" => Single(sets::srandmember),
+        "sscan" => Single(sets::sscan),
+        "smove" => Coordinated(Coord::SMove),
+        "sinter" | "sunion" | "sdiff" | "sintercard" | "sinterstore" | "sunionstore"
+        | "sdiffstore" => Coordinated(Coord::SetAlgebra),
+        // sorted sets
+        "zadd" => Single(zsets::zadd),
+        "zincrby" => Single(zsets::zincrby),
+        "zrem" => Single(zsets::zrem),
+        "zcard" => Single(zsets::zcard),
+        "zscore" => Single(zsets::zscore),
+        "zmscore" => Single(zsets::zmscore),
+        "zrank" => Single(zsets::zrank),
+        "zrevrank" => Single(zsets::zrevrank),
+        "zrange" => Single(zsets::zrange),
+        "zrangebyscore" => Single(zsets::zrangebyscore),
+        "zrevrangebyscore" => Single(zsets::zrevrangebyscore),
+        "zrangebylex" => Single(zsets::zrangebylex),
+        "zrevrangebylex" => Single(zsets::zrevrangebylex),
+        "zrevrange" => Single(zsets::zrevrange),
+        "zcount" => Single(zsets::zcount),
+        "zlexcount" => Single(zsets::zlexcount),
+        "zpopmin" => Single(zsets::zpopmin),
+        "zpopmax" => Single(zsets::zpopmax),
+        "zrandmember" => Single(zsets::zrandmember),
+        "zremrangebyscore" => Single(zsets::zremrangebyscore),
+        "zremrangebyrank" => Single(zsets::zremrangebyrank),
+        "zremrangebylex" => Single(zsets::zremrangebylex),
+        "zscan" => Single(zsets::zscan),
+        "zrangestore" => Coordinated(Coord::ZRangeStore),
+        "zunion" | "zinter" | "zdiff" | "zintercard" | "zunionstore" | "zinterstore"
+        | "zdiffstore" => Coordinated(Coord::ZSetAlgebra),
         _ => return None,
     })
 }

@@ -149,7 +149,7 @@ pub struct Config {
     #[arg(long)]
     pub requirepass: Option<String>,
     /// Number of databases (SELECT 0..N-1).
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u8).range(1..))]
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u8).range(1..=64))]
     pub databases: u8,
     /// Largest bulk argument a client may send, bytes.
     #[arg(long, default_value_t = 512 * 1024 * 1024)]
@@ -157,6 +157,9 @@ pub struct Config {
     /// Most connected clients.
     #[arg(long, default_value_t = 10_000)]
     pub maxclients: u64,
+    /// Allow DEBUG (fault injection, compaction): yes or no.
+    #[arg(long, default_value = "no", value_parser = ["yes", "no"])]
+    pub enable_debug_command: String,
     /// Log level: debug, verbose, notice or warning (Redis names), or a tracing filter.
     #[arg(long, default_value = "notice")]
     pub loglevel: String,
@@ -293,6 +296,8 @@ fn parse_conf(text: &str) -> Vec<(String, String)> {
 pub struct Live {
     /// Databases (fixed at start).
     pub databases: u8,
+    /// Whether DEBUG is allowed (fixed at start).
+    pub debug_enabled: bool,
     proto_max_bulk_len: AtomicU64,
     appendfsync: AtomicU8,
     batch_max: AtomicUsize,
@@ -356,6 +361,10 @@ impl Live {
         params.insert("bind".into(), cfg.bind.clone());
         params.insert("dir".into(), cfg.dir.display().to_string());
         params.insert("databases".into(), cfg.databases.to_string());
+        params.insert(
+            "enable-debug-command".into(),
+            cfg.enable_debug_command.clone(),
+        );
         params.insert("maxclients".into(), cfg.maxclients.to_string());
         params.insert("loglevel".into(), cfg.loglevel.clone());
         params.insert("appendonly".into(), "yes".into());
@@ -366,6 +375,7 @@ impl Live {
         params.insert("shards".into(), cfg.shards().to_string());
         Live {
             databases: cfg.databases,
+            debug_enabled: cfg.enable_debug_command == "yes",
             proto_max_bulk_len: AtomicU64::new(cfg.proto_max_bulk_len),
             appendfsync: AtomicU8::new(cfg.appendfsync as u8),
             batch_max: AtomicUsize::new(cfg.batch_max as usize),

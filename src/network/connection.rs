@@ -25,7 +25,7 @@ use tokio::net::TcpStream;
 use super::coordinator;
 use super::session::{ClientInfo, Session};
 use crate::commands::table::{Coord, Kind, Merge};
-use crate::commands::{self, keys, strings, Command, ExecFn};
+use crate::commands::{self, keys, lists, sets, strings, Command, ExecFn};
 use crate::protocol::{parser, Parsed, Reply};
 use crate::server::ServerCtx;
 use crate::storage::encoding::{key_hash, shard_of};
@@ -288,6 +288,8 @@ impl Pipeline {
                 let local: Option<ExecFn> = match coord {
                     Coord::Rename => Some(keys::rename),
                     Coord::MsetNx => Some(strings::msetnx),
+                    Coord::Move => Some(lists::lmove),
+                    Coord::SMove => Some(sets::smove),
                     _ => None,
                 };
                 match local.and_then(|exec| self.one_shard(cmd, &args).map(|s| (exec, s))) {

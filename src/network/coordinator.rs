@@ -36,6 +36,12 @@ pub(super) async fn run(
             server::info(session, &args[1..], &counts)
         }
         Coord::Shutdown => return shutdown(session, &args),
+        Coord::Move
+        | Coord::SMove
+        | Coord::MultiPop
+        | Coord::SetAlgebra
+        | Coord::ZSetAlgebra
+        | Coord::ZRangeStore => Reply::error("ERR not implemented yet"),
     })
 }
 

@@ -152,23 +152,33 @@ fn bulk(out: &mut Vec<u8>, body: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// Formats a double as Redis does in replies (`%.17g`, then shortest round trip):
-/// integers without a fraction, `inf`, `-inf`, `nan`.
+/// Formats a double as Redis 7.0 does in replies: C's `%.17g` (17 significant
+/// digits, exponent form below 1e-4 and from 1e17), and `inf`, `-inf`, `nan`.
 pub fn format_double(d: f64) -> String {
     if d.is_nan() {
-        "nan".into()
-    } else if d.is_infinite() {
-        if d > 0.0 { "inf" } else { "-inf" }.into()
-    } else {
-        // Rust's shortest representation round-trips like Redis's %.17g + trim.
-        let s = format!("{d}");
-        if s.contains('e') {
-            s
-        } else if (d.abs() >= 1e17 || (d != 0.0 && d.abs() < 1e-4)) && !s.contains('e') {
-            format!("{d:e}").replace("e", "e+").replace("e+-", "e-")
+        return "nan".into();
+    }
+    if d.is_infinite() {
+        return if d > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    if d == 0.0 {
+        return if d.is_sign_negative() { "-0" } else { "0" }.into();
+    }
+    let sci = format!("{d:.16e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let trim = |s: &str| -> String {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
         } else {
-            s
+            s.to_string()
         }
+    };
+    if !(-4..17).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim(mantissa), exp.abs())
+    } else {
+        trim(&format!("{d:.*}", (16 - exp) as usize))
     }
 }
 
@@ -193,6 +203,21 @@ mod tests {
         let map = Reply::Map(vec![(Reply::bulk(b"k"), Reply::Int(1))]);
         assert_eq!(enc(&map, false), "*2\r\n$1\r\nk\r\n:1\r\n");
         assert_eq!(enc(&Reply::Double(1.5), false), "$3\r\n1.5\r\n");
+    }
+
+    #[test]
+    fn doubles_like_printf_17g() {
+        assert_eq!(format_double(0.1), "0.10000000000000001");
+        assert_eq!(format_double(1e20), "1e+20");
+        assert_eq!(format_double(1.5e-7), "1.4999999999999999e-07");
+        assert_eq!(format_double(3.0), "3");
+        assert_eq!(format_double(-2.5), "-2.5");
+        assert_eq!(format_double(0.30000000000000004), "0.30000000000000004");
+        assert_eq!(format_double(123456789.0), "123456789");
+        assert_eq!(format_double(1e16), "10000000000000000");
+        assert_eq!(format_double(1e17), "1e+17");
+        assert_eq!(format_double(0.0001), "0.0001");
+        assert_eq!(format_double(f64::NEG_INFINITY), "-inf");
     }
 
     #[test]

@@ -10,8 +10,11 @@
 //! grouping lets commits of different shards share one WAL write.
 
 use std::path::Path;
+use std::sync::{Arc, OnceLock, Weak};
 
+use super::encoding;
 use bytes::Bytes;
+use rocksdb::compaction_filter::Decision;
 use rocksdb::{
     BlockBasedOptions, Cache, DBCompressionType, Options, ReadOptions, WriteOptions, DB,
 };
@@ -66,7 +69,7 @@ impl Default for EngineOptions {
 
 /// An open RocksDB database.
 pub struct Engine {
-    db: DB,
+    db: Arc<DB>,
     sync_write: WriteOptions,
     async_write: WriteOptions,
 }
@@ -129,7 +132,40 @@ impl Engine {
         table.set_data_block_index_type(rocksdb::DataBlockIndexType::BinaryAndHash);
         opts.set_block_based_table_factory(&table);
 
-        let db = DB::open(&opts, dir)?;
+        // Member records of deleted, replaced or expired collections are dropped when
+        // compaction meets them; the filter asks the key's meta record (a point read
+        // from RocksDB's own compaction thread, as Kvrocks does).
+        let handle: Arc<OnceLock<Weak<DB>>> = Arc::new(OnceLock::new());
+        let filter_db = handle.clone();
+        opts.set_compaction_filter(
+            "shardis-dead-members",
+            move |_level: u32, key: &[u8], _value: &[u8]| {
+                if key
+                    .first()
+                    .is_none_or(|b| b & 0xc0 == encoding::Space::Meta as u8)
+                {
+                    return Decision::Keep;
+                }
+                let Some(db) = filter_db.get().and_then(Weak::upgrade) else {
+                    return Decision::Keep;
+                };
+                let Some((db_index, user_key, _, _)) = encoding::decode_member_key(key) else {
+                    return Decision::Keep;
+                };
+                let mut meta_key = Vec::new();
+                encoding::encode_key(&mut meta_key, db_index, user_key);
+                let meta = db.get_pinned(&meta_key).map(|m| m.map(|m| m.to_vec()));
+                match meta {
+                    Ok(meta) if encoding::member_is_dead(key, meta.as_deref(), super::now_ms()) => {
+                        Decision::Remove
+                    }
+                    _ => Decision::Keep,
+                }
+            },
+        );
+
+        let db = Arc::new(DB::open(&opts, dir)?);
+        let _ = handle.set(Arc::downgrade(&db));
         let mut sync_write = WriteOptions::default();
         sync_write.set_sync(true);
         Ok(Engine {
@@ -176,6 +212,38 @@ impl Engine {
         Ok(())
     }
 
+    /// Like [`Engine::scan`], from the last key below `to` down to `from`.
+    pub fn scan_rev(
+        &self,
+        from: &[u8],
+        to: &[u8],
+        mut visit: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StorageError> {
+        let mut ro = ReadOptions::default();
+        ro.set_iterate_lower_bound(from.to_vec());
+        ro.set_iterate_upper_bound(to.to_vec());
+        let mut it = self.db.raw_iterator_opt(ro);
+        it.seek_to_last();
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            if !visit(k, v) {
+                return Ok(());
+            }
+            it.prev();
+        }
+        it.status()?;
+        Ok(())
+    }
+
+    /// Number of records in `[from, to)` (tests and DEBUG).
+    pub fn count(&self, from: &[u8], to: &[u8]) -> Result<u64, StorageError> {
+        let mut n = 0;
+        self.scan(from, to, |_, _| {
+            n += 1;
+            true
+        })?;
+        Ok(n)
+    }
+
     /// Writes the WAL to the OS and, with `sync`, to disk.
     pub fn flush_wal(&self, sync: bool) -> Result<(), StorageError> {
         Ok(self.db.flush_wal(sync)?)
@@ -189,6 +257,11 @@ impl Engine {
     /// Compacts the whole key space (tests and operators).
     pub fn compact_all(&self) {
         self.db.compact_range::<&[u8], &[u8]>(None, None);
+    }
+
+    /// Compacts the keys in `[from, to)`.
+    pub fn compact_range(&self, from: &[u8], to: &[u8]) {
+        self.db.compact_range(Some(from), Some(to));
     }
 
     /// An integer RocksDB property such as `rocksdb.num-running-compactions`.

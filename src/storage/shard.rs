@@ -17,7 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 
 use super::cache::ValueCache;
-use super::encoding::{self, Value, ValueType};
+use super::encoding::{self, CollectionMeta, Space, Value, ValueType};
 use super::engine::{Batch, Engine, StorageError};
 use crate::commands::{CommandError, ExecFn};
 use crate::config::Live;
@@ -72,6 +72,7 @@ pub struct Shard {
     sweep_cursor: Vec<Option<Vec<u8>>>,
     failed: Option<StorageError>,
     counters: Arc<ShardCounters>,
+    last_version: u64,
 }
 
 impl Shard {
@@ -96,6 +97,7 @@ impl Shard {
             sweep_cursor: vec![None; dbs],
             failed: None,
             counters,
+            last_version: 0,
         }
     }
 
@@ -326,6 +328,189 @@ impl Tx<'_> {
             true
         })?;
         Ok(next)
+    }
+
+    /// Reads the meta record of a collection of type `kind`: `None` if the key does not
+    /// exist, WRONGTYPE if it holds another type. Returns the metadata and expiry.
+    pub fn meta(
+        &mut self,
+        key: &[u8],
+        kind: ValueType,
+    ) -> Result<Option<(CollectionMeta, u64)>, CommandError> {
+        match self.get(key)? {
+            None => Ok(None),
+            Some(v) if v.kind != kind => Err(CommandError::WrongType),
+            Some(v) => CollectionMeta::decode_payload(&v.payload)
+                .map(|m| Some((m, v.expire_at)))
+                .ok_or_else(|| CommandError::other("ERR corrupt collection metadata")),
+        }
+    }
+
+    /// Metadata for a new, empty collection with a fresh version.
+    pub fn new_collection(&mut self) -> CollectionMeta {
+        let now_us = std::time::SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64);
+        let version = encoding::next_version(self.shard.last_version, now_us);
+        self.shard.last_version = version;
+        CollectionMeta {
+            version,
+            size: 0,
+            head: encoding::LIST_ORIGIN,
+            tail: encoding::LIST_ORIGIN,
+        }
+    }
+
+    /// Writes a collection's meta record, or deletes the key if it is now empty
+    /// (an emptied collection disappears, as in Redis).
+    pub fn put_meta(&mut self, key: &[u8], kind: ValueType, meta: &CollectionMeta, expire_at: u64) {
+        if meta.size == 0 {
+            self.remove(key);
+        } else {
+            self.put(key, kind, expire_at, &meta.encode(kind));
+        }
+    }
+
+    fn record_key(&self, space: Space, key: &[u8], version: u64, suffix: &[u8]) -> Vec<u8> {
+        let mut k = Vec::new();
+        encoding::encode_member_prefix(&mut k, space, self.db, key, version);
+        k.extend_from_slice(suffix);
+        k
+    }
+
+    /// Reads one member record (`suffix` is the member, or the position for lists).
+    pub fn record_get(
+        &mut self,
+        space: Space,
+        key: &[u8],
+        version: u64,
+        suffix: &[u8],
+    ) -> Result<Option<Bytes>, CommandError> {
+        let k = self.record_key(space, key, version, suffix);
+        let shard = &mut *self.shard;
+        if let Some(v) = shard.cache.get(&k) {
+            return Ok(v.clone());
+        }
+        let v = shard.engine.get(&k)?;
+        shard.cache.insert(k, v.clone());
+        Ok(v)
+    }
+
+    /// Writes one member record.
+    pub fn record_put(
+        &mut self,
+        space: Space,
+        key: &[u8],
+        version: u64,
+        suffix: &[u8],
+        value: &[u8],
+    ) {
+        let k = self.record_key(space, key, version, suffix);
+        self.shard.batch.put(&k, value);
+        self.shard
+            .cache
+            .insert(k, Some(Bytes::copy_from_slice(value)));
+    }
+
+    /// Deletes one member record.
+    pub fn record_del(&mut self, space: Space, key: &[u8], version: u64, suffix: &[u8]) {
+        let k = self.record_key(space, key, version, suffix);
+        self.shard.batch.delete(&k);
+        self.shard.cache.insert(k, None);
+    }
+
+    /// Deletes the member records with suffixes in `[from, to)` (`to = None`: to the
+    /// end of the collection). Cached entries of the collection are dropped too.
+    pub fn record_del_range(
+        &mut self,
+        space: Space,
+        key: &[u8],
+        version: u64,
+        from: &[u8],
+        to: Option<&[u8]>,
+    ) {
+        let prefix = self.record_key(space, key, version, b"");
+        let mut start = prefix.clone();
+        start.extend_from_slice(from);
+        let end = match to {
+            Some(t) => [prefix.as_slice(), t].concat(),
+            None => encoding::prefix_end(&prefix),
+        };
+        self.shard.batch.delete_range(&start, &end);
+        self.shard.commit_early();
+        self.shard.cache.clear();
+    }
+
+    /// Visits the member records of one collection with suffix in `[from, to)`
+    /// (`None`: unbounded), in suffix order (reverse order with `rev`), until
+    /// `visit(suffix, value)` returns false. Sees every earlier write of the group.
+    pub fn records(
+        &mut self,
+        space: Space,
+        key: &[u8],
+        version: u64,
+        from: Option<&[u8]>,
+        to: Option<&[u8]>,
+        rev: bool,
+        mut visit: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), CommandError> {
+        self.shard.commit_early();
+        let prefix = self.record_key(space, key, version, b"");
+        let start = match from {
+            Some(f) => [prefix.as_slice(), f].concat(),
+            None => prefix.clone(),
+        };
+        let end = match to {
+            Some(t) => [prefix.as_slice(), t].concat(),
+            None => encoding::prefix_end(&prefix),
+        };
+        let n = prefix.len();
+        let f = |k: &[u8], v: &[u8]| visit(&k[n..], v);
+        if rev {
+            self.shard.engine.scan_rev(&start, &end, f)?;
+        } else {
+            self.shard.engine.scan(&start, &end, f)?;
+        }
+        Ok(())
+    }
+
+    /// Collects every `(suffix, value)` of one collection's records in `space`.
+    pub fn all_records(
+        &mut self,
+        space: Space,
+        key: &[u8],
+        version: u64,
+    ) -> Result<Vec<(Bytes, Bytes)>, CommandError> {
+        let mut out = Vec::new();
+        self.records(space, key, version, None, None, false, |k, v| {
+            out.push((Bytes::copy_from_slice(k), Bytes::copy_from_slice(v)));
+            true
+        })?;
+        Ok(out)
+    }
+
+    /// Compacts every range this shard owns (DEBUG COMPACT).
+    pub fn compact_own_ranges(&mut self) {
+        self.shard.commit_early();
+        for db in 0..self.shard.live.databases {
+            for space in [Space::Meta, Space::Member, Space::Score] {
+                let (a, b) = encoding::space_range(space, db, self.shard.id, self.shard.shards);
+                self.shard.engine.compact_range(&a, &b);
+            }
+        }
+    }
+
+    /// Counts the raw records in every range this shard owns (DEBUG RECORDS).
+    pub fn count_own_records(&mut self) -> Result<u64, CommandError> {
+        self.shard.commit_early();
+        let mut n = 0;
+        for db in 0..self.shard.live.databases {
+            for space in [Space::Meta, Space::Member, Space::Score] {
+                let (a, b) = encoding::space_range(space, db, self.shard.id, self.shard.shards);
+                n += self.shard.engine.count(&a, &b)?;
+            }
+        }
+        Ok(n)
     }
 
     /// The shard's index and the shard count.
