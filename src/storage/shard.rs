@@ -196,6 +196,27 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// Which member records of a collection to visit: suffixes in `[from, to)` (`None`:
+/// unbounded), in suffix order, or in reverse order with `rev`.
+#[derive(Debug, Clone, Copy)]
+pub struct Span<'a> {
+    /// Smallest suffix visited.
+    pub from: Option<&'a [u8]>,
+    /// Suffixes from here on are not visited.
+    pub to: Option<&'a [u8]>,
+    /// Visit from the end.
+    pub rev: bool,
+}
+
+impl Span<'_> {
+    /// Every record, in order.
+    pub const ALL: Span<'static> = Span {
+        from: None,
+        to: None,
+        rev: false,
+    };
+}
+
 /// What a command handler sees of its shard: reads that see the group's earlier
 /// writes, and writes that join the group's batch.
 pub struct Tx<'a> {
@@ -441,19 +462,17 @@ impl Tx<'_> {
         self.shard.cache.clear();
     }
 
-    /// Visits the member records of one collection with suffix in `[from, to)`
-    /// (`None`: unbounded), in suffix order (reverse order with `rev`), until
+    /// Visits the member records of one collection with suffix in `span`, until
     /// `visit(suffix, value)` returns false. Sees every earlier write of the group.
     pub fn records(
         &mut self,
         space: Space,
         key: &[u8],
         version: u64,
-        from: Option<&[u8]>,
-        to: Option<&[u8]>,
-        rev: bool,
+        span: Span<'_>,
         mut visit: impl FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(), CommandError> {
+        let Span { from, to, rev } = span;
         self.shard.commit_early();
         let prefix = self.record_key(space, key, version, b"");
         let start = match from {
@@ -482,7 +501,7 @@ impl Tx<'_> {
         version: u64,
     ) -> Result<Vec<(Bytes, Bytes)>, CommandError> {
         let mut out = Vec::new();
-        self.records(space, key, version, None, None, false, |k, v| {
+        self.records(space, key, version, Span::ALL, |k, v| {
             out.push((Bytes::copy_from_slice(k), Bytes::copy_from_slice(v)));
             true
         })?;
