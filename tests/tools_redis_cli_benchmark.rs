@@ -79,3 +79,61 @@ fn redis_benchmark_runs_without_errors() {
         assert!(dbsize.starts_with(':') && dbsize != ":0\r\n", "{dbsize}");
     }
 }
+
+#[test]
+fn redis_benchmark_default_suite_runs_without_errors() {
+    if !have("redis-benchmark") {
+        return;
+    }
+    let expected = [
+        "PING_INLINE",
+        "PING_MBULK",
+        "SET",
+        "GET",
+        "INCR",
+        "LPUSH",
+        "RPUSH",
+        "LPOP",
+        "RPOP",
+        "SADD",
+        "HSET",
+        "SPOP",
+        "ZADD",
+        "ZPOPMIN",
+        "LRANGE_100 (first 100 elements)",
+        "LRANGE_300 (first 300 elements)",
+        "LRANGE_500 (first 500 elements)",
+        "LRANGE_600 (first 600 elements)",
+        "MSET (10 keys)",
+    ];
+    for rt in RUNTIMES {
+        let server = Server::start(rt, &[]);
+        for pipeline in ["1", "16"] {
+            let out = Command::new("redis-benchmark")
+                .args([
+                    "-p",
+                    &server.port.to_string(),
+                    "-n",
+                    "5000",
+                    "-q",
+                    "-P",
+                    pipeline,
+                ])
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{rt} -P {pipeline}: {text}");
+            for test in expected {
+                let found = text.split(['\r', '\n']).any(|l| {
+                    l.starts_with(&format!("{test}: ")) && l.contains("requests per second")
+                });
+                assert!(found, "{rt} -P {pipeline}: no result for {test}: {text}");
+            }
+            assert!(
+                !text.to_lowercase().contains("error"),
+                "{rt} -P {pipeline}: {text}"
+            );
+        }
+    }
+}

@@ -7,6 +7,8 @@ use bytes::Bytes;
 use super::{arg_i64, is, CommandError, Tx};
 use crate::glob;
 use crate::protocol::Reply;
+use crate::storage::encoding::{Space, ValueType};
+use crate::storage::KeyImage;
 
 type Result<T> = std::result::Result<T, CommandError>;
 
@@ -332,33 +334,56 @@ impl<'a> ScanOptions<'a> {
     }
 }
 
-/// Reads a key for RENAME: `[type, expire_at, payload]`, or nil.
+/// Reads a whole key for a RENAME across shards: nil, or
+/// `[type, expire_at, payload, space, suffix, value, space, suffix, value, ...]`.
 pub fn dump_raw(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
-    Ok(match tx.get(&args[1])? {
-        None => Reply::Nil,
-        Some(v) => Reply::Array(vec![
-            Reply::Int(v.kind as u8 as i64),
-            Reply::Int(v.expire_at as i64),
-            Reply::Bulk(v.payload),
-        ]),
-    })
+    let Some(image) = tx.export(&args[1])? else {
+        return Ok(Reply::Nil);
+    };
+    let mut out = vec![
+        Reply::Int(image.kind as u8 as i64),
+        Reply::Int(image.expire_at as i64),
+        Reply::Bulk(image.payload),
+    ];
+    for (space, suffix, value) in image.records {
+        out.push(Reply::Int(space as u8 as i64));
+        out.push(Reply::Bulk(suffix));
+        out.push(Reply::Bulk(value));
+    }
+    Ok(Reply::Array(out))
 }
 
-/// Writes a key read by [`dump_raw`]: args are `key type expire_at payload`.
+/// Writes a key read by [`dump_raw`]: args are `key` followed by the dumped fields.
 pub fn restore_raw(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
-    let kind = match arg_i64(&args[2])? {
-        1 => crate::storage::encoding::ValueType::String,
-        _ => return Err(CommandError::other("ERR unknown value type")),
+    let bad = || CommandError::other("ERR internal error: bad key image");
+    let int = |i: usize| args.get(i).ok_or_else(bad).and_then(|a| arg_i64(a));
+    let kind = ValueType::from_u8(int(2)? as u8).ok_or_else(bad)?;
+    let mut records = Vec::new();
+    for triple in args.get(5..).unwrap_or_default().chunks(3) {
+        let [space, suffix, value] = triple else {
+            return Err(bad());
+        };
+        let space = match arg_i64(space)? as u8 {
+            s if s == Space::Member as u8 => Space::Member,
+            s if s == Space::Score as u8 => Space::Score,
+            _ => return Err(bad()),
+        };
+        records.push((space, suffix.clone(), value.clone()));
+    }
+    let image = KeyImage {
+        kind,
+        expire_at: int(3)? as u64,
+        payload: args.get(4).cloned().ok_or_else(bad)?,
+        records,
     };
-    let at = arg_i64(&args[3])? as u64;
-    tx.put(&args[1], kind, at, &args[4]);
+    tx.import(&args[1], &image)?;
     Ok(Reply::Ok)
 }
 
 /// RENAME / RENAMENX when both keys live on this shard.
 pub fn rename(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     let nx = is(&args[0], "renamenx");
-    let Some(v) = tx.get(&args[1])? else {
+    let Some(image) = tx.export(&args[1])? else {
         return Err(CommandError::NoSuchKey);
     };
     if args[1] == args[2] {
@@ -368,7 +393,7 @@ pub fn rename(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
         return Ok(Reply::Int(0));
     }
     tx.remove(&args[1]);
-    tx.put(&args[2], v.kind, v.expire_at, &v.payload);
+    tx.import(&args[2], &image)?;
     Ok(if nx { Reply::Int(1) } else { Reply::Ok })
 }
 

@@ -18,6 +18,7 @@
 //! coordinators cannot deadlock), runs its steps, and releases them. `MULTI`/`EXEC`
 //! will use the same hold.
 
+pub mod algebra;
 pub mod connection;
 pub mod hashes;
 pub mod keys;

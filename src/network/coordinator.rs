@@ -10,10 +10,14 @@
 use bytes::Bytes;
 
 use super::Session;
+use crate::commands::algebra::{self, Source};
 use crate::commands::table::{Coord, Kind};
-use crate::commands::{is, keys, server, strings, Command};
+use crate::commands::{
+    is, keys, lists, server, sets, strings, zsets, Command, CommandError, ExecFn,
+};
 use crate::protocol::Reply;
 use crate::storage::encoding::{key_hash, shard_of};
+use crate::storage::Held;
 use crate::storage::{ReplyChannel, ShardReq};
 
 /// Runs a barrier command; `None` means no reply (SHUTDOWN closes the connection).
@@ -36,12 +40,14 @@ pub(super) async fn run(
             server::info(session, &args[1..], &counts)
         }
         Coord::Shutdown => return shutdown(session, &args),
-        Coord::Move
-        | Coord::SMove
-        | Coord::MultiPop
-        | Coord::SetAlgebra
-        | Coord::ZSetAlgebra
-        | Coord::ZRangeStore => Reply::error("ERR not implemented yet"),
+        Coord::Move => lmove(session, args).await,
+        Coord::SMove => smove(session, args).await,
+        Coord::MultiPop => multi_pop(session, args).await.unwrap_or_else(Reply::from),
+        Coord::SetAlgebra => set_algebra(session, args).await.unwrap_or_else(Reply::from),
+        Coord::ZSetAlgebra => zset_algebra(session, args)
+            .await
+            .unwrap_or_else(Reply::from),
+        Coord::ZRangeStore => zrangestore(session, args).await,
     })
 }
 
@@ -66,11 +72,8 @@ async fn rename(session: &mut Session, args: Vec<Bytes>) -> Reply {
             req(keys::dump_raw, vec![args[0].clone(), args[1].clone()]),
         )
         .await;
-    let (kind, at, payload) = match dumped {
-        Reply::Array(v) if v.len() == 3 => match (&v[0], &v[1], &v[2]) {
-            (Reply::Int(k), Reply::Int(a), Reply::Bulk(p)) => (*k, *a, p.clone()),
-            _ => return Reply::error("ERR internal error: bad dump"),
-        },
+    let fields = match dumped {
+        Reply::Array(v) => v,
         Reply::Nil => return Reply::error("ERR no such key"),
         other => return other,
     };
@@ -89,13 +92,14 @@ async fn rename(session: &mut Session, args: Vec<Bytes>) -> Reply {
             };
         }
     }
-    let restore = vec![
-        args[0].clone(),
-        args[2].clone(),
-        Bytes::from(kind.to_string()),
-        Bytes::from(at.to_string()),
-        payload,
-    ];
+    let mut restore = vec![args[0].clone(), args[2].clone()];
+    for f in fields {
+        restore.push(match f {
+            Reply::Int(n) => Bytes::from(n.to_string()),
+            Reply::Bulk(b) => b,
+            _ => return Reply::error("ERR internal error: bad dump"),
+        });
+    }
     let r = held.exec(to, req(keys::restore_raw, restore)).await;
     if r.is_error() {
         return r;
@@ -208,4 +212,443 @@ fn shutdown(session: &mut Session, args: &[Bytes]) -> Option<Reply> {
     session.ctx.shutdown.notify_one();
     session.closing = true;
     None
+}
+
+/// The shards of `keys`, ascending and without repeats (the hold order).
+fn shards_of(session: &Session, keys: &[&Bytes]) -> Vec<usize> {
+    let mut v: Vec<usize> = keys.iter().map(|k| shard(session, k)).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// Runs `exec` with `args` on the shard of `args[1]`.
+async fn on_key(held: &mut Held, session: &Session, exec: ExecFn, args: Vec<Bytes>) -> Reply {
+    let s = shard(session, &args[1]);
+    held.exec(
+        s,
+        ShardReq {
+            db: session.db,
+            exec,
+            args,
+        },
+    )
+    .await
+}
+
+fn b(s: &'static str) -> Bytes {
+    Bytes::from_static(s.as_bytes())
+}
+
+/// The type name of `key` as TYPE reports it.
+async fn type_of(held: &mut Held, session: &Session, key: &Bytes) -> Result<String, Reply> {
+    match on_key(held, session, keys::type_, vec![b("type"), key.clone()]).await {
+        Reply::Status(t) => Ok(t.into_owned()),
+        other => Err(other),
+    }
+}
+
+/// LMOVE / RPOPLPUSH across shards: pop on the source's shard, push on the destination's.
+async fn lmove(session: &mut Session, args: Vec<Bytes>) -> Reply {
+    let (from_left, to_left) = if is(&args[0], "rpoplpush") {
+        (false, true)
+    } else {
+        let side = |a: &Bytes| {
+            if is(a, "left") {
+                Some(true)
+            } else if is(a, "right") {
+                Some(false)
+            } else {
+                None
+            }
+        };
+        match (side(&args[3]), side(&args[4])) {
+            (Some(f), Some(t)) => (f, t),
+            _ => return Reply::error("ERR syntax error"),
+        }
+    };
+    let (src, dst) = (args[1].clone(), args[2].clone());
+    let mut held = match session
+        .ctx
+        .backend
+        .hold(&shards_of(session, &[&src, &dst]))
+        .await
+    {
+        Ok(h) => h,
+        Err(e) => return e,
+    };
+    match type_of(&mut held, session, &src).await {
+        Ok(t) if t == "none" => return Reply::Nil,
+        Ok(t) if t != "list" => return CommandError::WrongType.into(),
+        Err(e) => return e,
+        _ => {}
+    }
+    match type_of(&mut held, session, &dst).await {
+        Ok(t) if t != "none" && t != "list" => return CommandError::WrongType.into(),
+        Err(e) => return e,
+        _ => {}
+    }
+    let (pop, pop_name): (ExecFn, _) = if from_left {
+        (lists::lpop, "lpop")
+    } else {
+        (lists::rpop, "rpop")
+    };
+    let element = match on_key(&mut held, session, pop, vec![b(pop_name), src]).await {
+        Reply::Bulk(e) => e,
+        other => return other,
+    };
+    let (push, push_name): (ExecFn, _) = if to_left {
+        (lists::lpush, "lpush")
+    } else {
+        (lists::rpush, "rpush")
+    };
+    let r = on_key(
+        &mut held,
+        session,
+        push,
+        vec![b(push_name), dst, element.clone()],
+    )
+    .await;
+    if r.is_error() {
+        return r;
+    }
+    Reply::Bulk(element)
+}
+
+/// SMOVE across shards: remove on the source's shard, add on the destination's.
+async fn smove(session: &mut Session, args: Vec<Bytes>) -> Reply {
+    let (src, dst, member) = (args[1].clone(), args[2].clone(), args[3].clone());
+    let mut held = match session
+        .ctx
+        .backend
+        .hold(&shards_of(session, &[&src, &dst]))
+        .await
+    {
+        Ok(h) => h,
+        Err(e) => return e,
+    };
+    let src_type = match type_of(&mut held, session, &src).await {
+        Ok(t) => t,
+        Err(e) => return e,
+    };
+    if src_type == "none" {
+        return Reply::Int(0);
+    }
+    let dst_type = match type_of(&mut held, session, &dst).await {
+        Ok(t) => t,
+        Err(e) => return e,
+    };
+    if src_type != "set" || (dst_type != "none" && dst_type != "set") {
+        return CommandError::WrongType.into();
+    }
+    match on_key(
+        &mut held,
+        session,
+        sets::srem,
+        vec![b("srem"), src, member.clone()],
+    )
+    .await
+    {
+        Reply::Int(1) => {}
+        other if other.is_error() => return other,
+        _ => return Reply::Int(0),
+    }
+    let r = on_key(&mut held, session, sets::sadd, vec![b("sadd"), dst, member]).await;
+    if r.is_error() {
+        return r;
+    }
+    Reply::Int(1)
+}
+
+fn flatten(items: Vec<Reply>) -> Vec<Reply> {
+    items
+        .into_iter()
+        .flat_map(|r| match r {
+            Reply::Array(inner) => inner,
+            other => vec![other],
+        })
+        .collect()
+}
+
+/// LMPOP / ZMPOP: pops from the first key that has elements, holding every key's shard.
+async fn multi_pop(session: &mut Session, args: Vec<Bytes>) -> Result<Reply, CommandError> {
+    let zset = is(&args[0], "zmpop");
+    let n = algebra::parse_numkeys(&args[1], "lmpop", args.len() - 2)?;
+    let keys = &args[2..2 + n];
+    let mut rest = args[2 + n..].iter();
+    let dir = rest.next().ok_or(CommandError::Syntax)?;
+    let first = if zset {
+        is(dir, "min")
+    } else {
+        is(dir, "left")
+    };
+    let last = if zset {
+        is(dir, "max")
+    } else {
+        is(dir, "right")
+    };
+    if !first && !last {
+        return Err(CommandError::Syntax);
+    }
+    let mut count = None;
+    while let Some(opt) = rest.next() {
+        match rest.next() {
+            Some(v) if is(opt, "count") && count.is_none() => {
+                count = Some(match crate::commands::arg_i64(v) {
+                    Ok(c) if c > 0 => v.clone(),
+                    _ => return Err(CommandError::other("ERR count should be greater than 0")),
+                });
+            }
+            _ => return Err(CommandError::Syntax),
+        }
+    }
+    let count = count.unwrap_or_else(|| b("1"));
+    let (exec, name): (ExecFn, &'static str) = match (zset, first) {
+        (false, true) => (lists::lpop, "lpop"),
+        (false, false) => (lists::rpop, "rpop"),
+        (true, true) => (zsets::zpopmin, "zpopmin"),
+        (true, false) => (zsets::zpopmax, "zpopmax"),
+    };
+    let key_refs: Vec<&Bytes> = keys.iter().collect();
+    let mut held = session
+        .ctx
+        .backend
+        .hold(&shards_of(session, &key_refs))
+        .await
+        .map_err(reply_error)?;
+    for key in keys {
+        let r = on_key(
+            &mut held,
+            session,
+            exec,
+            vec![b(name), key.clone(), count.clone()],
+        )
+        .await;
+        let items = match r {
+            Reply::Array(items) if !items.is_empty() => items,
+            Reply::Pairs(pairs) if !pairs.is_empty() => {
+                pairs.into_iter().flat_map(|(m, s)| [m, s]).collect()
+            }
+            Reply::Error(e) => return Err(CommandError::Other(e)),
+            _ => continue,
+        };
+        let items = if zset {
+            let flat = flatten(items);
+            Reply::Array(flat.chunks(2).map(|p| Reply::Array(p.to_vec())).collect())
+        } else {
+            Reply::Array(items)
+        };
+        return Ok(Reply::Array(vec![Reply::Bulk(key.clone()), items]));
+    }
+    Ok(Reply::NilArray)
+}
+
+fn reply_error(r: Reply) -> CommandError {
+    match r {
+        Reply::Error(e) => CommandError::Other(e),
+        _ => CommandError::other("ERR internal error"),
+    }
+}
+
+/// Reads every source key (type-checked as a set, or as a set or sorted set).
+async fn gather(
+    held: &mut Held,
+    session: &Session,
+    keys: &[Bytes],
+    zset_ok: bool,
+) -> Result<Vec<Source>, CommandError> {
+    let mut out = Vec::with_capacity(keys.len());
+    for key in keys {
+        let r = on_key(
+            held,
+            session,
+            algebra::dump_members,
+            vec![b("dump"), key.clone()],
+        )
+        .await;
+        let source = algebra::parse_dump(r).map_err(reply_error)?;
+        match &source {
+            Source::Other => return Err(CommandError::WrongType),
+            Source::ZSet(_) if !zset_ok => return Err(CommandError::WrongType),
+            _ => out.push(source),
+        }
+    }
+    Ok(out)
+}
+
+/// SINTER SUNION SDIFF, SINTERSTORE SUNIONSTORE SDIFFSTORE, SINTERCARD.
+async fn set_algebra(session: &mut Session, args: Vec<Bytes>) -> Result<Reply, CommandError> {
+    let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+    let (dest, keys, limit) = match name.as_str() {
+        "sintercard" => {
+            let n = algebra::parse_numkeys(&args[1], "sintercard", args.len() - 2)?;
+            (
+                None,
+                args[2..2 + n].to_vec(),
+                Some(algebra::parse_limit(&args[2 + n..])?),
+            )
+        }
+        n if n.ends_with("store") => (Some(args[1].clone()), args[2..].to_vec(), None),
+        _ => (None, args[1..].to_vec(), None),
+    };
+    let op = if name.starts_with("sinter") {
+        "inter"
+    } else if name.starts_with("sunion") {
+        "union"
+    } else {
+        "diff"
+    };
+    let mut all: Vec<&Bytes> = keys.iter().collect();
+    all.extend(dest.iter());
+    let mut held = session
+        .ctx
+        .backend
+        .hold(&shards_of(session, &all))
+        .await
+        .map_err(reply_error)?;
+    let sources = gather(&mut held, session, &keys, false).await?;
+    let result = algebra::set_op(op, &sources);
+    if let Some(limit) = limit {
+        let n = if limit == 0 {
+            result.len()
+        } else {
+            result.len().min(limit)
+        };
+        return Ok(Reply::Int(n as i64));
+    }
+    match dest {
+        Some(dest) => {
+            let mut store = vec![b("store"), dest];
+            store.extend(result);
+            Ok(on_key(&mut held, session, sets::store, store).await)
+        }
+        None => Ok(Reply::Set(result.into_iter().map(Reply::Bulk).collect())),
+    }
+}
+
+/// ZUNION ZINTER ZDIFF, their STORE forms, ZINTERCARD.
+async fn zset_algebra(session: &mut Session, args: Vec<Bytes>) -> Result<Reply, CommandError> {
+    let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+    let store = name.ends_with("store");
+    let (dest, at) = if store {
+        (Some(args[1].clone()), 2)
+    } else {
+        (None, 1)
+    };
+    let n = algebra::parse_numkeys(&args[at], &name, args.len() - at - 1)?;
+    let keys = args[at + 1..at + 1 + n].to_vec();
+    let opts = &args[at + 1 + n..];
+    let op = if name.starts_with("zunion") {
+        "union"
+    } else if name.starts_with("zinter") {
+        "inter"
+    } else {
+        "diff"
+    };
+    let (options, limit) = if name == "zintercard" {
+        (
+            algebra::parse_zoptions(&[], n, false, true)?,
+            Some(algebra::parse_limit(opts)?),
+        )
+    } else {
+        (algebra::parse_zoptions(opts, n, op == "diff", store)?, None)
+    };
+    let mut all: Vec<&Bytes> = keys.iter().collect();
+    all.extend(dest.iter());
+    let mut held = session
+        .ctx
+        .backend
+        .hold(&shards_of(session, &all))
+        .await
+        .map_err(reply_error)?;
+    let sources = gather(&mut held, session, &keys, true).await?;
+    let result = algebra::zset_op(op, &sources, &options);
+    if let Some(limit) = limit {
+        let n = if limit == 0 {
+            result.len()
+        } else {
+            result.len().min(limit)
+        };
+        return Ok(Reply::Int(n as i64));
+    }
+    if let Some(dest) = dest {
+        let mut args = vec![b("store"), dest];
+        for (m, s) in result {
+            args.push(Bytes::from(crate::protocol::reply::format_double(s)));
+            args.push(m);
+        }
+        return Ok(on_key(&mut held, session, zsets::store, args).await);
+    }
+    Ok(if options.withscores {
+        Reply::Pairs(
+            result
+                .into_iter()
+                .map(|(m, s)| (Reply::Bulk(m), Reply::Double(s)))
+                .collect(),
+        )
+    } else {
+        Reply::Array(result.into_iter().map(|(m, _)| Reply::Bulk(m)).collect())
+    })
+}
+
+/// ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]
+async fn zrangestore(session: &mut Session, args: Vec<Bytes>) -> Reply {
+    let (dst, src) = (args[1].clone(), args[2].clone());
+    let bylex = args[5..].iter().any(|a| is(a, "bylex"));
+    let mut held = match session
+        .ctx
+        .backend
+        .hold(&shards_of(session, &[&src, &dst]))
+        .await
+    {
+        Ok(h) => h,
+        Err(e) => return e,
+    };
+    let mut range = vec![b("zrange"), src.clone()];
+    range.extend_from_slice(&args[3..]);
+    if !bylex {
+        range.push(b("withscores"));
+    }
+    let items = match on_key(&mut held, session, zsets::zrange, range).await {
+        Reply::Array(items) => flatten(items),
+        Reply::Pairs(pairs) => pairs.into_iter().flat_map(|(m, s)| [m, s]).collect(),
+        other => return other,
+    };
+    let pairs: Vec<(Reply, Reply)> = if bylex {
+        let mut q = vec![b("zmscore"), src];
+        q.extend(items.iter().filter_map(|r| {
+            if let Reply::Bulk(m) = r {
+                Some(m.clone())
+            } else {
+                None
+            }
+        }));
+        let scores = if items.is_empty() {
+            Vec::new()
+        } else {
+            match on_key(&mut held, session, zsets::zmscore, q).await {
+                Reply::Array(s) => s,
+                other => return other,
+            }
+        };
+        items.into_iter().zip(scores).collect()
+    } else {
+        items
+            .chunks(2)
+            .filter_map(|p| Some((p.first()?.clone(), p.get(1)?.clone())))
+            .collect()
+    };
+    let mut store = vec![b("store"), dst];
+    for (m, s) in pairs {
+        let score = match s {
+            Reply::Double(d) => crate::protocol::reply::format_double(d),
+            Reply::Bulk(t) => String::from_utf8_lossy(&t).into_owned(),
+            _ => continue,
+        };
+        if let Reply::Bulk(m) = m {
+            store.push(Bytes::from(score));
+            store.push(m);
+        }
+    }
+    on_key(&mut held, session, zsets::store, store).await
 }

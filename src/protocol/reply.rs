@@ -32,6 +32,9 @@ pub enum Reply {
     Map(Vec<(Reply, Reply)>),
     /// A set in RESP3 (`~n`), an array in RESP2.
     Set(Vec<Reply>),
+    /// Pairs such as (member, score): an array of 2-element arrays in RESP3, one flat
+    /// array in RESP2 (ZRANGE ... WITHSCORES, HRANDFIELD ... WITHVALUES).
+    Pairs(Vec<(Reply, Reply)>),
     /// A double in RESP3 (`,x`), a bulk string in RESP2.
     Double(f64),
     /// Verbatim text in RESP3 (`=n\r\ntxt:...`), a bulk string in RESP2.
@@ -95,6 +98,16 @@ impl Reply {
             Reply::Set(items) => {
                 header(out, if resp3 { b'~' } else { b'*' }, items.len());
                 items.iter().for_each(|r| r.encode(out, resp3));
+            }
+            Reply::Pairs(pairs) => {
+                header(out, b'*', if resp3 { pairs.len() } else { pairs.len() * 2 });
+                for (a, b) in pairs {
+                    if resp3 {
+                        out.extend_from_slice(b"*2\r\n");
+                    }
+                    a.encode(out, resp3);
+                    b.encode(out, resp3);
+                }
             }
             Reply::Map(pairs) => {
                 if resp3 {
@@ -218,6 +231,13 @@ mod tests {
         assert_eq!(format_double(1e17), "1e+17");
         assert_eq!(format_double(0.0001), "0.0001");
         assert_eq!(format_double(f64::NEG_INFINITY), "-inf");
+    }
+
+    #[test]
+    fn pairs_flatten_in_resp2_only() {
+        let p = Reply::Pairs(vec![(Reply::bulk(b"m"), Reply::Double(1.5))]);
+        assert_eq!(enc(&p, false), "*2\r\n$1\r\nm\r\n$3\r\n1.5\r\n");
+        assert_eq!(enc(&p, true), "*1\r\n*2\r\n$1\r\nm\r\n,1.5\r\n");
     }
 
     #[test]

@@ -33,7 +33,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::config::Live;
 use crate::protocol::Reply;
 pub use engine::{Engine, EngineOptions, StorageError};
-pub use shard::{now_ms, Shard, ShardCounters, ShardReq, Span, Tx};
+pub use shard::{now_ms, KeyImage, Shard, ShardCounters, ShardReq, Span, Tx};
 
 /// A message to a shard task.
 pub enum ShardMsg {

@@ -196,6 +196,19 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// A key's whole stored value, as [`Tx::export`] reads it and [`Tx::import`] writes it.
+#[derive(Debug, Clone)]
+pub struct KeyImage {
+    /// The value's type.
+    pub kind: ValueType,
+    /// Expiry, Unix ms (0: none).
+    pub expire_at: u64,
+    /// The string, or the collection's meta payload.
+    pub payload: Bytes,
+    /// A collection's member and score records: `(space, suffix, value)`.
+    pub records: Vec<(Space, Bytes, Bytes)>,
+}
+
 /// Which member records of a collection to visit: suffixes in `[from, to)` (`None`:
 /// unbounded), in suffix order, or in reverse order with `rev`.
 #[derive(Debug, Clone, Copy)]
@@ -506,6 +519,46 @@ impl Tx<'_> {
             true
         })?;
         Ok(out)
+    }
+
+    /// Everything stored under `key` (RENAME moves it): `None` if it does not exist.
+    pub fn export(&mut self, key: &[u8]) -> Result<Option<KeyImage>, CommandError> {
+        let Some(v) = self.get(key)? else {
+            return Ok(None);
+        };
+        let mut records = Vec::new();
+        if v.kind != ValueType::String {
+            let meta = CollectionMeta::decode_payload(&v.payload)
+                .ok_or_else(|| CommandError::other("ERR corrupt collection metadata"))?;
+            for space in [Space::Member, Space::Score] {
+                for (suffix, value) in self.all_records(space, key, meta.version)? {
+                    records.push((space, suffix, value));
+                }
+            }
+        }
+        Ok(Some(KeyImage {
+            kind: v.kind,
+            expire_at: v.expire_at,
+            payload: v.payload,
+            records,
+        }))
+    }
+
+    /// Stores `image` under `key`, replacing whatever it held; a collection gets a new
+    /// version, so records of an old value under this name are dead.
+    pub fn import(&mut self, key: &[u8], image: &KeyImage) -> Result<(), CommandError> {
+        if image.kind == ValueType::String {
+            self.put(key, image.kind, image.expire_at, &image.payload);
+            return Ok(());
+        }
+        let mut meta = CollectionMeta::decode_payload(&image.payload)
+            .ok_or_else(|| CommandError::other("ERR corrupt collection metadata"))?;
+        meta.version = self.new_collection().version;
+        for (space, suffix, value) in &image.records {
+            self.record_put(*space, key, meta.version, suffix, value);
+        }
+        self.put_meta(key, image.kind, &meta, image.expire_at);
+        Ok(())
     }
 
     /// Compacts every range this shard owns (DEBUG COMPACT).
