@@ -245,6 +245,8 @@ fn info_shows_the_shape() {
     let threads = c.call(&["INFO", "threads"]);
     assert!(threads.contains("name=shardis-net-0"), "{threads}");
     assert!(threads.contains("name=shardis-storage"), "{threads}");
+    let storage = c.call(&["INFO", "storage"]);
+    assert!(storage.contains("shard_2:groups="), "{storage}");
     let single = Server::start("single", &[]);
     let info = single.raw().call(&["INFO", "server"]);
     assert!(info.contains("runtime_mode:single\r\n"), "{info}");

@@ -397,17 +397,10 @@ pub fn rename(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     Ok(if nx { Reply::Int(1) } else { Reply::Ok })
 }
 
-/// DEBUG COMPACT | RECORDS (this shard's part), refused unless the server runs with
-/// `--enable-debug-command yes`. COMPACT compacts this shard's ranges; RECORDS counts
+/// DEBUG COMPACT | RECORDS (this shard's part; the network side checks that DEBUG is
+/// enabled). COMPACT compacts this shard's ranges; RECORDS counts
 /// the raw RocksDB records (meta, member and score) this shard holds in every database.
 pub fn debug(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
-    if !tx.live().debug_enabled {
-        return Err(CommandError::other(
-            "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", \
-             you can run it from a local connection, otherwise you need to set this option in the \
-             configuration file, and then restart the server.",
-        ));
-    }
     let sub = args.get(1).map(|a| a.to_ascii_lowercase());
     match sub.as_deref() {
         Some(b"compact") => {

@@ -362,15 +362,26 @@ fn section(out: &mut String, s: &Session, name: &str, keyspace: &[(i64, i64)]) {
                     &format!("name={thread},cpu_usec={cpu}"),
                 );
             }
-            for (i, c) in ctx.backend.counters().iter().enumerate() {
+        }
+        "storage" => {
+            w("#", &"Storage");
+            let counters = ctx.backend.counters();
+            let total =
+                |f: fn(&crate::storage::ShardCounters) -> &std::sync::atomic::AtomicU64| -> u64 {
+                    counters.iter().map(|c| f(c).load(Ordering::Relaxed)).sum()
+                };
+            w("storage_errors", &total(|c| &c.errors));
+            w("storage_timeouts", &total(|c| &c.timeouts));
+            w("storage_restarts", &total(|c| &c.restarts));
+            w("storage_backpressure_waits", &total(|c| &c.backpressure));
+            for (i, c) in counters.iter().enumerate() {
+                let v = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
                 w(
                     &format!("shard_{i}"),
                     &format!(
-                        "groups={},requests={},max_group={},errors={}",
-                        c.groups.load(Ordering::Relaxed),
-                        c.requests.load(Ordering::Relaxed),
-                        c.max_group.load(Ordering::Relaxed),
-                        c.errors.load(Ordering::Relaxed)
+                        "groups={},requests={},max_group={},errors={},timeouts={},restarts={},backpressure={},expired={}",
+                        v(&c.groups), v(&c.requests), v(&c.max_group), v(&c.errors),
+                        v(&c.timeouts), v(&c.restarts), v(&c.backpressure), v(&c.expired),
                     ),
                 );
             }

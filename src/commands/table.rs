@@ -62,6 +62,8 @@ pub enum Coord {
     ZSetAlgebra,
     /// ZRANGESTORE.
     ZRangeStore,
+    /// DEBUG: compaction, record counts and fault injection.
+    Debug,
 }
 
 /// Where a command runs.
@@ -148,7 +150,7 @@ fn kind_of(name: &str) -> Option<Kind> {
         "lastsave" => Local(server::lastsave),
         "info" => Coordinated(Coord::Info),
         "shutdown" => Coordinated(Coord::Shutdown),
-        "debug" => All(keys::debug, Merge::Sum),
+        "debug" => Coordinated(Coord::Debug),
         // hashes
         "hset" => Single(hashes::hset),
         "hsetnx" => Single(hashes::hsetnx),

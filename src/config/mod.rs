@@ -151,6 +151,9 @@ pub struct Config {
     /// Number of databases (SELECT 0..N-1).
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u8).range(1..=64))]
     pub databases: u8,
+    /// A command whose shard has not answered within this many ms gets an error reply.
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub storage_timeout_ms: u64,
     /// Largest bulk argument a client may send, bytes.
     #[arg(long, default_value_t = 512 * 1024 * 1024)]
     pub proto_max_bulk_len: u64,
@@ -301,12 +304,22 @@ pub struct Live {
     proto_max_bulk_len: AtomicU64,
     appendfsync: AtomicU8,
     batch_max: AtomicUsize,
+    storage_timeout_ms: AtomicU64,
     requirepass: Mutex<Option<String>>,
     /// Parameters with no live atomic: their current text.
     params: Mutex<BTreeMap<String, String>>,
     /// Names that CONFIG SET refuses (fixed at start).
     immutable: Vec<&'static str>,
 }
+
+/// Parameters whose current value lives in an atomic of [`Live`], not in the map.
+const LIVE_PARAMS: [&str; 5] = [
+    "proto-max-bulk-len",
+    "appendfsync",
+    "batch-max",
+    "requirepass",
+    "storage-timeout-ms",
+];
 
 /// Redis parameters whose values are memory sizes (`1gb` is accepted).
 const MEMORY_PARAMS: &[&str] = &[
@@ -379,6 +392,7 @@ impl Live {
             proto_max_bulk_len: AtomicU64::new(cfg.proto_max_bulk_len),
             appendfsync: AtomicU8::new(cfg.appendfsync as u8),
             batch_max: AtomicUsize::new(cfg.batch_max as usize),
+            storage_timeout_ms: AtomicU64::new(cfg.storage_timeout_ms),
             requirepass: Mutex::new(cfg.requirepass.clone().filter(|p| !p.is_empty())),
             params: Mutex::new(params),
             immutable: vec![
@@ -410,6 +424,11 @@ impl Live {
     /// Most requests per group commit.
     pub fn batch_max(&self) -> usize {
         self.batch_max.load(Ordering::Relaxed)
+    }
+
+    /// How long a connection waits for a shard.
+    pub fn storage_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.storage_timeout_ms.load(Ordering::Relaxed))
     }
 
     /// Whether every commit syncs the WAL.
@@ -444,6 +463,7 @@ impl Live {
             "proto-max-bulk-len" => self.proto_max_bulk_len().to_string(),
             "appendfsync" => self.fsync().name().to_string(),
             "batch-max" => self.batch_max().to_string(),
+            "storage-timeout-ms" => self.storage_timeout().as_millis().to_string(),
             "requirepass" => self.requirepass().unwrap_or_default(),
             _ => params.get(name)?.clone(),
         })
@@ -453,12 +473,7 @@ impl Live {
     pub fn get(&self, patterns: &[&[u8]]) -> Vec<(String, String)> {
         let params = self.params.lock().unwrap_or_else(|e| e.into_inner());
         let mut names: Vec<&str> = params.keys().map(String::as_str).collect();
-        names.extend([
-            "proto-max-bulk-len",
-            "appendfsync",
-            "batch-max",
-            "requirepass",
-        ]);
+        names.extend(LIVE_PARAMS);
         names.sort_unstable();
         names.dedup();
         names
@@ -482,11 +497,7 @@ impl Live {
             if pairs[..i].iter().any(|(n, _)| n == name) {
                 return Err(fail(name, "duplicate parameter"));
             }
-            let known = params.contains_key(name)
-                || matches!(
-                    name.as_str(),
-                    "proto-max-bulk-len" | "appendfsync" | "batch-max" | "requirepass"
-                );
+            let known = params.contains_key(name) || LIVE_PARAMS.contains(&name.as_str());
             if !known {
                 return Err(format!(
                     "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
@@ -510,6 +521,9 @@ impl Live {
                 "batch-max" => self
                     .batch_max
                     .store(value.parse().unwrap_or(1), Ordering::Relaxed),
+                "storage-timeout-ms" => self
+                    .storage_timeout_ms
+                    .store(value.parse().unwrap_or(5000), Ordering::Relaxed),
                 "requirepass" => {
                     *self.requirepass.lock().unwrap_or_else(|e| e.into_inner()) =
                         Some(value.clone()).filter(|v| !v.is_empty())
@@ -544,7 +558,7 @@ impl Live {
             "appendfsync" => Fsync::parse(value).map(|_| ()).ok_or_else(|| {
                 "argument(s) must be one of the following: always, everysec, no".into()
             }),
-            "batch-max" => match value.parse::<u64>() {
+            "batch-max" | "storage-timeout-ms" => match value.parse::<u64>() {
                 Ok(v) if v >= 1 => Ok(()),
                 _ => Err("argument must be a positive integer".into()),
             },

@@ -17,7 +17,7 @@ use crate::commands::{
 };
 use crate::protocol::Reply;
 use crate::storage::encoding::{key_hash, shard_of};
-use crate::storage::Held;
+use crate::storage::{DebugOp, Held};
 use crate::storage::{ReplyChannel, ShardReq};
 
 /// Runs a barrier command; `None` means no reply (SHUTDOWN closes the connection).
@@ -48,6 +48,7 @@ pub(super) async fn run(
             .await
             .unwrap_or_else(Reply::from),
         Coord::ZRangeStore => zrangestore(session, args).await,
+        Coord::Debug => debug(session, args, chan).await,
     })
 }
 
@@ -651,4 +652,80 @@ async fn zrangestore(session: &mut Session, args: Vec<Bytes>) -> Reply {
         }
     }
     on_key(&mut held, session, zsets::store, store).await
+}
+
+/// DEBUG COMPACT | RECORDS | STORAGE-STALL ms [shard] | STORAGE-ERROR n [shard] |
+/// STORAGE-PANIC [shard]; refused unless the server runs with --enable-debug-command yes.
+async fn debug(session: &mut Session, args: Vec<Bytes>, chan: &mut ReplyChannel) -> Reply {
+    if !session.ctx.live.debug_enabled {
+        return Reply::error(
+            "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", \
+             you can run it from a local connection, otherwise you need to set this option in the \
+             configuration file, and then restart the server.",
+        );
+    }
+    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+    let number = |i: usize| -> Result<Option<u64>, Reply> {
+        match args.get(i) {
+            None => Ok(None),
+            Some(a) => std::str::from_utf8(a)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .map(Some)
+                .ok_or_else(|| Reply::error("ERR value is not an integer or out of range")),
+        }
+    };
+    let op = match sub.as_str() {
+        "compact" | "records" => {
+            let backend = &session.ctx.backend;
+            let n = backend.shards();
+            let mut work: Vec<Vec<ShardReq>> = (0..n)
+                .map(|_| {
+                    vec![ShardReq {
+                        db: 0,
+                        exec: keys::debug,
+                        args: args.clone(),
+                    }]
+                })
+                .collect();
+            let mut results: Vec<Vec<Reply>> = vec![Vec::new(); n];
+            backend.run(&mut work, &mut results, chan).await;
+            let mut total = 0;
+            for r in results.into_iter().flatten() {
+                match r {
+                    Reply::Int(v) => total += v,
+                    other => return other,
+                }
+            }
+            return Reply::Int(total);
+        }
+        "storage-stall" | "storage-error" if args.len() >= 3 && args.len() <= 4 => {
+            let n = match number(2) {
+                Ok(Some(n)) => n,
+                Ok(None) => return Reply::error("ERR syntax error"),
+                Err(e) => return e,
+            };
+            if sub == "storage-stall" {
+                DebugOp::Stall(std::time::Duration::from_millis(n))
+            } else {
+                DebugOp::FailWrites(n.min(u32::MAX as u64) as u32)
+            }
+        }
+        "storage-panic" if args.len() <= 3 => DebugOp::Panic,
+        _ => {
+            return Reply::error(format!(
+                "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+                String::from_utf8_lossy(&args[1])
+            ))
+        }
+    };
+    let shard_arg = if op == DebugOp::Panic { 2 } else { 3 };
+    let shard = match number(shard_arg) {
+        Ok(s) => s.map(|s| s as usize),
+        Err(e) => return e,
+    };
+    match session.ctx.backend.debug(op, shard).await {
+        Ok(()) => Reply::Ok,
+        Err(e) => e,
+    }
 }

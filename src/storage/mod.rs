@@ -24,7 +24,9 @@ pub mod encoding;
 pub mod engine;
 pub mod outbox;
 pub mod shard;
+mod worker;
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +36,7 @@ use crate::config::Live;
 use crate::protocol::Reply;
 pub use engine::{Engine, EngineOptions, StorageError};
 pub use shard::{now_ms, KeyImage, Shard, ShardCounters, ShardReq, Span, Tx};
+pub use worker::start_dual;
 
 /// A message to a shard task.
 pub enum ShardMsg {
@@ -48,6 +51,19 @@ pub enum ShardMsg {
     Sweep,
     /// Commit, then stop the shard.
     Stop(oneshot::Sender<()>),
+    /// Fault injection (DEBUG STORAGE-*).
+    Debug(DebugOp),
+}
+
+/// Faults DEBUG can inject into a shard, to show what the network side does then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DebugOp {
+    /// Block the shard's worker thread, as a stuck disk would.
+    Stall(Duration),
+    /// Make the next n RocksDB writes of the shard fail.
+    FailWrites(u32),
+    /// Panic the shard's task (it is restarted).
+    Panic,
 }
 
 /// One connection's requests for one shard.
@@ -58,12 +74,16 @@ pub struct RunPart {
     pub reply: ReplyTx,
     /// This shard's index, echoed in the reply.
     pub shard: u32,
+    /// The connection's batch number, echoed in the reply (late replies are dropped).
+    pub seq: u64,
 }
 
 /// The replies of one [`RunPart`].
 pub struct ShardReply {
     /// The shard that answered.
     pub shard: u32,
+    /// The batch number of the part.
+    pub seq: u64,
     /// One reply per request, in order.
     pub replies: Vec<Reply>,
 }
@@ -73,8 +93,8 @@ pub type ReplyTx = mpsc::UnboundedSender<ShardReply>;
 
 /// One request of a coordinator holding a shard.
 pub struct HeldOp {
-    req: ShardReq,
-    reply: oneshot::Sender<Reply>,
+    pub(crate) req: ShardReq,
+    pub(crate) reply: oneshot::Sender<Reply>,
 }
 
 /// The network side's handle on the storage side.
@@ -91,6 +111,7 @@ pub struct DualShards {
     senders: Vec<flume::Sender<ShardMsg>>,
     counters: Vec<Arc<ShardCounters>>,
     engine: Arc<Engine>,
+    live: Arc<Live>,
 }
 
 /// The single runtime's shards.
@@ -98,19 +119,25 @@ pub struct SingleShards {
     shards: Vec<Arc<tokio::sync::Mutex<Shard>>>,
     counters: Vec<Arc<ShardCounters>>,
     engine: Arc<Engine>,
+    live: Arc<Live>,
 }
 
 /// A connection's end of the shard reply channel (dual runtime).
 pub struct ReplyChannel {
     tx: ReplyTx,
     rx: mpsc::UnboundedReceiver<ShardReply>,
+    seq: u64,
 }
 
 impl Default for ReplyChannel {
     fn default() -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        ReplyChannel { tx, rx }
+        ReplyChannel { tx, rx, seq: 0 }
     }
+}
+
+fn timed_out() -> Reply {
+    Reply::error("ERR storage timeout: the shard did not answer in time (storage-timeout-ms)")
 }
 
 fn unavailable() -> Reply {
@@ -137,7 +164,7 @@ impl Backend {
     /// Sets up the calling network thread's outbox (dual runtime; no-op otherwise).
     pub fn install_outbox(&self) {
         if let Backend::Dual(d) = self {
-            outbox::install(&d.senders);
+            outbox::install(&d.senders, &d.counters);
         }
     }
 
@@ -159,7 +186,9 @@ impl Backend {
     ) {
         match self {
             Backend::Dual(d) => {
-                let mut waiting = 0;
+                chan.seq += 1;
+                let seq = chan.seq;
+                let mut waiting = vec![0usize; work.len()];
                 for (s, reqs) in work.iter_mut().enumerate() {
                     if reqs.is_empty() {
                         continue;
@@ -169,27 +198,49 @@ impl Backend {
                         reqs: std::mem::take(reqs),
                         reply: chan.tx.clone(),
                         shard: s as u32,
+                        seq,
                     };
                     // On a network thread the outbox batches it with other connections'.
-                    let Err(part) = outbox::submit(s, part) else {
-                        waiting += 1;
-                        continue;
+                    let part = match outbox::submit(s, part) {
+                        Ok(()) => {
+                            waiting[s] = n;
+                            continue;
+                        }
+                        Err(part) => part,
                     };
-                    // A full channel parks this connection only: backpressure.
-                    let msg = ShardMsg::Run { parts: vec![part] };
-                    if d.senders[s].send_async(msg).await.is_ok() {
-                        waiting += 1;
+                    if worker::send(
+                        &d.senders[s],
+                        &d.counters[s],
+                        ShardMsg::Run { parts: vec![part] },
+                    )
+                    .await
+                    {
+                        waiting[s] = n;
                     } else {
                         results[s] = (0..n).map(|_| unavailable()).collect();
                     }
                 }
-                while waiting > 0 {
-                    match chan.rx.recv().await {
-                        Some(r) => {
+                let mut left = waiting.iter().filter(|&&n| n > 0).count();
+                let deadline = tokio::time::Instant::now() + d.live.storage_timeout();
+                while left > 0 {
+                    match tokio::time::timeout_at(deadline, chan.rx.recv()).await {
+                        Ok(Some(r)) if r.seq == seq && waiting[r.shard as usize] > 0 => {
+                            waiting[r.shard as usize] = 0;
                             results[r.shard as usize] = r.replies;
-                            waiting -= 1;
+                            left -= 1;
                         }
-                        None => break,
+                        // A late reply to a batch that already timed out.
+                        Ok(Some(_)) => {}
+                        Ok(None) => break,
+                        Err(_) => {
+                            for (s, n) in waiting.iter().enumerate() {
+                                if *n > 0 {
+                                    d.counters[s].timeouts.fetch_add(1, Ordering::Relaxed);
+                                    results[s] = (0..*n).map(|_| timed_out()).collect();
+                                }
+                            }
+                            break;
+                        }
                     }
                 }
             }
@@ -198,13 +249,60 @@ impl Backend {
                     if reqs.is_empty() {
                         continue;
                     }
-                    let mut shard = single.shards[s].lock().await;
+                    let timeout = single.live.storage_timeout();
+                    let Ok(mut shard) =
+                        tokio::time::timeout(timeout, single.shards[s].lock()).await
+                    else {
+                        single.counters[s].timeouts.fetch_add(1, Ordering::Relaxed);
+                        results[s] = reqs.drain(..).map(|_| timed_out()).collect();
+                        continue;
+                    };
                     let replies = run_group(&mut shard, reqs, &single.counters[s]);
                     reqs.clear();
                     results[s] = replies;
                 }
             }
         }
+    }
+
+    /// Injects a fault into `shard`, or into every shard; returns at once.
+    pub async fn debug(&self, op: DebugOp, shard: Option<usize>) -> Result<(), Reply> {
+        let targets: Vec<usize> = match shard {
+            Some(s) if s < self.shards() => vec![s],
+            Some(_) => return Err(Reply::error("ERR no such shard")),
+            None => (0..self.shards()).collect(),
+        };
+        match self {
+            Backend::Dual(d) => {
+                for s in targets {
+                    d.senders[s]
+                        .send_async(ShardMsg::Debug(op))
+                        .await
+                        .map_err(|_| unavailable())?;
+                }
+            }
+            Backend::Single(single) => {
+                for s in targets {
+                    let shard = single.shards[s].clone();
+                    match op {
+                        // A stuck disk blocks whoever holds the shard: here a runtime worker.
+                        DebugOp::Stall(d) => {
+                            tokio::spawn(async move {
+                                let _guard = shard.lock().await;
+                                std::thread::sleep(d);
+                            });
+                        }
+                        DebugOp::FailWrites(n) => shard.lock().await.fail_next_writes(n),
+                        DebugOp::Panic => {
+                            return Err(Reply::error(
+                                "ERR DEBUG STORAGE-PANIC needs --runtime dual (shards have no task of their own here)",
+                            ))
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Holds `shards` (ascending, no duplicates) for a coordinated command.
@@ -286,7 +384,7 @@ impl Held {
 }
 
 /// Executes and commits one request.
-fn run_one(shard: &mut Shard, req: ShardReq) -> Reply {
+pub(crate) fn run_one(shard: &mut Shard, req: ShardReq) -> Reply {
     let (reply, wrote) = shard.execute(&req, now_ms());
     match shard.commit() {
         Err(e) if wrote => Reply::Error(format!("ERR {e}").into()),
@@ -313,149 +411,6 @@ fn run_group(shard: &mut Shard, reqs: &[ShardReq], counters: &ShardCounters) -> 
     }
     counters.record_group(reqs.len() as u64, false);
     replies
-}
-
-struct Pending {
-    reply: ReplyTx,
-    shard: u32,
-    replies: Vec<Reply>,
-    wrote: Vec<u32>,
-}
-
-/// The task that owns one shard in the dual runtime.
-async fn shard_task(
-    mut shard: Shard,
-    rx: flume::Receiver<ShardMsg>,
-    live: Arc<Live>,
-    counters: Arc<ShardCounters>,
-) {
-    let mut pending: Vec<Pending> = Vec::new();
-    while let Ok(first) = rx.recv_async().await {
-        let batch_max = live.batch_max().max(1);
-        let now = now_ms();
-        let mut size = 0usize;
-        let mut next = Some(first);
-        while let Some(msg) = next.take() {
-            match msg {
-                ShardMsg::Run { parts } => {
-                    for part in parts {
-                        let mut replies = Vec::with_capacity(part.reqs.len());
-                        let mut wrote = Vec::new();
-                        for req in &part.reqs {
-                            let (r, w) = shard.execute(req, now);
-                            if w {
-                                wrote.push(replies.len() as u32);
-                            }
-                            replies.push(r);
-                        }
-                        size += part.reqs.len();
-                        pending.push(Pending {
-                            reply: part.reply,
-                            shard: part.shard,
-                            replies,
-                            wrote,
-                        });
-                    }
-                }
-                ShardMsg::Sweep => shard.sweep(now, 256),
-                ShardMsg::Hold(granted) => {
-                    finish_group(&mut shard, &mut pending, size, &counters);
-                    size = 0;
-                    serve_hold(&mut shard, granted).await;
-                }
-                ShardMsg::Stop(done) => {
-                    finish_group(&mut shard, &mut pending, size, &counters);
-                    let _ = done.send(());
-                    return;
-                }
-            }
-            if size < batch_max {
-                next = rx.try_recv().ok();
-            }
-        }
-        finish_group(&mut shard, &mut pending, size, &counters);
-    }
-    let _ = shard.commit();
-}
-
-fn finish_group(
-    shard: &mut Shard,
-    pending: &mut Vec<Pending>,
-    size: usize,
-    counters: &ShardCounters,
-) {
-    let result = shard.commit();
-    if let Err(e) = &result {
-        tracing::error!(target: "shardis::storage", shard = shard.id(), "commit failed: {e}");
-    }
-    counters.record_group(size as u64, result.is_err());
-    for p in pending.drain(..) {
-        let mut replies = p.replies;
-        if let Err(e) = &result {
-            for i in p.wrote {
-                replies[i as usize] = Reply::Error(format!("ERR {e}").into());
-            }
-        }
-        let _ = p.reply.send(ShardReply {
-            shard: p.shard,
-            replies,
-        });
-    }
-}
-
-async fn serve_hold(shard: &mut Shard, granted: oneshot::Sender<flume::Sender<HeldOp>>) {
-    let (tx, rx) = flume::unbounded();
-    if granted.send(tx).is_err() {
-        return;
-    }
-    while let Ok(op) = rx.recv_async().await {
-        let _ = op.reply.send(run_one(shard, op.req));
-    }
-}
-
-/// Starts the shard tasks of the dual runtime on `rt` and returns the backend.
-pub fn start_dual(
-    rt: &tokio::runtime::Handle,
-    engine: Arc<Engine>,
-    live: Arc<Live>,
-    shards: usize,
-    capacity: usize,
-    cache: usize,
-) -> Backend {
-    let mut senders = Vec::with_capacity(shards);
-    let mut counters = Vec::with_capacity(shards);
-    for id in 0..shards {
-        let (tx, rx) = flume::bounded(capacity.max(1));
-        let c = Arc::new(ShardCounters::default());
-        let shard = Shard::new(
-            id,
-            shards,
-            engine.clone(),
-            live.clone(),
-            c.clone(),
-            cache / shards,
-        );
-        rt.spawn(shard_task(shard, rx, live.clone(), c.clone()));
-        senders.push(tx);
-        counters.push(c);
-    }
-    let ticks = senders.clone();
-    rt.spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_millis(100));
-        loop {
-            every.tick().await;
-            for tx in &ticks {
-                // Skipped when the shard is busy: the sweep can wait.
-                let _ = tx.try_send(ShardMsg::Sweep);
-            }
-        }
-    });
-    rt.spawn(wal_syncer(engine.clone(), live));
-    Backend::Dual(Arc::new(DualShards {
-        senders,
-        counters,
-        engine,
-    }))
 }
 
 /// Builds the shards of the single runtime, whose tasks run on `rt`.
@@ -492,16 +447,17 @@ pub fn start_single(
             }
         }
     });
-    rt.spawn(wal_syncer(engine.clone(), live));
+    rt.spawn(wal_syncer(engine.clone(), live.clone()));
     Backend::Single(Arc::new(SingleShards {
         counters,
         shards: list,
         engine,
+        live,
     }))
 }
 
 /// `appendfsync everysec`: makes the WAL durable once a second.
-async fn wal_syncer(engine: Arc<Engine>, live: Arc<Live>) {
+pub(crate) async fn wal_syncer(engine: Arc<Engine>, live: Arc<Live>) {
     let mut every = tokio::time::interval(Duration::from_secs(1));
     loop {
         every.tick().await;

@@ -18,10 +18,12 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-use super::{RunPart, ShardMsg, ShardReply};
+use super::{RunPart, ShardCounters, ShardMsg, ShardReply};
 use crate::protocol::Reply;
 
 struct Queue {
@@ -35,7 +37,7 @@ thread_local! {
 
 /// Sets up this thread's outbox and spawns its flusher tasks. Call from inside the
 /// network thread's `LocalRuntime`.
-pub fn install(senders: &[flume::Sender<ShardMsg>]) {
+pub fn install(senders: &[flume::Sender<ShardMsg>], counters: &[Arc<ShardCounters>]) {
     let queues: Rc<Vec<Queue>> = Rc::new(
         senders
             .iter()
@@ -46,7 +48,12 @@ pub fn install(senders: &[flume::Sender<ShardMsg>]) {
             .collect(),
     );
     for (shard, tx) in senders.iter().enumerate() {
-        tokio::task::spawn_local(flusher(queues.clone(), shard, tx.clone()));
+        tokio::task::spawn_local(flusher(
+            queues.clone(),
+            shard,
+            tx.clone(),
+            counters[shard].clone(),
+        ));
     }
     OUTBOX.with(|o| *o.borrow_mut() = Some(queues));
 }
@@ -65,7 +72,12 @@ pub fn submit(shard: usize, part: RunPart) -> Result<(), RunPart> {
     })
 }
 
-async fn flusher(queues: Rc<Vec<Queue>>, shard: usize, tx: flume::Sender<ShardMsg>) {
+async fn flusher(
+    queues: Rc<Vec<Queue>>,
+    shard: usize,
+    tx: flume::Sender<ShardMsg>,
+    counters: Arc<ShardCounters>,
+) {
     loop {
         queues[shard].notify.notified().await;
         // Let the other connections that are ready in this turn queue their work too.
@@ -74,9 +86,18 @@ async fn flusher(queues: Rc<Vec<Queue>>, shard: usize, tx: flume::Sender<ShardMs
         if parts.is_empty() {
             continue;
         }
-        if let Err(flume::SendError(ShardMsg::Run { parts })) =
-            tx.send_async(ShardMsg::Run { parts }).await
-        {
+        let msg = match tx.try_send(ShardMsg::Run { parts }) {
+            Ok(()) => continue,
+            Err(flume::TrySendError::Full(msg)) => {
+                counters.backpressure.fetch_add(1, Ordering::Relaxed);
+                match tx.send_async(msg).await {
+                    Ok(()) => continue,
+                    Err(flume::SendError(msg)) => msg,
+                }
+            }
+            Err(flume::TrySendError::Disconnected(msg)) => msg,
+        };
+        if let ShardMsg::Run { parts } = msg {
             for p in parts {
                 let replies = p
                     .reqs
@@ -85,6 +106,7 @@ async fn flusher(queues: Rc<Vec<Queue>>, shard: usize, tx: flume::Sender<ShardMs
                     .collect();
                 let _ = p.reply.send(ShardReply {
                     shard: p.shard,
+                    seq: p.seq,
                     replies,
                 });
             }

@@ -47,6 +47,13 @@ pub struct ShardCounters {
     pub errors: AtomicU64,
     /// Keys removed because they expired (on access or by the sweeper).
     pub expired: AtomicU64,
+    /// Batches whose replies did not come within storage-timeout-ms (counted by the
+    /// network side).
+    pub timeouts: AtomicU64,
+    /// Times the shard task panicked and was restarted.
+    pub restarts: AtomicU64,
+    /// Sends that found the shard's channel full and had to wait.
+    pub backpressure: AtomicU64,
 }
 
 impl ShardCounters {
@@ -73,6 +80,7 @@ pub struct Shard {
     failed: Option<StorageError>,
     counters: Arc<ShardCounters>,
     last_version: u64,
+    fail_writes: u32,
 }
 
 impl Shard {
@@ -98,6 +106,7 @@ impl Shard {
             failed: None,
             counters,
             last_version: 0,
+            fail_writes: 0,
         }
     }
 
@@ -130,7 +139,7 @@ impl Shard {
             Ok(())
         } else {
             let batch = std::mem::take(&mut self.batch);
-            self.engine.write(batch, self.live.fsync_always())
+            self.write(batch)
         };
         let result = match failed {
             Some(e) => Err(e),
@@ -145,11 +154,26 @@ impl Shard {
         result
     }
 
+    /// Makes the next `n` RocksDB writes fail (DEBUG STORAGE-ERROR).
+    pub fn fail_next_writes(&mut self, n: u32) {
+        self.fail_writes = n;
+    }
+
+    fn write(&mut self, batch: Batch) -> Result<(), StorageError> {
+        if self.fail_writes > 0 {
+            self.fail_writes -= 1;
+            return Err(StorageError(
+                "injected write failure (DEBUG STORAGE-ERROR)".into(),
+            ));
+        }
+        self.engine.write(batch, self.live.fsync_always())
+    }
+
     /// Writes what the group has so far, so a range read sees it.
     fn commit_early(&mut self) {
         if !self.batch.is_empty() {
             let batch = std::mem::take(&mut self.batch);
-            if let Err(e) = self.engine.write(batch, self.live.fsync_always()) {
+            if let Err(e) = self.write(batch) {
                 self.failed = Some(e);
                 self.cache.clear();
             }

@@ -1,0 +1,258 @@
+//! The dual runtime's shard tasks: group commit, holds, fault injection, supervision.
+//!
+//! A shard task waits for its first message, then drains what is already queued (up to
+//! `batch-max` requests; it never waits for more), executes the group in order,
+//! commits it in one RocksDB write and only then sends the replies. Every reply that is
+//! owed travels in a [`Pending`] that answers with an error if it is dropped unsent, so
+//! a shard that panics mid-group still answers everyone: its supervisor logs the panic
+//! and starts a fresh shard on the same channel. What the panicked group had not
+//! committed was never acknowledged.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use super::{
+    now_ms, run_one, wal_syncer, Backend, DebugOp, DualShards, Engine, HeldOp, ReplyTx, Shard,
+    ShardCounters, ShardMsg, ShardReply,
+};
+use crate::config::Live;
+use crate::protocol::Reply;
+
+/// Sends `msg`, counting it when the channel is full and the sender has to wait
+/// (backpressure). False if the shard is gone.
+pub(super) async fn send(
+    tx: &flume::Sender<ShardMsg>,
+    counters: &ShardCounters,
+    msg: ShardMsg,
+) -> bool {
+    match tx.try_send(msg) {
+        Ok(()) => true,
+        Err(flume::TrySendError::Full(msg)) => {
+            counters.backpressure.fetch_add(1, Ordering::Relaxed);
+            tx.send_async(msg).await.is_ok()
+        }
+        Err(flume::TrySendError::Disconnected(_)) => false,
+    }
+}
+
+/// Replies owed to one connection for one part; answers with an error if dropped
+/// before [`Pending::send`] (a panic unwinding through the group).
+struct Pending {
+    reply: Option<ReplyTx>,
+    shard: u32,
+    seq: u64,
+    replies: Vec<Reply>,
+    wrote: Vec<u32>,
+}
+
+impl Pending {
+    fn send(mut self, failed: Option<&str>) {
+        let mut replies = std::mem::take(&mut self.replies);
+        if let Some(e) = failed {
+            for &i in &self.wrote {
+                replies[i as usize] = Reply::Error(format!("ERR {e}").into());
+            }
+        }
+        if let Some(tx) = self.reply.take() {
+            let _ = tx.send(ShardReply {
+                shard: self.shard,
+                seq: self.seq,
+                replies,
+            });
+        }
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(tx) = self.reply.take() {
+            let n = self.replies.len();
+            let _ = tx.send(ShardReply {
+                shard: self.shard,
+                seq: self.seq,
+                replies: (0..n)
+                    .map(|_| Reply::error("ERR storage shard failed; the command was not applied"))
+                    .collect(),
+            });
+        }
+    }
+}
+
+/// Starts the shard tasks of the dual runtime on `rt` and returns the backend.
+pub fn start_dual(
+    rt: &tokio::runtime::Handle,
+    engine: Arc<Engine>,
+    live: Arc<Live>,
+    shards: usize,
+    capacity: usize,
+    cache: usize,
+) -> Backend {
+    let mut senders = Vec::with_capacity(shards);
+    let mut counters = Vec::with_capacity(shards);
+    for id in 0..shards {
+        let (tx, rx) = flume::bounded(capacity.max(1));
+        let c = Arc::new(ShardCounters::default());
+        let (engine, live, c2, rt2) = (engine.clone(), live.clone(), c.clone(), rt.clone());
+        rt.spawn(async move {
+            supervise(rt2, id, shards, engine, live, c2, rx, cache / shards).await;
+        });
+        senders.push(tx);
+        counters.push(c);
+    }
+    let ticks = senders.clone();
+    rt.spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            every.tick().await;
+            for tx in &ticks {
+                // Skipped when the shard is busy: the sweep can wait.
+                let _ = tx.try_send(ShardMsg::Sweep);
+            }
+        }
+    });
+    rt.spawn(wal_syncer(engine.clone(), live.clone()));
+    Backend::Dual(Arc::new(DualShards {
+        senders,
+        counters,
+        engine,
+        live,
+    }))
+}
+
+/// Runs shard `id`, and starts it again (fresh state, same channel) if it panics.
+#[allow(clippy::too_many_arguments)]
+async fn supervise(
+    rt: tokio::runtime::Handle,
+    id: usize,
+    shards: usize,
+    engine: Arc<Engine>,
+    live: Arc<Live>,
+    counters: Arc<ShardCounters>,
+    rx: flume::Receiver<ShardMsg>,
+    cache: usize,
+) {
+    loop {
+        let shard = Shard::new(
+            id,
+            shards,
+            engine.clone(),
+            live.clone(),
+            counters.clone(),
+            cache,
+        );
+        let task = rt.spawn(shard_task(
+            shard,
+            rx.clone(),
+            live.clone(),
+            counters.clone(),
+        ));
+        match task.await {
+            Err(e) if e.is_panic() => {
+                counters.restarts.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(target: "shardis::storage", shard = id, "shard panicked; restarting it");
+            }
+            _ => return,
+        }
+    }
+}
+
+/// The task that owns one shard.
+async fn shard_task(
+    mut shard: Shard,
+    rx: flume::Receiver<ShardMsg>,
+    live: Arc<Live>,
+    counters: Arc<ShardCounters>,
+) {
+    let mut pending: Vec<Pending> = Vec::new();
+    while let Ok(first) = rx.recv_async().await {
+        let batch_max = live.batch_max().max(1);
+        let now = now_ms();
+        let mut size = 0usize;
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                ShardMsg::Run { parts } => {
+                    for part in parts {
+                        let mut p = Pending {
+                            reply: Some(part.reply),
+                            shard: part.shard,
+                            seq: part.seq,
+                            replies: Vec::with_capacity(part.reqs.len()),
+                            wrote: Vec::new(),
+                        };
+                        for req in &part.reqs {
+                            let (r, w) = shard.execute(req, now);
+                            if w {
+                                p.wrote.push(p.replies.len() as u32);
+                            }
+                            p.replies.push(r);
+                        }
+                        size += part.reqs.len();
+                        pending.push(p);
+                    }
+                }
+                ShardMsg::Sweep => shard.sweep(now, 256),
+                ShardMsg::Hold(granted) => {
+                    finish_group(&mut shard, &mut pending, size, &counters);
+                    size = 0;
+                    serve_hold(&mut shard, granted).await;
+                }
+                ShardMsg::Stop(done) => {
+                    finish_group(&mut shard, &mut pending, size, &counters);
+                    let _ = done.send(());
+                    return;
+                }
+                ShardMsg::Debug(op) => {
+                    finish_group(&mut shard, &mut pending, size, &counters);
+                    size = 0;
+                    match op {
+                        DebugOp::Stall(d) => {
+                            tracing::warn!(target: "shardis::storage", shard = shard.id(), "DEBUG: stalling for {d:?}");
+                            // Deliberately blocks the worker thread, as a stuck disk would.
+                            std::thread::sleep(d);
+                        }
+                        DebugOp::FailWrites(n) => shard.fail_next_writes(n),
+                        DebugOp::Panic => panic!("DEBUG STORAGE-PANIC on shard {}", shard.id()),
+                    }
+                }
+            }
+            if size < batch_max {
+                next = rx.try_recv().ok();
+            }
+        }
+        finish_group(&mut shard, &mut pending, size, &counters);
+    }
+    let _ = shard.commit();
+}
+
+fn finish_group(
+    shard: &mut Shard,
+    pending: &mut Vec<Pending>,
+    size: usize,
+    counters: &ShardCounters,
+) {
+    let result = shard.commit();
+    if let Err(e) = &result {
+        tracing::error!(target: "shardis::storage", shard = shard.id(), "commit failed: {e}");
+    }
+    if size > 0 || result.is_err() {
+        counters.record_group(size as u64, result.is_err());
+    }
+    let failed = result.err().map(|e| e.to_string());
+    for p in pending.drain(..) {
+        p.send(failed.as_deref());
+    }
+}
+
+async fn serve_hold(shard: &mut Shard, granted: oneshot::Sender<flume::Sender<HeldOp>>) {
+    let (tx, rx) = flume::unbounded();
+    if granted.send(tx).is_err() {
+        return;
+    }
+    while let Ok(op) = rx.recv_async().await {
+        let _ = op.reply.send(run_one(shard, op.req));
+    }
+}
