@@ -195,6 +195,7 @@ const ALL_SECTIONS: &[&str] = &[
     "cpu",
     "keyspace",
     "threads",
+    "storage",
 ];
 
 /// INFO [section ...]; `keyspace` holds `(keys, expires)` per database.
