@@ -196,6 +196,7 @@ const ALL_SECTIONS: &[&str] = &[
     "keyspace",
     "threads",
     "storage",
+    "rocksdb",
 ];
 
 /// INFO [section ...]; `keyspace` holds `(keys, expires)` per database.
@@ -363,6 +364,28 @@ fn section(out: &mut String, s: &Session, name: &str, keyspace: &[(i64, i64)]) {
                     &format!("name={thread},cpu_usec={cpu}"),
                 );
             }
+        }
+        "rocksdb" => {
+            w("#", &"RocksDB");
+            let e = ctx.backend.engine_stats();
+            let v = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+            w("rocksdb_memtable_bytes", &v(&e.memtable_bytes));
+            w("rocksdb_l0_files", &v(&e.l0_files));
+            w(
+                "rocksdb_pending_compaction_bytes",
+                &v(&e.pending_compaction_bytes),
+            );
+            w("rocksdb_running_flushes", &v(&e.running_flushes));
+            w("rocksdb_running_compactions", &v(&e.running_compactions));
+            w("rocksdb_write_stopped", &v(&e.write_stopped));
+            w("rocksdb_delayed_write_rate", &v(&e.delayed_write_rate));
+            w("rocksdb_stall_micros", &v(&e.stall_micros));
+            w("rocksdb_stall_delays", &v(&e.stall_delays));
+            w("rocksdb_stall_stops", &v(&e.stall_stops));
+            w("rocksdb_compactions", &v(&e.compactions));
+            w("rocksdb_flushed_bytes", &v(&e.flushed_bytes));
+            w("rocksdb_block_cache_bytes", &v(&e.block_cache_bytes));
+            w("rocksdb_live_sst_bytes", &v(&e.live_sst_bytes));
         }
         "storage" => {
             w("#", &"Storage");

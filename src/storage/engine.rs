@@ -10,6 +10,7 @@
 //! grouping lets commits of different shards share one WAL write.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
 use super::encoding;
@@ -64,6 +65,95 @@ impl Default for EngineOptions {
             l0_slowdown_trigger: 20,
             l0_stop_trigger: 36,
         }
+    }
+}
+
+/// RocksDB's state as INFO shows it, refreshed by [`Engine::sample`].
+#[derive(Debug, Default)]
+pub struct EngineStats {
+    /// Bytes in all memtables.
+    pub memtable_bytes: AtomicU64,
+    /// SST files in level 0.
+    pub l0_files: AtomicU64,
+    /// Bytes compaction still has to rewrite.
+    pub pending_compaction_bytes: AtomicU64,
+    /// Flushes running now.
+    pub running_flushes: AtomicU64,
+    /// Compactions running now.
+    pub running_compactions: AtomicU64,
+    /// 1 while writes are stopped.
+    pub write_stopped: AtomicU64,
+    /// Bytes/s writes are slowed to (0: not slowed).
+    pub delayed_write_rate: AtomicU64,
+    /// Block cache bytes in use.
+    pub block_cache_bytes: AtomicU64,
+    /// Bytes of live SST files.
+    pub live_sst_bytes: AtomicU64,
+    /// Time writes spent stalled since start, µs.
+    pub stall_micros: AtomicU64,
+    /// Write stalls that slowed writes, since start.
+    pub stall_delays: AtomicU64,
+    /// Write stalls that stopped writes, since start.
+    pub stall_stops: AtomicU64,
+    /// Flushes and compactions finished since start.
+    pub compactions: AtomicU64,
+    /// Bytes written by flushes since start.
+    pub flushed_bytes: AtomicU64,
+}
+
+/// The cumulative figures of RocksDB's `rocksdb.stats` text.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct StatsText {
+    stall_micros: u64,
+    delays: u64,
+    stops: u64,
+    compactions: u64,
+    flushed_bytes: u64,
+}
+
+impl StatsText {
+    fn parse(text: &str) -> StatsText {
+        let mut out = StatsText::default();
+        let mut comp_col = None;
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("Cumulative stall: ") {
+                // "00:00:1.234 H:M:S, ..."
+                let hms = rest.split_whitespace().next().unwrap_or("");
+                let parts: Vec<f64> = hms.split(':').filter_map(|p| p.parse().ok()).collect();
+                if let [h, m, s] = parts[..] {
+                    out.stall_micros = ((h * 3600.0 + m * 60.0 + s) * 1e6) as u64;
+                }
+            } else if line.starts_with("Write Stall (count): cf-") || line.contains("total-delays:")
+            {
+                for item in line.split([',', ':']).collect::<Vec<_>>().windows(2) {
+                    let value = item[1].trim().parse().unwrap_or(0);
+                    match item[0].trim() {
+                        "total-delays" => out.delays = value,
+                        "total-stops" => out.stops = value,
+                        _ => {}
+                    }
+                }
+            } else if line.starts_with("Level ") && comp_col.is_none() {
+                comp_col = line.split_whitespace().position(|c| c == "Comp(cnt)");
+            } else if line.trim_start().starts_with("Sum ") {
+                // "Sum 0/0 0.00 KB ...": the size takes two fields, the header one.
+                if let Some(col) = comp_col {
+                    out.compactions = line
+                        .split_whitespace()
+                        .nth(col + 1)
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
+                }
+            } else if let Some(rest) = line.strip_prefix("Flush(GB): cumulative ") {
+                let gb: f64 = rest
+                    .split(',')
+                    .next()
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0.0);
+                out.flushed_bytes = (gb * 1073741824.0) as u64;
+            }
+        }
+        out
     }
 }
 
@@ -264,8 +354,65 @@ impl Engine {
         self.db.compact_range(Some(from), Some(to));
     }
 
+    /// Refreshes `stats` from RocksDB's properties (called by the storage side's sampler,
+    /// so that INFO never has to call RocksDB from a network thread).
+    pub fn sample(&self, stats: &EngineStats) {
+        let int = |name: &str| self.property(name).unwrap_or(0);
+        let set = |a: &AtomicU64, v: u64| a.store(v, Ordering::Relaxed);
+        set(
+            &stats.memtable_bytes,
+            int("rocksdb.cur-size-all-mem-tables"),
+        );
+        set(&stats.l0_files, int("rocksdb.num-files-at-level0"));
+        set(
+            &stats.pending_compaction_bytes,
+            int("rocksdb.estimate-pending-compaction-bytes"),
+        );
+        set(&stats.running_flushes, int("rocksdb.num-running-flushes"));
+        set(
+            &stats.running_compactions,
+            int("rocksdb.num-running-compactions"),
+        );
+        set(&stats.write_stopped, int("rocksdb.is-write-stopped"));
+        set(
+            &stats.delayed_write_rate,
+            int("rocksdb.actual-delayed-write-rate"),
+        );
+        set(&stats.block_cache_bytes, int("rocksdb.block-cache-usage"));
+        set(&stats.live_sst_bytes, int("rocksdb.live-sst-files-size"));
+        if let Ok(Some(text)) = self.db.property_value("rocksdb.stats") {
+            let parsed = StatsText::parse(&text);
+            set(&stats.stall_micros, parsed.stall_micros);
+            set(&stats.stall_delays, parsed.delays);
+            set(&stats.stall_stops, parsed.stops);
+            set(&stats.compactions, parsed.compactions);
+            set(&stats.flushed_bytes, parsed.flushed_bytes);
+        }
+    }
+
     /// An integer RocksDB property such as `rocksdb.num-running-compactions`.
     pub fn property(&self, name: &str) -> Option<u64> {
         self.db.property_int_value(name).ok().flatten()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StatsText;
+
+    #[test]
+    fn parses_the_stats_text() {
+        let text = "\
+Cumulative stall: 00:01:2.500 H:M:S, 3.1 percent
+Level    Files   Size     Score Read(GB)  Rn(GB) Rnp1(GB) Write(GB) WPreComp(GB) Wnew(GB) Moved(GB) W-Amp Rd(MB/s) Wr(MB/s) Comp(sec) CompMergeCPU(sec) Comp(cnt) Avg(sec) KeyIn KeyDrop Rblob(GB) Wblob(GB)
+ Sum      3/0      1.50 MB   0.0      0.0     0.0      0.0       0.1       0.1      0.0       0.0   1.0      0.0      9.1      0.01              0.01        17    0.001       0      0       0.0       0.0
+Flush(GB): cumulative 0.500, interval 0.000
+Write Stall (count): cf-l0-file-count-limit-delays-with-ongoing-compaction: 0, l0-file-count-limit-delays: 4, total-delays: 5, total-stops: 2
+";
+        let s = StatsText::parse(text);
+        assert_eq!(s.stall_micros, 62_500_000);
+        assert_eq!(s.compactions, 17);
+        assert_eq!((s.delays, s.stops), (5, 2));
+        assert_eq!(s.flushed_bytes, 536_870_912);
     }
 }

@@ -34,7 +34,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::Live;
 use crate::protocol::Reply;
-pub use engine::{Engine, EngineOptions, StorageError};
+pub use engine::{Engine, EngineOptions, EngineStats, StorageError};
 pub use shard::{now_ms, KeyImage, Shard, ShardCounters, ShardReq, Span, Tx};
 pub use worker::start_dual;
 
@@ -112,6 +112,7 @@ pub struct DualShards {
     counters: Vec<Arc<ShardCounters>>,
     engine: Arc<Engine>,
     live: Arc<Live>,
+    stats: Arc<EngineStats>,
 }
 
 /// The single runtime's shards.
@@ -120,6 +121,7 @@ pub struct SingleShards {
     counters: Vec<Arc<ShardCounters>>,
     engine: Arc<Engine>,
     live: Arc<Live>,
+    stats: Arc<EngineStats>,
 }
 
 /// A connection's end of the shard reply channel (dual runtime).
@@ -165,6 +167,14 @@ impl Backend {
     pub fn install_outbox(&self) {
         if let Backend::Dual(d) = self {
             outbox::install(&d.senders, &d.counters);
+        }
+    }
+
+    /// RocksDB's state, as last sampled by the storage side.
+    pub fn engine_stats(&self) -> &EngineStats {
+        match self {
+            Backend::Dual(d) => &d.stats,
+            Backend::Single(s) => &s.stats,
         }
     }
 
@@ -448,12 +458,24 @@ pub fn start_single(
         }
     });
     rt.spawn(wal_syncer(engine.clone(), live.clone()));
+    let stats = Arc::new(EngineStats::default());
+    rt.spawn(sampler(engine.clone(), stats.clone()));
     Backend::Single(Arc::new(SingleShards {
         counters,
         shards: list,
         engine,
         live,
+        stats,
     }))
+}
+
+/// Samples RocksDB's properties twice a second for INFO (storage side).
+pub(crate) async fn sampler(engine: Arc<Engine>, stats: Arc<EngineStats>) {
+    let mut every = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        every.tick().await;
+        engine.sample(&stats);
+    }
 }
 
 /// `appendfsync everysec`: makes the WAL durable once a second.

@@ -15,8 +15,8 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use super::{
-    now_ms, run_one, wal_syncer, Backend, DebugOp, DualShards, Engine, HeldOp, ReplyTx, Shard,
-    ShardCounters, ShardMsg, ShardReply,
+    now_ms, run_one, sampler, wal_syncer, Backend, DebugOp, DualShards, Engine, EngineStats,
+    HeldOp, ReplyTx, Shard, ShardCounters, ShardMsg, ShardReply,
 };
 use crate::config::Live;
 use crate::protocol::Reply;
@@ -114,11 +114,14 @@ pub fn start_dual(
         }
     });
     rt.spawn(wal_syncer(engine.clone(), live.clone()));
+    let stats = Arc::new(EngineStats::default());
+    rt.spawn(sampler(engine.clone(), stats.clone()));
     Backend::Dual(Arc::new(DualShards {
         senders,
         counters,
         engine,
         live,
+        stats,
     }))
 }
 
