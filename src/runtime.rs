@@ -57,10 +57,28 @@ pub fn pin_to_set(cores: Option<&CoreList>) {
     }
 }
 
-/// Builds the storage runtime: `threads` workers, worker `i` pinned to `cores[i]`.
+/// Raises the calling thread's nice value to `nice` (a lower CPU priority). Threads it
+/// starts afterwards inherit it. 0 leaves the thread alone.
+pub fn set_nice(nice: i32) {
+    if nice == 0 {
+        return;
+    }
+    // SAFETY: gettid and setpriority take plain integers and change only this thread.
+    let rc = unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, nice)
+    };
+    if rc != 0 {
+        tracing::warn!("could not set nice {nice} on a storage thread");
+    }
+}
+
+/// Builds the storage runtime: `threads` workers, worker `i` pinned to `cores[i]`,
+/// each at nice value `nice`.
 pub fn storage_runtime(
     threads: usize,
     cores: Option<CoreList>,
+    nice: i32,
 ) -> std::io::Result<tokio::runtime::Runtime> {
     let next = Arc::new(AtomicUsize::new(0));
     tokio::runtime::Builder::new_multi_thread()
@@ -69,6 +87,7 @@ pub fn storage_runtime(
         .on_thread_start(move || {
             let i = next.fetch_add(1, Ordering::Relaxed);
             Placement::nth(cores.as_ref(), i).apply("storage thread");
+            set_nice(nice);
         })
         .enable_all()
         .build()

@@ -126,13 +126,19 @@ pub fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
 
     let (rt, backend) = match cfg.runtime {
         RuntimeMode::Dual => {
-            let rt = runtime::storage_runtime(storage_threads, cfg.storage_cores.clone())?;
+            let rt = runtime::storage_runtime(
+                storage_threads,
+                cfg.storage_cores.clone(),
+                cfg.storage_nice,
+            )?;
             // Open RocksDB on a storage thread so its own threads inherit the placement.
             let dir = cfg.dir.clone();
             let opts = engine_options(&cfg);
             let set = cfg.storage_cores.clone();
+            let nice = cfg.storage_nice;
             let engine = rt.block_on(rt.spawn_blocking(move || {
                 runtime::pin_to_set(set.as_ref());
+                runtime::set_nice(nice);
                 Engine::open(&dir, &opts)
             }))??;
             let backend = storage::start_dual(

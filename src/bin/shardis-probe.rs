@@ -153,7 +153,8 @@ async fn request_loop(
             tokio::time::sleep_until(intended).await;
             let stamp = forgive_timer(intended, blocked);
             buf.clear();
-            let key = format!("probe:{}", rng.next() % a.keys.max(1));
+            // The key names redis-benchmark -r writes, so GETs find data.
+            let key = format!("key:{:012}", rng.next() % a.keys.max(1));
             buf.extend(match a.command {
                 Probe::Get => encode(&[b"GET", key.as_bytes()]),
                 Probe::Set => encode(&[b"SET", key.as_bytes(), &value]),

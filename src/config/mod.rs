@@ -133,6 +133,10 @@ pub struct Config {
     /// Cores to pin storage threads (and RocksDB's) to (default: no pinning).
     #[arg(long)]
     pub storage_cores: Option<CoreList>,
+    /// Nice value of the storage side's threads and RocksDB's (0-19; higher yields
+    /// the CPU to the network threads first when cores are shared).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(i32).range(0..=19))]
+    pub storage_nice: i32,
     /// Shards (default: one per storage thread).
     #[arg(long)]
     pub shards: Option<usize>,
