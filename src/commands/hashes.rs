@@ -313,9 +313,8 @@ pub fn hrandfield(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     }
     let picked = sample(tx, key, &meta, count)?;
     Ok(if with_values {
-        // RESP2: field, value, ... (as Redis). RESP3 would need an array of pairs,
-        // which `Reply` cannot express yet: a map is the closest shape.
-        Reply::Map(
+        // A flat array in RESP2, an array of [field, value] pairs in RESP3, as Redis.
+        Reply::Pairs(
             picked
                 .into_iter()
                 .map(|(f, v)| (Reply::Bulk(f), Reply::Bulk(v)))
