@@ -85,6 +85,12 @@ pub struct ServerCtx {
     pub shutdown: Notify,
     /// CPU time per runtime thread.
     pub cpu: ThreadCpu,
+    /// Unix time of the last successful SAVE/BGSAVE (the start time before any).
+    pub last_save: AtomicU64,
+    /// Directory of the last checkpoint.
+    pub last_save_path: Mutex<String>,
+    /// A BGSAVE is running.
+    pub bgsave_running: std::sync::atomic::AtomicBool,
 }
 
 impl ServerCtx {
@@ -194,6 +200,9 @@ pub fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
         addr,
         shutdown: Notify::new(),
         cpu: ThreadCpu::default(),
+        last_save: AtomicU64::new(storage::now_ms() / 1000),
+        last_save_path: Mutex::new(String::new()),
+        bgsave_running: Default::default(),
         config: cfg,
     });
 

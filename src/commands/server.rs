@@ -170,9 +170,9 @@ pub fn time(_s: &mut Session, _args: &[Bytes]) -> Reply {
     ])
 }
 
-/// LASTSAVE: the start time until backups exist.
+/// LASTSAVE: Unix time of the last successful SAVE or BGSAVE (start time before any).
 pub fn lastsave(s: &mut Session, _args: &[Bytes]) -> Reply {
-    Reply::Int(s.ctx.started_unix as i64)
+    Reply::Int(s.ctx.last_save.load(Ordering::Relaxed) as i64)
 }
 
 const DEFAULT_SECTIONS: &[&str] = &[
@@ -293,8 +293,18 @@ fn section(out: &mut String, s: &Session, name: &str, keyspace: &[(i64, i64)]) {
             w("#", &"Persistence");
             w("loading", &0);
             w("aof_enabled", &1);
-            w("rdb_bgsave_in_progress", &0);
-            w("rdb_last_save_time", &ctx.started_unix);
+            w(
+                "rdb_bgsave_in_progress",
+                &(ctx.bgsave_running.load(Ordering::Relaxed) as u8),
+            );
+            w("rdb_last_save_time", &ctx.last_save.load(Ordering::Relaxed));
+            w(
+                "shardis_last_checkpoint",
+                &ctx.last_save_path
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone(),
+            );
         }
         "stats" => {
             w("#", &"Stats");

@@ -64,6 +64,8 @@ pub enum Coord {
     ZRangeStore,
     /// DEBUG: compaction, record counts and fault injection.
     Debug,
+    /// SAVE / BGSAVE: a RocksDB checkpoint.
+    Save,
 }
 
 /// Where a command runs.
@@ -151,6 +153,7 @@ fn kind_of(name: &str) -> Option<Kind> {
         "info" => Coordinated(Coord::Info),
         "shutdown" => Coordinated(Coord::Shutdown),
         "debug" => Coordinated(Coord::Debug),
+        "save" | "bgsave" => Coordinated(Coord::Save),
         // hashes
         "hset" => Single(hashes::hset),
         "hsetnx" => Single(hashes::hsetnx),

@@ -49,6 +49,7 @@ pub(super) async fn run(
             .unwrap_or_else(Reply::from),
         Coord::ZRangeStore => zrangestore(session, args).await,
         Coord::Debug => debug(session, args, chan).await,
+        Coord::Save => save(session, &args).await,
     })
 }
 
@@ -728,4 +729,64 @@ async fn debug(session: &mut Session, args: Vec<Bytes>, chan: &mut ReplyChannel)
         Ok(()) => Reply::Ok,
         Err(e) => e,
     }
+}
+
+/// Where the next checkpoint goes: `<dir>/checkpoints/checkpoint-<unix ms>`.
+fn checkpoint_path(session: &Session) -> std::path::PathBuf {
+    session
+        .ctx
+        .config
+        .dir
+        .join("checkpoints")
+        .join(format!("checkpoint-{}", crate::storage::now_ms()))
+}
+
+/// Makes a checkpoint and records it for LASTSAVE and INFO persistence.
+async fn checkpoint(
+    ctx: &crate::server::ServerCtx,
+    path: std::path::PathBuf,
+) -> Result<(), String> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+    }
+    ctx.backend
+        .checkpoint(path.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    ctx.last_save.store(
+        crate::storage::now_ms() / 1000,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    *ctx.last_save_path.lock().unwrap_or_else(|e| e.into_inner()) = path.display().to_string();
+    tracing::info!(target: "shardis::storage", "checkpoint written to {}", path.display());
+    Ok(())
+}
+
+/// SAVE (waits for the checkpoint) / BGSAVE [SCHEDULE] (replies at once).
+async fn save(session: &mut Session, args: &[Bytes]) -> Reply {
+    use std::sync::atomic::Ordering;
+    let ctx = session.ctx.clone();
+    let path = checkpoint_path(session);
+    if is(&args[0], "save") {
+        if args.len() > 1 {
+            return Reply::error("ERR syntax error");
+        }
+        return match checkpoint(&ctx, path).await {
+            Ok(()) => Reply::Ok,
+            Err(e) => Reply::error(format!("ERR checkpoint failed: {e}")),
+        };
+    }
+    if args.len() > 2 || (args.len() == 2 && !is(&args[1], "schedule")) {
+        return Reply::error("ERR syntax error");
+    }
+    if ctx.bgsave_running.swap(true, Ordering::SeqCst) {
+        return Reply::error("ERR Background save already in progress");
+    }
+    tokio::spawn(async move {
+        if let Err(e) = checkpoint(&ctx, path).await {
+            tracing::error!(target: "shardis::storage", "BGSAVE failed: {e}");
+        }
+        ctx.bgsave_running.store(false, Ordering::SeqCst);
+    });
+    Reply::Status("Background saving started".into())
 }

@@ -390,6 +390,14 @@ impl Engine {
         }
     }
 
+    /// Writes a consistent copy of the database to `path` (a new directory): hard links
+    /// to the SST files plus what the memtables hold. `path` can be served as `--dir`.
+    pub fn checkpoint(&self, path: &Path) -> Result<(), StorageError> {
+        let cp = rocksdb::checkpoint::Checkpoint::new(&self.db)?;
+        cp.create_checkpoint(path)?;
+        Ok(())
+    }
+
     /// An integer RocksDB property such as `rocksdb.num-running-compactions`.
     pub fn property(&self, name: &str) -> Option<u64> {
         self.db.property_int_value(name).ok().flatten()

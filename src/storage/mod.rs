@@ -113,6 +113,7 @@ pub struct DualShards {
     engine: Arc<Engine>,
     live: Arc<Live>,
     stats: Arc<EngineStats>,
+    rt: tokio::runtime::Handle,
 }
 
 /// The single runtime's shards.
@@ -122,6 +123,7 @@ pub struct SingleShards {
     engine: Arc<Engine>,
     live: Arc<Live>,
     stats: Arc<EngineStats>,
+    rt: tokio::runtime::Handle,
 }
 
 /// A connection's end of the shard reply channel (dual runtime).
@@ -168,6 +170,18 @@ impl Backend {
         if let Backend::Dual(d) = self {
             outbox::install(&d.senders, &d.counters);
         }
+    }
+
+    /// Makes a checkpoint of the database in `path`, on the storage side's threads.
+    pub async fn checkpoint(&self, path: std::path::PathBuf) -> Result<(), StorageError> {
+        let engine = self.engine().clone();
+        let rt = match self {
+            Backend::Dual(d) => d.rt.clone(),
+            Backend::Single(s) => s.rt.clone(),
+        };
+        rt.spawn_blocking(move || engine.checkpoint(&path))
+            .await
+            .map_err(|e| StorageError(format!("checkpoint task failed: {e}")))?
     }
 
     /// RocksDB's state, as last sampled by the storage side.
@@ -466,6 +480,7 @@ pub fn start_single(
         engine,
         live,
         stats,
+        rt: rt.clone(),
     }))
 }
 

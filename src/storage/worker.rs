@@ -122,6 +122,7 @@ pub fn start_dual(
         engine,
         live,
         stats,
+        rt: rt.clone(),
     }))
 }
 
