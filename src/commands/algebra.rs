@@ -121,7 +121,7 @@ pub fn set_op(op: &str, sources: &[Source]) -> Vec<Bytes> {
     };
     match op {
         "inter" => {
-            if sources.iter().any(|s| *s == Source::Missing) {
+            if sources.contains(&Source::Missing) {
                 return Vec::new();
             }
             let mut sets: Vec<Vec<Bytes>> = sources.iter().map(members).collect();
@@ -270,7 +270,7 @@ pub fn zset_op(op: &str, sources: &[Source], o: &ZOptions) -> Vec<(Bytes, f64)> 
             acc.into_iter().collect()
         }
         "inter" => {
-            if sources.iter().any(|s| *s == Source::Missing) {
+            if sources.contains(&Source::Missing) {
                 return Vec::new();
             }
             let maps: Vec<AHashMap<Bytes, f64>> = sources

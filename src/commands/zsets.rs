@@ -697,12 +697,13 @@ fn remove_selected(
 /// Members, or members and scores. The RESP2 shape (a flat array) for both
 /// protocols: RESP3 wants `[member, score]` pairs here, which `Reply` cannot express
 /// yet.
+/// Members, or (member, score) pairs: a flat array in RESP2, pairs in RESP3.
 fn entries_reply(entries: Vec<Entry>, withscores: bool) -> Reply {
     if withscores {
-        Reply::Array(
+        Reply::Pairs(
             entries
                 .into_iter()
-                .flat_map(|(s, m)| [Reply::Bulk(m), Reply::Double(s)])
+                .map(|(s, m)| (Reply::Bulk(m), Reply::Double(s)))
                 .collect(),
         )
     } else {
