@@ -112,8 +112,11 @@ def bench_once(server, test, pipeline, size, args):
     ]
     out = subprocess.run(argv, capture_output=True, text=True)
     rows = list(csv.reader(io.StringIO(out.stdout)))
-    if out.returncode != 0 or len(rows) < 2:
-        sys.exit(f"redis-benchmark failed against {server.name}: {out.stdout}{out.stderr}")
+    if out.returncode != 0 or len(rows) < 2 or "rror" in out.stdout + out.stderr:
+        # Reported in the table as an error cell; the other cells still run.
+        print(f"redis-benchmark failed against {server.name} ({test} P{pipeline} {size}B): "
+              f"{(out.stdout + out.stderr).strip()[-300:]}", file=sys.stderr)
+        return (float("nan"), float("nan"), float("nan"))
     head, vals = rows[0], rows[1]
     row = dict(zip(head, vals))
     return float(row["rps"]), float(row["p50_latency_ms"]), float(row["p99_latency_ms"])
@@ -174,7 +177,11 @@ def main():
 
 
 def median(rows, i):
-    return statistics.median(r[i] for r in rows)
+    """Median of the runs; any failed run makes the cell a failure (nan)."""
+    values = [r[i] for r in rows]
+    if any(math.isnan(v) for v in values):
+        return float("nan")
+    return statistics.median(values)
 
 
 def report(results, tests, pipelines, sizes, names, args, elapsed):
@@ -197,11 +204,14 @@ def report(results, tests, pipelines, sizes, names, args, elapsed):
         for size in sizes:
             for test in tests:
                 rps = {n: median(results[(test, pipeline, size, n)], 0) for n in names}
-                row = [test.upper(), str(pipeline), str(size)] + [f"{rps[n]:,.0f}" for n in names]
+                row = [test.upper(), str(pipeline), str(size)] + [
+                    "error" if math.isnan(rps[n]) else f"{rps[n]:,.0f}" for n in names
+                ]
                 for a, b in ratios:
                     r = rps[a] / rps[b] if rps[b] else float("nan")
-                    agg.setdefault((a, b, pipeline), []).append(r)
-                    row.append(f"{r:.2f}x")
+                    if not math.isnan(r):
+                        agg.setdefault((a, b, pipeline), []).append(r)
+                    row.append("error" if math.isnan(r) else f"{r:.2f}x")
                 for n in names:
                     rows = results[(test, pipeline, size, n)]
                     row.append(f"{median(rows, 1):.3f}/{median(rows, 2):.3f}")
