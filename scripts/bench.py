@@ -79,25 +79,29 @@ class Server:
 
 def start_servers(args, tmp):
     binary = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "shardis")
+    variants = dict(v.split("=", 1) for v in args.variants)
     servers = []
     for name in args.configs:
         port = free_port()
         workdir = tempfile.mkdtemp(prefix=name + "-", dir=tmp)
-        if name in ("dual", "single"):
+        # A variant is `NAME=BASE:FLAG,FLAG...` with BASE one of dual, single, redis.
+        base, _, extra = variants.get(name, name).partition(":")
+        extra = [f for f in extra.split(",") if f]
+        if base in ("dual", "single"):
             argv = taskset(args.server_cores) + [
                 binary, "--port", str(port), "--dir", os.path.join(workdir, "data"),
-                "--runtime", name, "--loglevel", "warning",
+                "--runtime", base, "--loglevel", "warning",
                 "--network-threads", str(args.network_threads),
                 "--storage-threads", str(args.storage_threads),
-            ] + args.shardis_args
-        elif name == "redis":
+            ] + args.shardis_args + extra
+        elif base == "redis":
             if not shutil.which("redis-server"):
                 print("redis-server not installed: no Redis reference", file=sys.stderr)
                 continue
             argv = taskset(args.server_cores) + [
                 "redis-server", "--port", str(port), "--dir", workdir, "--save", "",
                 "--appendonly", "yes", "--appendfsync", "everysec",
-            ] + args.redis_args
+            ] + args.redis_args + extra
         else:
             sys.exit(f"unknown configuration {name}")
         servers.append(Server(name, argv, port, workdir))
@@ -140,6 +144,9 @@ def main():
     p.add_argument("--shardis-arg", dest="shardis_args", action="append", default=[],
                    help="extra shardis flag (repeatable), e.g. --shardis-arg=--shards=4")
     p.add_argument("--redis-arg", dest="redis_args", action="append", default=[])
+    p.add_argument("--variant", dest="variants", action="append", default=[],
+                   help="a named configuration NAME=BASE:FLAG,FLAG (BASE: dual, single or redis), "
+                        "e.g. b1=dual:--batch-max=1; list NAME in --configs")
     args = p.parse_args()
     if args.short:
         args.runs, args.requests, args.sizes = 1, 20000, "16"
@@ -191,11 +198,8 @@ def report(results, tests, pipelines, sizes, names, args, elapsed):
           f"shardis: {args.network_threads} network + {args.storage_threads} storage threads "
           f"(single: {args.network_threads + args.storage_threads} workers)\n")
     cols = ["test", "P", "size"] + [f"{n} rps" for n in names]
-    ratios = []
-    if "dual" in names and "single" in names:
-        ratios.append(("dual", "single"))
-    if "dual" in names and "redis" in names:
-        ratios.append(("dual", "redis"))
+    # The first configuration against each of the others.
+    ratios = [(names[0], other) for other in names[1:]]
     cols += [f"{a}/{b}" for a, b in ratios] + [f"{n} p50/p99 ms" for n in names]
     print("| " + " | ".join(cols) + " |")
     print("|" + "---|" * len(cols))
