@@ -21,70 +21,12 @@
 mod common;
 
 use std::collections::VecDeque;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
-use common::{free_port, Raw, Server, RUNTIMES};
+use common::{Raw, Server, RUNTIMES};
 use shardis::storage::encoding::{key_hash, shard_of};
 
 /// Shard count the harness starts shardis with.
 const SHARDS: usize = 4;
-
-struct Redis {
-    port: u16,
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_redis() -> Option<Redis> {
-    let found = Command::new("redis-server")
-        .arg("--version")
-        .output()
-        .is_ok();
-    if !found {
-        if std::env::var("SHARDIS_REQUIRE_REDIS").is_ok_and(|v| v == "1") {
-            panic!("redis-server is not installed (scripts/test.sh installs it)");
-        }
-        eprintln!("SKIPPED: redis-server not installed; random hash/set test did not run");
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .arg("--dir")
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    // Owned by `Redis` from here on, whose Drop kills and waits for it.
-    let redis = Redis {
-        port,
-        child,
-        _dir: dir,
-    };
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some(redis);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("redis-server did not start");
-}
 
 /// splitmix64: small, seedable, plenty for picking operations.
 struct Rng(u64);
@@ -495,7 +437,9 @@ fn run(
 
 #[test]
 fn random_hash_and_set_operations_match_redis() {
-    let Some(redis) = start_redis() else { return };
+    let Some(redis) = common::start_redis() else {
+        return;
+    };
     let seed: u64 = std::env::var("SHARDIS_HASHSETS_SEED")
         .ok()
         .and_then(|s| s.parse().ok())

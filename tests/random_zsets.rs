@@ -13,65 +13,7 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-use common::{free_port, Raw, Server, RUNTIMES};
-
-struct Redis {
-    port: u16,
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_redis() -> Option<Redis> {
-    let found = Command::new("redis-server")
-        .arg("--version")
-        .output()
-        .is_ok();
-    if !found {
-        if std::env::var("SHARDIS_REQUIRE_REDIS").is_ok_and(|v| v == "1") {
-            panic!("redis-server is not installed (scripts/test.sh installs it)");
-        }
-        eprintln!("SKIPPED: redis-server not installed; random zset tests did not run");
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .arg("--dir")
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let redis = Redis {
-        port,
-        child,
-        _dir: dir,
-    };
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some(redis);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("redis-server did not start");
-}
+use common::{Raw, Server, RUNTIMES};
 
 /// xorshift64*: tiny, seeded, good enough to pick operations.
 struct Rng(u64);
@@ -379,7 +321,9 @@ fn run(seed: u64, ops: usize, redis: &mut Raw, shardis: &mut Raw, runtime: &str)
 
 #[test]
 fn random_zset_operations_match_redis() {
-    let Some(redis) = start_redis() else { return };
+    let Some(redis) = common::start_redis() else {
+        return;
+    };
     let ops: usize = std::env::var("SHARDIS_ZSET_OPS")
         .ok()
         .and_then(|v| v.parse().ok())

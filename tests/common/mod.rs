@@ -230,3 +230,63 @@ pub fn encode(args: &[&[u8]]) -> Vec<u8> {
     }
     out
 }
+
+/// A redis-server on a free port with a temporary directory, killed when dropped: the
+/// oracle of the differential tests.
+pub struct Redis {
+    pub port: u16,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts redis-server, or returns `None` (the caller skips) when it is not installed.
+/// With `SHARDIS_REQUIRE_REDIS=1` (set by scripts/test.sh) a missing redis-server fails.
+pub fn start_redis() -> Option<Redis> {
+    if Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var("SHARDIS_REQUIRE_REDIS").as_deref() != Ok("1"),
+            "redis-server is not installed (scripts/test.sh installs it)"
+        );
+        eprintln!("SKIPPED: redis-server not installed; this differential test did not run");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .arg("--dir")
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let redis = Redis {
+        port,
+        child,
+        _dir: dir,
+    };
+    for _ in 0..200 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some(redis);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("redis-server did not start");
+}
