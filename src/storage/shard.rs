@@ -134,12 +134,27 @@ impl Shard {
     /// Commits the group's batch. On error the group's writes are gone and the error
     /// is returned for the caller to put in the replies of the writing commands.
     pub fn commit(&mut self) -> Result<(), StorageError> {
+        self.commit_with(self.live.fsync_always())
+    }
+
+    /// Like [`Shard::commit`] but never syncs the WAL: the caller syncs it before it
+    /// releases the replies (the dual runtime's sync stage).
+    pub fn commit_unsynced(&mut self) -> Result<(), StorageError> {
+        self.commit_with(false)
+    }
+
+    /// Whether `appendfsync always` is in force.
+    pub fn fsync_always(&self) -> bool {
+        self.live.fsync_always()
+    }
+
+    fn commit_with(&mut self, sync: bool) -> Result<(), StorageError> {
         let failed = self.failed.take();
         let result = if self.batch.is_empty() {
             Ok(())
         } else {
             let batch = std::mem::take(&mut self.batch);
-            self.write(batch)
+            self.write(batch, sync)
         };
         let result = match failed {
             Some(e) => Err(e),
@@ -159,21 +174,21 @@ impl Shard {
         self.fail_writes = n;
     }
 
-    fn write(&mut self, batch: Batch) -> Result<(), StorageError> {
+    fn write(&mut self, batch: Batch, sync: bool) -> Result<(), StorageError> {
         if self.fail_writes > 0 {
             self.fail_writes -= 1;
             return Err(StorageError(
                 "injected write failure (DEBUG STORAGE-ERROR)".into(),
             ));
         }
-        self.engine.write(batch, self.live.fsync_always())
+        self.engine.write(batch, sync)
     }
 
     /// Writes what the group has so far, so a range read sees it.
     fn commit_early(&mut self) {
         if !self.batch.is_empty() {
             let batch = std::mem::take(&mut self.batch);
-            if let Err(e) = self.write(batch) {
+            if let Err(e) = self.write(batch, self.live.fsync_always()) {
                 self.failed = Some(e);
                 self.cache.clear();
             }

@@ -7,6 +7,14 @@
 //! a shard that panics mid-group still answers everyone: its supervisor logs the panic
 //! and starts a fresh shard on the same channel. What the panicked group had not
 //! committed was never acknowledged.
+//!
+//! With `appendfsync always` a shard does not wait for the fsync itself: it writes the
+//! group without sync and hands the group's replies to the [`SyncStage`], a thread
+//! that syncs the WAL once for everything handed to it meanwhile (by every shard) and
+//! only then releases those replies. The shard goes on with its next group while the
+//! disk syncs, and one fsync covers the groups of all shards that arrived together.
+//! Reads go through the stage too, so no client is told about data before it is on
+//! disk.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -81,6 +89,44 @@ impl Drop for Pending {
     }
 }
 
+/// The thread that syncs the WAL for groups committed without sync and then releases
+/// their replies (`appendfsync always`).
+#[derive(Clone)]
+struct SyncStage {
+    tx: flume::Sender<Vec<Pending>>,
+}
+
+impl SyncStage {
+    /// Starts the stage on a blocking thread of the storage runtime (so it inherits
+    /// the storage side's placement).
+    fn start(rt: &tokio::runtime::Handle, engine: Arc<Engine>) -> SyncStage {
+        let (tx, rx) = flume::unbounded::<Vec<Pending>>();
+        rt.spawn_blocking(move || {
+            while let Ok(first) = rx.recv() {
+                let mut groups = vec![first];
+                groups.extend(rx.try_iter());
+                let failed = engine
+                    .flush_wal(true)
+                    .err()
+                    .map(|e| format!("WAL sync failed: {e}"));
+                if let Some(e) = &failed {
+                    tracing::error!(target: "shardis::storage", "{e}");
+                }
+                for p in groups.into_iter().flatten() {
+                    p.send(failed.as_deref());
+                }
+            }
+        });
+        SyncStage { tx }
+    }
+
+    /// Hands over a committed group's replies; they go out after the next WAL sync.
+    fn submit(&self, pending: Vec<Pending>) {
+        // If the stage is gone the Pendings are dropped, which answers with errors.
+        let _ = self.tx.send(pending);
+    }
+}
+
 /// Starts the shard tasks of the dual runtime on `rt` and returns the backend.
 pub fn start_dual(
     rt: &tokio::runtime::Handle,
@@ -92,12 +138,14 @@ pub fn start_dual(
 ) -> Backend {
     let mut senders = Vec::with_capacity(shards);
     let mut counters = Vec::with_capacity(shards);
+    let stage = SyncStage::start(rt, engine.clone());
     for id in 0..shards {
         let (tx, rx) = flume::bounded(capacity.max(1));
         let c = Arc::new(ShardCounters::default());
         let (engine, live, c2, rt2) = (engine.clone(), live.clone(), c.clone(), rt.clone());
+        let stage = stage.clone();
         rt.spawn(async move {
-            supervise(rt2, id, shards, engine, live, c2, rx, cache / shards).await;
+            supervise(rt2, id, shards, engine, live, c2, rx, cache / shards, stage).await;
         });
         senders.push(tx);
         counters.push(c);
@@ -137,6 +185,7 @@ async fn supervise(
     counters: Arc<ShardCounters>,
     rx: flume::Receiver<ShardMsg>,
     cache: usize,
+    stage: SyncStage,
 ) {
     loop {
         let shard = Shard::new(
@@ -152,6 +201,7 @@ async fn supervise(
             rx.clone(),
             live.clone(),
             counters.clone(),
+            stage.clone(),
         ));
         match task.await {
             Err(e) if e.is_panic() => {
@@ -169,6 +219,7 @@ async fn shard_task(
     rx: flume::Receiver<ShardMsg>,
     live: Arc<Live>,
     counters: Arc<ShardCounters>,
+    stage: SyncStage,
 ) {
     let mut pending: Vec<Pending> = Vec::new();
     while let Ok(first) = rx.recv_async().await {
@@ -200,17 +251,17 @@ async fn shard_task(
                 }
                 ShardMsg::Sweep => shard.sweep(now, 256),
                 ShardMsg::Hold(granted) => {
-                    finish_group(&mut shard, &mut pending, size, &counters);
+                    finish_group(&mut shard, &mut pending, size, &counters, &stage);
                     size = 0;
                     serve_hold(&mut shard, granted).await;
                 }
                 ShardMsg::Stop(done) => {
-                    finish_group(&mut shard, &mut pending, size, &counters);
+                    finish_group(&mut shard, &mut pending, size, &counters, &stage);
                     let _ = done.send(());
                     return;
                 }
                 ShardMsg::Debug(op) => {
-                    finish_group(&mut shard, &mut pending, size, &counters);
+                    finish_group(&mut shard, &mut pending, size, &counters, &stage);
                     size = 0;
                     match op {
                         DebugOp::Stall(d) => {
@@ -227,7 +278,7 @@ async fn shard_task(
                 next = rx.try_recv().ok();
             }
         }
-        finish_group(&mut shard, &mut pending, size, &counters);
+        finish_group(&mut shard, &mut pending, size, &counters, &stage);
     }
     let _ = shard.commit();
 }
@@ -237,13 +288,25 @@ fn finish_group(
     pending: &mut Vec<Pending>,
     size: usize,
     counters: &ShardCounters,
+    stage: &SyncStage,
 ) {
-    let result = shard.commit();
+    let staged = shard.fsync_always();
+    let result = if staged {
+        shard.commit_unsynced()
+    } else {
+        shard.commit()
+    };
     if let Err(e) = &result {
         tracing::error!(target: "shardis::storage", shard = shard.id(), "commit failed: {e}");
     }
     if size > 0 || result.is_err() {
         counters.record_group(size as u64, result.is_err());
+    }
+    if staged && result.is_ok() {
+        if !pending.is_empty() {
+            stage.submit(std::mem::take(pending));
+        }
+        return;
     }
     let failed = result.err().map(|e| e.to_string());
     for p in pending.drain(..) {
