@@ -186,3 +186,59 @@ fn a_flooding_client_is_pushed_back_and_others_are_served() {
         "server memory grew to {rss} bytes after {sent} flooded commands"
     );
 }
+
+#[test]
+fn a_failed_commit_fails_the_whole_command_and_leaves_no_trace() {
+    let server = Server::start("dual", &["--enable-debug-command", "yes", "--shards", "4"]);
+    let mut c = server.raw();
+    let list = key_on(1, "list");
+    let mut push = vec!["RPUSH".to_string(), list.clone()];
+    push.extend((0..100).map(|i| i.to_string()));
+    let push: Vec<&str> = push.iter().map(String::as_str).collect();
+    assert_eq!(c.call(&push), ":100\r\n");
+    let keys_before = c.call(&["DBSIZE"]);
+
+    // LTRIM deletes a range and rewrites the list's meta record: all or nothing.
+    assert_eq!(c.call(&["DEBUG", "STORAGE-ERROR", "1", "1"]), "+OK\r\n");
+    let r = c.call(&["LTRIM", &list, "0", "9"]);
+    assert!(r.starts_with("-ERR storage error"), "{r}");
+    assert_eq!(c.call(&["LLEN", &list]), ":100\r\n");
+    assert_eq!(c.call(&["LINDEX", &list, "99"]), "$2\r\n99\r\n");
+
+    // FLUSHDB's range deletes fail together too, and are reported as failed.
+    assert_eq!(c.call(&["DEBUG", "STORAGE-ERROR", "1"]), "+OK\r\n");
+    let r = c.call(&["FLUSHDB"]);
+    assert!(r.starts_with("-ERR storage error"), "{r}");
+    assert_eq!(c.call(&["DBSIZE"]), keys_before);
+    assert_eq!(c.call(&["LLEN", &list]), ":100\r\n");
+    assert_eq!(c.call(&["FLUSHDB"]), "+OK\r\n");
+    assert_eq!(c.call(&["DBSIZE"]), ":0\r\n");
+}
+
+#[test]
+fn a_hold_on_a_stalled_shard_times_out() {
+    let server = Server::start(
+        "dual",
+        &[
+            "--storage-timeout-ms",
+            "300",
+            "--storage-threads",
+            "4",
+            "--enable-debug-command",
+            "yes",
+        ],
+    );
+    let (a, b) = (key_on(0, "src"), key_on(1, "dst"));
+    let mut c = server.raw();
+    assert_eq!(c.call(&["SET", &a, "v"]), "+OK\r\n");
+    assert_eq!(c.call(&["DEBUG", "STORAGE-STALL", "1500", "0"]), "+OK\r\n");
+    let (r, took) = timed(&mut c, &["RENAME", &a, &b]);
+    assert!(r.starts_with("-ERR storage timeout"), "{r}");
+    assert!(took < Duration::from_millis(1000), "{took:?}");
+    assert_eq!(c.call(&["PING"]), "+PONG\r\n");
+    std::thread::sleep(Duration::from_millis(1500));
+    // The shard is free again and the key was not half-moved.
+    assert_eq!(c.call(&["GET", &a]), "$1\r\nv\r\n");
+    assert_eq!(c.call(&["RENAME", &a, &b]), "+OK\r\n");
+    assert_eq!(c.call(&["GET", &b]), "$1\r\nv\r\n");
+}

@@ -34,6 +34,10 @@ use crate::storage::{ReplyChannel, ShardReq};
 /// Most commands taken from the read buffer before they are executed and answered.
 pub const MAX_PIPELINE: usize = 1024;
 
+/// Largest unparsed request a client may have buffered (Redis's default
+/// client-query-buffer-limit): a client past it is disconnected.
+pub const MAX_QUERY_BUFFER: usize = 1 << 30;
+
 /// Serves one connection until the client leaves or the protocol breaks.
 pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<ServerCtx>) {
     let laddr = stream.local_addr().unwrap_or(ctx.addr);
@@ -103,7 +107,8 @@ impl Connection {
                     more_buffered = true;
                     break;
                 }
-                match parser::parse(&mut self.rbuf, ctx.live.proto_max_bulk_len()) {
+                let limit = ctx.live.proto_max_bulk_len();
+                match parser::parse_with(&mut self.rbuf, limit, self.session.authed) {
                     Ok(Parsed::Command(args)) => match self.pipe.push(&mut self.session, args) {
                         Flow::Continue => {}
                         Flow::Barrier(cmd, args) => {
@@ -153,6 +158,15 @@ impl Connection {
             }
             let n = self.stream.read_buf(&mut self.rbuf).await?;
             if n == 0 {
+                return Ok(());
+            }
+            if self.rbuf.len() > MAX_QUERY_BUFFER {
+                // Redis's client-query-buffer-limit: the client is closed.
+                tracing::warn!(
+                    target: "shardis::network",
+                    client = self.session.info.id,
+                    "closing client that reached the max query buffer length"
+                );
                 return Ok(());
             }
             ctx.stats.net_in.fetch_add(n as u64, Ordering::Relaxed);

@@ -46,11 +46,28 @@ impl ProtocolError {
 
 /// Parses one command from the front of `buf`. `max_bulk` is `proto-max-bulk-len`.
 pub fn parse(buf: &mut BytesMut, max_bulk: u64) -> Result<Parsed, ProtocolError> {
+    parse_with(buf, max_bulk, true)
+}
+
+/// Most arguments, and longest argument, a client that has not authenticated yet may
+/// send (Redis's limits: a password needs no more).
+pub const UNAUTH_MAX_ARGS: i64 = 10;
+/// See [`UNAUTH_MAX_ARGS`].
+pub const UNAUTH_MAX_BULK: u64 = 16384;
+
+/// [`parse`] for a client that may not have authenticated yet: until it has, the
+/// multibulk count and bulk lengths are held to Redis's small pre-auth limits, so an
+/// anonymous client cannot make the server buffer much.
+pub fn parse_with(
+    buf: &mut BytesMut,
+    max_bulk: u64,
+    authed: bool,
+) -> Result<Parsed, ProtocolError> {
     if buf.is_empty() {
         return Ok(Parsed::Incomplete);
     }
     if buf[0] == b'*' {
-        parse_multibulk(buf, max_bulk)
+        parse_multibulk(buf, max_bulk, authed)
     } else {
         parse_inline(buf)
     }
@@ -107,7 +124,11 @@ pub fn parse_i64(s: &[u8]) -> Option<i64> {
     Some(v)
 }
 
-fn parse_multibulk(buf: &mut BytesMut, max_bulk: u64) -> Result<Parsed, ProtocolError> {
+fn parse_multibulk(
+    buf: &mut BytesMut,
+    max_bulk: u64,
+    authed: bool,
+) -> Result<Parsed, ProtocolError> {
     let Some(cr) = line_end(buf, 0, "too big mbulk count string")? else {
         return Ok(Parsed::Incomplete);
     };
@@ -115,6 +136,9 @@ fn parse_multibulk(buf: &mut BytesMut, max_bulk: u64) -> Result<Parsed, Protocol
         Some(n) if n <= MULTIBULK_MAX => n,
         _ => return Err(ProtocolError::new("invalid multibulk length")),
     };
+    if !authed && count > UNAUTH_MAX_ARGS {
+        return Err(ProtocolError::new("unauthenticated multibulk length"));
+    }
     let mut pos = cr + 2;
     if count <= 0 {
         let _ = buf.split_to(pos);
@@ -136,6 +160,9 @@ fn parse_multibulk(buf: &mut BytesMut, max_bulk: u64) -> Result<Parsed, Protocol
             Some(n) if n >= 0 && (n as u64) <= max_bulk => n as usize,
             _ => return Err(ProtocolError::new("invalid bulk length")),
         };
+        if !authed && len as u64 > UNAUTH_MAX_BULK {
+            return Err(ProtocolError::new("unauthenticated bulk length"));
+        }
         let start = cr + 2;
         // Like Redis, the two bytes after the payload are skipped, not checked.
         if buf.len() < start + len + 2 {
@@ -347,6 +374,25 @@ mod tests {
         assert!(parse(&mut buf, 10).is_err());
         let mut buf = BytesMut::from(&b"*1\r\n$11\r\nhello world\r\n"[..]);
         assert_eq!(parse(&mut buf, 11).unwrap(), cmd(&["hello world"]));
+    }
+
+    #[test]
+    fn pre_auth_limits() {
+        let mut buf = BytesMut::from(&b"*11\r\n"[..]);
+        assert_eq!(
+            parse_with(&mut buf, MAX, false).unwrap_err().0,
+            "unauthenticated multibulk length"
+        );
+        let mut buf = BytesMut::from(&b"*2\r\n$4\r\nAUTH\r\n$16385\r\n"[..]);
+        assert_eq!(
+            parse_with(&mut buf, MAX, false).unwrap_err().0,
+            "unauthenticated bulk length"
+        );
+        let mut buf = BytesMut::from(&b"*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n"[..]);
+        assert!(matches!(
+            parse_with(&mut buf, MAX, false).unwrap(),
+            Parsed::Command(_)
+        ));
     }
 
     #[test]

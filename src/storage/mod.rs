@@ -330,28 +330,49 @@ impl Backend {
     }
 
     /// Holds `shards` (ascending, no duplicates) for a coordinated command.
+    ///
+    /// Each grant and each request on a held shard is bounded by storage-timeout-ms;
+    /// when it runs out, what was held is released and the caller gets the error.
     pub async fn hold(&self, shards: &[usize]) -> Result<Held, Reply> {
         let mut held = Vec::with_capacity(shards.len());
         match self {
             Backend::Dual(d) => {
+                let timeout = d.live.storage_timeout();
                 for &s in shards {
                     let (tx, rx) = oneshot::channel();
                     d.senders[s]
                         .send_async(ShardMsg::Hold(tx))
                         .await
                         .map_err(|_| unavailable())?;
-                    let ops = rx.await.map_err(|_| unavailable())?;
+                    // A late grant finds the receiver gone and the shard moves on.
+                    let ops = match tokio::time::timeout(timeout, rx).await {
+                        Ok(Ok(ops)) => ops,
+                        Ok(Err(_)) => return Err(unavailable()),
+                        Err(_) => {
+                            d.counters[s].timeouts.fetch_add(1, Ordering::Relaxed);
+                            return Err(timed_out());
+                        }
+                    };
                     held.push((s, HeldShard::Dual(ops)));
                 }
             }
             Backend::Single(single) => {
+                let timeout = single.live.storage_timeout();
                 for &s in shards {
-                    let guard = single.shards[s].clone().lock_owned().await;
+                    let lock = single.shards[s].clone().lock_owned();
+                    let Ok(guard) = tokio::time::timeout(timeout, lock).await else {
+                        single.counters[s].timeouts.fetch_add(1, Ordering::Relaxed);
+                        return Err(timed_out());
+                    };
                     held.push((s, HeldShard::Single(guard)));
                 }
             }
         }
-        Ok(Held { held })
+        let timeout = match self {
+            Backend::Dual(d) => d.live.storage_timeout(),
+            Backend::Single(s) => s.live.storage_timeout(),
+        };
+        Ok(Held { held, timeout })
     }
 
     /// Commits and stops every shard, then makes the WAL durable and flushes memtables.
@@ -381,6 +402,7 @@ impl Backend {
 /// Shards held by a coordinator; dropping it releases them.
 pub struct Held {
     held: Vec<(usize, HeldShard)>,
+    timeout: Duration,
 }
 
 enum HeldShard {
@@ -400,7 +422,10 @@ impl Held {
                 if ops.send_async(HeldOp { req, reply: tx }).await.is_err() {
                     return unavailable();
                 }
-                rx.await.unwrap_or_else(|_| unavailable())
+                match tokio::time::timeout(self.timeout, rx).await {
+                    Ok(reply) => reply.unwrap_or_else(|_| unavailable()),
+                    Err(_) => timed_out(),
+                }
             }
             HeldShard::Single(guard) => run_one(guard, req),
         }

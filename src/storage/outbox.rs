@@ -26,6 +26,9 @@ use tokio::sync::Notify;
 use super::{RunPart, ShardCounters, ShardMsg, ShardReply};
 use crate::protocol::Reply;
 
+/// Most parts (one per connection and batch) queued for one shard on one thread.
+const MAX_QUEUED_PARTS: usize = 4096;
+
 struct Queue {
     parts: RefCell<Vec<RunPart>>,
     notify: Notify,
@@ -64,7 +67,13 @@ pub fn submit(shard: usize, part: RunPart) -> Result<(), RunPart> {
     OUTBOX.with(|o| match o.borrow().as_ref() {
         Some(queues) => {
             let q = &queues[shard];
-            q.parts.borrow_mut().push(part);
+            let mut parts = q.parts.borrow_mut();
+            // Bounded: past the cap the caller sends directly and waits on the channel
+            // (backpressure), so a stalled shard cannot make this queue grow forever.
+            if parts.len() >= MAX_QUEUED_PARTS {
+                return Err(part);
+            }
+            parts.push(part);
             q.notify.notify_one();
             Ok(())
         }

@@ -81,6 +81,8 @@ pub struct Shard {
     counters: Arc<ShardCounters>,
     last_version: u64,
     fail_writes: u32,
+    committed_ops: u64,
+    pending_ranges: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Shard {
@@ -107,6 +109,8 @@ impl Shard {
             counters,
             last_version: 0,
             fail_writes: 0,
+            committed_ops: 0,
+            pending_ranges: Vec::new(),
         }
     }
 
@@ -118,7 +122,7 @@ impl Shard {
     /// Runs one request of the current group and returns its reply. Whether it wrote
     /// is returned too, so a failed commit can turn exactly those replies into errors.
     pub fn execute(&mut self, req: &ShardReq, now_ms: u64) -> (Reply, bool) {
-        let before = self.batch.len();
+        let before = self.writes();
         let mut tx = Tx {
             shard: self,
             db: req.db,
@@ -128,7 +132,21 @@ impl Shard {
             Ok(r) => r,
             Err(e) => Reply::Error(e.text()),
         };
-        (reply, self.batch.len() != before)
+        (reply, self.writes() != before)
+    }
+
+    /// Write operations issued since the shard started: committed ones plus the batch.
+    /// It only grows, so comparing it before and after a command says whether the
+    /// command wrote, even if an early commit emptied the batch in between.
+    fn writes(&self) -> u64 {
+        self.committed_ops + self.batch.len() as u64
+    }
+
+    /// Takes the batch for writing, counting its operations.
+    fn take_batch(&mut self) -> Batch {
+        self.committed_ops += self.batch.len() as u64;
+        self.pending_ranges.clear();
+        std::mem::take(&mut self.batch)
     }
 
     /// Commits the group's batch. On error the group's writes are gone and the error
@@ -149,16 +167,13 @@ impl Shard {
     }
 
     fn commit_with(&mut self, sync: bool) -> Result<(), StorageError> {
-        let failed = self.failed.take();
-        let result = if self.batch.is_empty() {
-            Ok(())
-        } else {
-            let batch = std::mem::take(&mut self.batch);
-            self.write(batch, sync)
-        };
-        let result = match failed {
+        let batch = self.take_batch();
+        let result = match self.failed.take() {
+            // An early commit of this group failed: the rest of the group is not
+            // written either, so every write of the group fails together.
             Some(e) => Err(e),
-            None => result,
+            None if batch.is_empty() => Ok(()),
+            None => self.write(batch, sync),
         };
         if result.is_err() {
             // The cache may hold writes that never reached RocksDB.
@@ -186,13 +201,43 @@ impl Shard {
 
     /// Writes what the group has so far, so a range read sees it.
     fn commit_early(&mut self) {
-        if !self.batch.is_empty() {
-            let batch = std::mem::take(&mut self.batch);
-            if let Err(e) = self.write(batch, self.live.fsync_always()) {
-                self.failed = Some(e);
-                self.cache.clear();
-            }
+        if self.batch.is_empty() || self.failed.is_some() {
+            return;
         }
+        let batch = self.take_batch();
+        if let Err(e) = self.write(batch, self.live.fsync_always()) {
+            self.failed = Some(e);
+            self.cache.clear();
+        }
+    }
+
+    /// Whether `key` lies in a range deleted earlier in this (uncommitted) group.
+    fn in_deleted_range(&self, key: &[u8]) -> bool {
+        self.pending_ranges
+            .iter()
+            .any(|(a, b)| key >= a.as_slice() && key < b.as_slice())
+    }
+
+    /// Deletes `[start, end)` as part of the group. Until the group commits, point
+    /// reads of keys in the range answer "absent" and range reads commit first.
+    fn delete_range(&mut self, start: Vec<u8>, end: Vec<u8>) {
+        self.batch.delete_range(&start, &end);
+        self.cache.clear();
+        self.pending_ranges.push((start, end));
+    }
+
+    /// Reads `key` through the cache (the group's overlay) and pending range deletes.
+    fn read(&mut self, key: &[u8]) -> Result<Option<Bytes>, StorageError> {
+        if let Some(v) = self.cache.get(key) {
+            return Ok(v.clone());
+        }
+        let v = if self.in_deleted_range(key) {
+            None
+        } else {
+            self.engine.get(key)?
+        };
+        self.cache.insert(key.to_vec(), v.clone());
+        Ok(v)
     }
 
     /// Removes up to `budget` expired keys from this shard's ranges, resuming where the
@@ -218,9 +263,17 @@ impl Shard {
                 true
             });
             for k in dead {
-                self.batch.delete(&k);
-                self.cache.insert(k, None);
-                self.counters.expired.fetch_add(1, Ordering::Relaxed);
+                // RocksDB's view may be older than the group's: decide on the current value.
+                let current = self.read(&k).ok().flatten();
+                let still_expired = current
+                    .as_deref()
+                    .and_then(encoding::decode_header)
+                    .is_some_and(|(_, at)| at != 0 && at <= now_ms);
+                if still_expired {
+                    self.batch.delete(&k);
+                    self.cache.insert(k, None);
+                    self.counters.expired.fetch_add(1, Ordering::Relaxed);
+                }
             }
             self.sweep_cursor[db] = next;
         }
@@ -294,14 +347,10 @@ impl Tx<'_> {
     pub fn get_in(&mut self, db: u8, key: &[u8]) -> Result<Option<Value>, CommandError> {
         let shard = &mut *self.shard;
         encoding::encode_key(&mut shard.scratch, db, key);
-        let raw = match shard.cache.get(shard.scratch.as_slice()) {
-            Some(v) => v.clone(),
-            None => {
-                let v = shard.engine.get(&shard.scratch)?;
-                shard.cache.insert(shard.scratch.clone(), v.clone());
-                v
-            }
-        };
+        let key_bytes = std::mem::take(&mut shard.scratch);
+        let raw = shard.read(&key_bytes);
+        shard.scratch = key_bytes;
+        let raw = raw?;
         let Some(raw) = raw else { return Ok(None) };
         let Some(value) = encoding::decode_value(raw) else {
             return Err(CommandError::other("ERR corrupt value in storage"));
@@ -357,11 +406,10 @@ impl Tx<'_> {
 
     /// Removes every key this shard owns in `db`.
     pub fn flush_db(&mut self, db: u8) {
-        let (start, end) = encoding::shard_range(db, self.shard.id, self.shard.shards);
-        self.shard.batch.delete_range(&start, &end);
-        self.shard.cache.clear();
-        // Keys already overlaid as written must read as gone too.
-        self.shard.commit_early();
+        for space in [Space::Meta, Space::Member, Space::Score] {
+            let (start, end) = encoding::space_range(space, db, self.shard.id, self.shard.shards);
+            self.shard.delete_range(start, end);
+        }
     }
 
     /// Visits this shard's live keys in `db` in hash order, starting at hash `from`,
@@ -460,13 +508,7 @@ impl Tx<'_> {
         suffix: &[u8],
     ) -> Result<Option<Bytes>, CommandError> {
         let k = self.record_key(space, key, version, suffix);
-        let shard = &mut *self.shard;
-        if let Some(v) = shard.cache.get(&k) {
-            return Ok(v.clone());
-        }
-        let v = shard.engine.get(&k)?;
-        shard.cache.insert(k, v.clone());
-        Ok(v)
+        Ok(self.shard.read(&k)?)
     }
 
     /// Writes one member record.
@@ -509,9 +551,7 @@ impl Tx<'_> {
             Some(t) => [prefix.as_slice(), t].concat(),
             None => encoding::prefix_end(&prefix),
         };
-        self.shard.batch.delete_range(&start, &end);
-        self.shard.commit_early();
-        self.shard.cache.clear();
+        self.shard.delete_range(start, end);
     }
 
     /// Visits the member records of one collection with suffix in `span`, until

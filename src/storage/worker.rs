@@ -224,7 +224,7 @@ async fn shard_task(
     let mut pending: Vec<Pending> = Vec::new();
     while let Ok(first) = rx.recv_async().await {
         let batch_max = live.batch_max().max(1);
-        let now = now_ms();
+        let mut now = now_ms();
         let mut size = 0usize;
         let mut next = Some(first);
         while let Some(msg) = next.take() {
@@ -249,11 +249,18 @@ async fn shard_task(
                         pending.push(p);
                     }
                 }
-                ShardMsg::Sweep => shard.sweep(now, 256),
+                ShardMsg::Sweep => {
+                    // Between groups, with a fresh clock.
+                    finish_group(&mut shard, &mut pending, size, &counters, &stage);
+                    size = 0;
+                    now = now_ms();
+                    shard.sweep(now, 256);
+                }
                 ShardMsg::Hold(granted) => {
                     finish_group(&mut shard, &mut pending, size, &counters, &stage);
                     size = 0;
                     serve_hold(&mut shard, granted).await;
+                    now = now_ms();
                 }
                 ShardMsg::Stop(done) => {
                     finish_group(&mut shard, &mut pending, size, &counters, &stage);
@@ -272,6 +279,7 @@ async fn shard_task(
                         DebugOp::FailWrites(n) => shard.fail_next_writes(n),
                         DebugOp::Panic => panic!("DEBUG STORAGE-PANIC on shard {}", shard.id()),
                     }
+                    now = now_ms();
                 }
             }
             if size < batch_max {
