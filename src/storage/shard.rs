@@ -220,7 +220,15 @@ impl Shard {
 
     /// Deletes `[start, end)` as part of the group. Until the group commits, point
     /// reads of keys in the range answer "absent" and range reads commit first.
+    ///
+    /// The cache cannot tell which of its entries fall in the range, so it is emptied;
+    /// since it is also the overlay of the group's uncommitted writes, those are
+    /// committed first (they belong to earlier, complete commands, or to earlier range
+    /// deletes of this one, which need no overlay).
     fn delete_range(&mut self, start: Vec<u8>, end: Vec<u8>) {
+        if self.batch.len() > self.pending_ranges.len() {
+            self.commit_early();
+        }
         self.batch.delete_range(&start, &end);
         self.cache.clear();
         self.pending_ranges.push((start, end));
