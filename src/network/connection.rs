@@ -63,6 +63,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<ServerCtx>) {
     let mut conn = Connection {
         stream,
         rbuf: BytesMut::with_capacity(16 * 1024),
+        parse: parser::ParseState::default(),
         wbuf: Vec::with_capacity(16 * 1024),
         session: Session::new(ctx.clone(), info),
         pipe: Pipeline::new(shards),
@@ -80,6 +81,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<ServerCtx>) {
 struct Connection {
     stream: TcpStream,
     rbuf: BytesMut,
+    parse: parser::ParseState,
     wbuf: Vec<u8>,
     session: Session,
     pipe: Pipeline,
@@ -108,7 +110,8 @@ impl Connection {
                     break;
                 }
                 let limit = ctx.live.proto_max_bulk_len();
-                match parser::parse_with(&mut self.rbuf, limit, self.session.authed) {
+                let authed = self.session.authed;
+                match parser::parse_with(&mut self.rbuf, limit, authed, &mut self.parse) {
                     Ok(Parsed::Command(args)) => match self.pipe.push(&mut self.session, args) {
                         Flow::Continue => {}
                         Flow::Barrier(cmd, args) => {

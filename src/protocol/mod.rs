@@ -12,5 +12,5 @@
 pub mod parser;
 pub mod reply;
 
-pub use parser::{parse, Parsed, ProtocolError};
+pub use parser::{parse, parse_with, ParseState, Parsed, ProtocolError};
 pub use reply::Reply;

@@ -46,7 +46,18 @@ impl ProtocolError {
 
 /// Parses one command from the front of `buf`. `max_bulk` is `proto-max-bulk-len`.
 pub fn parse(buf: &mut BytesMut, max_bulk: u64) -> Result<Parsed, ProtocolError> {
-    parse_with(buf, max_bulk, true)
+    parse_with(buf, max_bulk, true, &mut ParseState::default())
+}
+
+/// How far an incomplete multibulk request has been read, so that the next call goes
+/// on from there instead of reading the arguments it already framed again (which would
+/// make a request arriving in many pieces cost quadratic time). One per connection;
+/// it stays valid as long as the buffer's front is not consumed by anyone else.
+#[derive(Debug, Default)]
+pub struct ParseState {
+    remaining: i64,
+    pos: usize,
+    spans: Vec<(usize, usize)>,
 }
 
 /// Most arguments, and longest argument, a client that has not authenticated yet may
@@ -58,16 +69,18 @@ pub const UNAUTH_MAX_BULK: u64 = 16384;
 /// [`parse`] for a client that may not have authenticated yet: until it has, the
 /// multibulk count and bulk lengths are held to Redis's small pre-auth limits, so an
 /// anonymous client cannot make the server buffer much.
+/// `st` carries the progress of an incomplete request from one call to the next.
 pub fn parse_with(
     buf: &mut BytesMut,
     max_bulk: u64,
     authed: bool,
+    st: &mut ParseState,
 ) -> Result<Parsed, ProtocolError> {
     if buf.is_empty() {
         return Ok(Parsed::Incomplete);
     }
-    if buf[0] == b'*' {
-        parse_multibulk(buf, max_bulk, authed)
+    if st.remaining > 0 || buf[0] == b'*' {
+        parse_multibulk(buf, max_bulk, authed, st)
     } else {
         parse_inline(buf)
     }
@@ -128,25 +141,31 @@ fn parse_multibulk(
     buf: &mut BytesMut,
     max_bulk: u64,
     authed: bool,
+    st: &mut ParseState,
 ) -> Result<Parsed, ProtocolError> {
-    let Some(cr) = line_end(buf, 0, "too big mbulk count string")? else {
-        return Ok(Parsed::Incomplete);
-    };
-    let count = match parse_i64(&buf[1..cr]) {
-        Some(n) if n <= MULTIBULK_MAX => n,
-        _ => return Err(ProtocolError::new("invalid multibulk length")),
-    };
-    if !authed && count > UNAUTH_MAX_ARGS {
-        return Err(ProtocolError::new("unauthenticated multibulk length"));
+    if st.remaining == 0 {
+        let Some(cr) = line_end(buf, 0, "too big mbulk count string")? else {
+            return Ok(Parsed::Incomplete);
+        };
+        let count = match parse_i64(&buf[1..cr]) {
+            Some(n) if n <= MULTIBULK_MAX => n,
+            _ => return Err(ProtocolError::new("invalid multibulk length")),
+        };
+        if !authed && count > UNAUTH_MAX_ARGS {
+            return Err(ProtocolError::new("unauthenticated multibulk length"));
+        }
+        if count <= 0 {
+            let _ = buf.split_to(cr + 2);
+            return Ok(Parsed::Empty);
+        }
+        st.remaining = count;
+        st.pos = cr + 2;
+        st.spans.clear();
+        // Bounds memory: never trust the declared count for the allocation.
+        st.spans.reserve((count as usize).min(64));
     }
-    let mut pos = cr + 2;
-    if count <= 0 {
-        let _ = buf.split_to(pos);
-        return Ok(Parsed::Empty);
-    }
-    // Bounds memory: never trust the declared count for the allocation.
-    let mut spans: Vec<(usize, usize)> = Vec::with_capacity((count as usize).min(64));
-    for _ in 0..count {
+    while st.remaining > 0 {
+        let pos = st.pos;
         let Some(cr) = line_end(buf, pos, "too big bulk count string")? else {
             return Ok(Parsed::Incomplete);
         };
@@ -172,13 +191,15 @@ fn parse_multibulk(
             }
             return Ok(Parsed::Incomplete);
         }
-        spans.push((start, len));
-        pos = start + len + 2;
+        st.spans.push((start, len));
+        st.pos = start + len + 2;
+        st.remaining -= 1;
     }
-    let frame = buf.split_to(pos).freeze();
+    let frame = buf.split_to(st.pos).freeze();
+    st.pos = 0;
     Ok(Parsed::Command(
-        spans
-            .into_iter()
+        st.spans
+            .drain(..)
             .map(|(s, l)| frame.slice(s..s + l))
             .collect(),
     ))
@@ -378,21 +399,46 @@ mod tests {
 
     #[test]
     fn pre_auth_limits() {
-        let mut buf = BytesMut::from(&b"*11\r\n"[..]);
+        let err = |input: &[u8]| {
+            let mut buf = BytesMut::from(input);
+            parse_with(&mut buf, MAX, false, &mut ParseState::default())
+                .unwrap_err()
+                .0
+        };
+        assert_eq!(err(b"*11\r\n"), "unauthenticated multibulk length");
         assert_eq!(
-            parse_with(&mut buf, MAX, false).unwrap_err().0,
-            "unauthenticated multibulk length"
-        );
-        let mut buf = BytesMut::from(&b"*2\r\n$4\r\nAUTH\r\n$16385\r\n"[..]);
-        assert_eq!(
-            parse_with(&mut buf, MAX, false).unwrap_err().0,
+            err(b"*2\r\n$4\r\nAUTH\r\n$16385\r\n"),
             "unauthenticated bulk length"
         );
         let mut buf = BytesMut::from(&b"*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n"[..]);
+        let st = &mut ParseState::default();
         assert!(matches!(
-            parse_with(&mut buf, MAX, false).unwrap(),
+            parse_with(&mut buf, MAX, false, st).unwrap(),
             Parsed::Command(_)
         ));
+    }
+
+    #[test]
+    fn resumes_where_it_stopped() {
+        // Fed one byte at a time through one state, then a second command after it.
+        let full = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nvalue\r\n*1\r\n$4\r\nPING\r\n";
+        let mut st = ParseState::default();
+        let mut buf = BytesMut::new();
+        let mut got = Vec::new();
+        for &b in full.iter() {
+            buf.extend_from_slice(&[b]);
+            while let Parsed::Command(args) = parse_with(&mut buf, MAX, true, &mut st).unwrap() {
+                got.push(args);
+            }
+        }
+        assert_eq!(got.len(), 2);
+        let set: Vec<Bytes> = ["SET", "k", "value"]
+            .iter()
+            .map(|a| Bytes::from(*a))
+            .collect();
+        assert_eq!(got[0], set);
+        assert_eq!(got[1], vec![Bytes::from_static(b"PING")]);
+        assert!(buf.is_empty());
     }
 
     #[test]
