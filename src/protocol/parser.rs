@@ -441,6 +441,76 @@ mod tests {
         assert!(buf.is_empty());
     }
 
+    /// A poor man's fuzzer: random mixes of RESP fragments and junk, fed whole and in
+    /// random pieces through one state. The parser must never panic, must consume
+    /// bytes for every command or empty request, and must agree with itself.
+    #[test]
+    fn random_input_never_panics() {
+        let pieces: [&[u8]; 16] = [
+            b"*",
+            b"$",
+            b"\r\n",
+            b"\r",
+            b"\n",
+            b"2",
+            b"-1",
+            b"0",
+            b"3",
+            b"SET",
+            b"\"",
+            b"'",
+            b" ",
+            b"\\x4",
+            b"\x00",
+            b"99999999999999999999",
+        ];
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..20_000 {
+            let mut input = Vec::new();
+            for _ in 0..(next() % 24) {
+                input.extend_from_slice(pieces[(next() % pieces.len() as u64) as usize]);
+            }
+            let whole = drain(&input, input.len().max(1), 1000);
+            let chunk = 1 + (next() % 7) as usize;
+            let pieces_result = drain(&input, chunk, 1000);
+            assert_eq!(
+                whole,
+                pieces_result,
+                "input {:?}",
+                String::from_utf8_lossy(&input)
+            );
+        }
+    }
+
+    /// Feeds `input` `chunk` bytes at a time; returns the commands and the outcome.
+    fn drain(input: &[u8], chunk: usize, max_bulk: u64) -> (Vec<Vec<Bytes>>, Option<String>) {
+        let mut st = ParseState::default();
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        for part in input.chunks(chunk) {
+            buf.extend_from_slice(part);
+            loop {
+                let before = buf.len();
+                match parse_with(&mut buf, max_bulk, true, &mut st) {
+                    Ok(Parsed::Command(args)) => {
+                        assert!(buf.len() < before);
+                        out.push(args);
+                    }
+                    Ok(Parsed::Empty) => assert!(buf.len() < before),
+                    Ok(Parsed::Incomplete) => break,
+                    Err(e) => return (out, Some(e.0)),
+                }
+            }
+        }
+        (out, None)
+    }
+
     #[test]
     fn huge_declared_count_does_not_allocate_it() {
         assert_eq!(
