@@ -10,12 +10,15 @@
 //!                 │  commands::table      name → arity, key positions, where it runs
 //!                 │  commands::connection PING, HELLO, CLIENT ... answered right here
 //!                 ▼
-//!               shard channel (flume, bounded, ordered: one message per shard per batch)
+//!               storage::outbox       one message per shard per event-loop turn
+//!               shard channel (flume, bounded, ordered)
 //!                 ▼
 //!               storage runtime (multi-thread, pinned to the storage cores)
 //!                 │  storage::shard       drain queued requests, execute in order,
 //!                 │                       commit the group's writes in one WriteBatch
 //!                 │  storage::engine      the only module that imports rocksdb
+//!                 │  (appendfsync always: the sync stage syncs the WAL once for the
+//!                 │   groups of every shard, then releases their replies)
 //!                 ▼
 //!               replies back over the connection's channel, written in request order
 //! ```
