@@ -29,6 +29,7 @@
 //! * [`storage`]: shards, group commit, key/value encodings, the RocksDB engine.
 //! * [`runtime`]: thread placement and runtime construction.
 //! * [`config`]: the typed configuration and the live (CONFIG SET) part.
+//! * [`metrics`]: per-thread command statistics, merged when INFO reads them.
 //! * [`server`]: start-up, shutdown and server-wide state.
 //!
 //! Two crossings per keyed command: connection → owning shard → connection. Handlers
@@ -39,6 +40,7 @@
 pub mod commands;
 pub mod config;
 pub mod glob;
+pub mod metrics;
 pub mod network;
 pub mod protocol;
 pub mod runtime;

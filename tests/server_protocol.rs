@@ -302,3 +302,33 @@ fn config_file_sets_parameters_and_flags_override_it() {
         "*2\r\n$25\r\nhash-max-listpack-entries\r\n$2\r\n77\r\n"
     );
 }
+
+#[test]
+fn commandstats_and_errorstats_count_traffic() {
+    for rt in RUNTIMES {
+        let server = Server::start(rt, &[]);
+        let mut c = server.raw();
+        for i in 0..5 {
+            assert_eq!(c.call(&["SET", &format!("k{i}"), "v"]), "+OK\r\n");
+        }
+        assert_eq!(
+            c.call(&["INCR", "k0"]),
+            "-ERR value is not an integer or out of range\r\n"
+        );
+        assert!(c.call(&["GET"]).starts_with("-ERR wrong number"));
+        assert!(c.call(&["NOSUCH"]).starts_with("-ERR unknown command"));
+        assert_eq!(c.call(&["MSET", "a", "1", "b", "2", "c", "3"]), "+OK\r\n");
+        let stats = c.call(&["INFO", "commandstats"]);
+        assert!(stats.contains("cmdstat_set:calls=5,"), "{stats}");
+        assert!(stats.contains("cmdstat_incr:calls=1,"), "{stats}");
+        assert!(stats.contains("failed_calls=1"), "{stats}");
+        assert!(stats.contains("cmdstat_get:calls=0,"), "{stats}");
+        assert!(stats.contains("rejected_calls=1"), "{stats}");
+        assert!(stats.contains("cmdstat_mset:calls=1,"), "{stats}");
+        let errors = c.call(&["INFO", "errorstats"]);
+        assert!(errors.contains("errorstat_ERR:count=3\r\n"), "{errors}");
+        assert_eq!(c.call(&["CONFIG", "RESETSTAT"]), "+OK\r\n");
+        let stats = c.call(&["INFO", "commandstats"]);
+        assert!(!stats.contains("cmdstat_set"), "{stats}");
+    }
+}

@@ -146,6 +146,7 @@ pub fn config(s: &mut Session, args: &[Bytes]) -> Reply {
             ] {
                 c.store(0, Ordering::Relaxed);
             }
+            crate::metrics::reset();
             Reply::Ok
         }
         "config|rewrite" => match &s.ctx.config.config {
@@ -183,6 +184,7 @@ const DEFAULT_SECTIONS: &[&str] = &[
     "stats",
     "replication",
     "cpu",
+    "errorstats",
     "keyspace",
 ];
 const ALL_SECTIONS: &[&str] = &[
@@ -193,6 +195,8 @@ const ALL_SECTIONS: &[&str] = &[
     "stats",
     "replication",
     "cpu",
+    "commandstats",
+    "errorstats",
     "keyspace",
     "threads",
     "storage",
@@ -373,6 +377,36 @@ fn section(out: &mut String, s: &Session, name: &str, keyspace: &[(i64, i64)]) {
                     &format!("thread_{i}"),
                     &format!("name={thread},cpu_usec={cpu}"),
                 );
+            }
+        }
+        "commandstats" => {
+            w("#", &"Commandstats");
+            let snap = crate::metrics::snapshot();
+            for (i, c) in snap.commands.iter().enumerate() {
+                if c.calls + c.rejected == 0 {
+                    continue;
+                }
+                let per_call = if c.calls > 0 {
+                    c.usec as f64 / c.calls as f64
+                } else {
+                    0.0
+                };
+                w(
+                    &format!("cmdstat_{}", super::redis_spec::REDIS_SPECS[i].name),
+                    &format!(
+                        "calls={},usec={},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}",
+                        c.calls, c.usec, c.rejected, c.failed
+                    ),
+                );
+            }
+        }
+        "errorstats" => {
+            w("#", &"Errorstats");
+            let snap = crate::metrics::snapshot();
+            let mut codes: Vec<_> = snap.errors.into_iter().collect();
+            codes.sort();
+            for (code, n) in codes {
+                w(&format!("errorstat_{code}"), &format!("count={n}"));
             }
         }
         "rocksdb" => {

@@ -26,6 +26,7 @@ use super::coordinator;
 use super::session::{ClientInfo, Session};
 use crate::commands::table::{Coord, Kind, Merge};
 use crate::commands::{self, keys, lists, sets, strings, Command, ExecFn};
+use crate::metrics;
 use crate::protocol::{parser, Parsed, Reply};
 use crate::server::ServerCtx;
 use crate::storage::encoding::{key_hash, shard_of};
@@ -133,9 +134,17 @@ impl Connection {
             self.pipe.execute(&ctx, &mut self.chan).await;
             self.pipe.encode(&mut self.wbuf, &self.session);
             if let Some((cmd, args)) = barrier {
+                let started = std::time::Instant::now();
                 let reply = coordinator::run(&mut self.session, cmd, args, &mut self.chan).await;
                 if let Some(reply) = reply {
                     ctx.count(1, reply.is_error() as u64);
+                    let error = match &reply {
+                        Reply::Error(e) => Some(e.as_ref()),
+                        _ => None,
+                    };
+                    let usec = started.elapsed().as_micros() as u64;
+                    let spec = metrics::spec_index(cmd.spec);
+                    metrics::with_recorder(|rec| rec.command(spec, false, error, usec));
                     reply.encode(&mut self.wbuf, self.session.resp3);
                 }
             }
@@ -204,6 +213,10 @@ struct Pipeline {
     work: Vec<Vec<ShardReq>>,
     results: Vec<Vec<Reply>>,
     slots: Vec<Slot>,
+    /// Per slot: the command's index in the spec table and whether it was rejected.
+    stats: Vec<(Option<usize>, bool)>,
+    current: (Option<usize>, bool),
+    started: std::time::Instant,
     parts: Vec<Part>,
     positions: Vec<u32>,
 }
@@ -214,6 +227,9 @@ impl Pipeline {
             work: (0..shards).map(|_| Vec::new()).collect(),
             results: (0..shards).map(|_| Vec::new()).collect(),
             slots: Vec::with_capacity(64),
+            stats: Vec::with_capacity(64),
+            current: (None, false),
+            started: std::time::Instant::now(),
             parts: Vec::new(),
             positions: Vec::new(),
         }
@@ -229,13 +245,28 @@ impl Pipeline {
         (q.len() - 1) as u32
     }
 
-    /// Validates and routes one command.
+    /// Validates and routes one command, noting what INFO commandstats needs to know.
     fn push(&mut self, session: &mut Session, args: Vec<Bytes>) -> Flow {
+        let before = self.slots.len();
+        if before == 0 {
+            self.started = std::time::Instant::now();
+        }
+        self.current = (None, false);
+        let flow = self.route(session, args);
+        if self.slots.len() > before {
+            self.stats.push(self.current);
+        }
+        flow
+    }
+
+    /// Validates and routes one command.
+    fn route(&mut self, session: &mut Session, args: Vec<Bytes>) -> Flow {
         let Some(cmd) = commands::lookup(&args[0]) else {
             self.slots.push(Slot::Ready(unknown_command(&args)));
             return Flow::Continue;
         };
         let spec = cmd.spec;
+        self.current = (metrics::spec_index(spec), true);
         if !spec.arity_ok(args.len()) || !pairs_complete(cmd, args.len()) {
             self.slots
                 .push(Slot::Ready(commands::arity_error(spec.name)));
@@ -247,6 +278,7 @@ impl Pipeline {
             return Flow::Continue;
         }
         session.info.touch(spec);
+        self.current.1 = false;
         let db = session.db;
         match cmd.kind {
             Kind::Local(f) if spec.name == "hello" => {
@@ -412,16 +444,26 @@ impl Pipeline {
         }
         let mut errors = 0;
         let slots = std::mem::take(&mut self.slots);
+        let stats = std::mem::take(&mut self.stats);
         let n = slots.len();
-        for slot in slots {
-            let reply = match slot {
-                Slot::Ready(r) => r,
-                Slot::One { shard, idx } => self.take(shard, idx),
-                Slot::Merged { merge, parts, keys } => self.merge(merge, parts, keys),
-            };
-            errors += reply.is_error() as u64;
-            reply.encode(out, session.resp3);
-        }
+        // Each command of a batch is charged an equal share of the batch's time.
+        let usec = self.started.elapsed().as_micros() as u64 / n as u64;
+        metrics::with_recorder(|rec| {
+            for (slot, (spec, rejected)) in slots.into_iter().zip(stats) {
+                let reply = match slot {
+                    Slot::Ready(r) => r,
+                    Slot::One { shard, idx } => self.take(shard, idx),
+                    Slot::Merged { merge, parts, keys } => self.merge(merge, parts, keys),
+                };
+                let error = match &reply {
+                    Reply::Error(e) => Some(e.as_ref()),
+                    _ => None,
+                };
+                rec.command(spec, rejected, error, usec);
+                errors += error.is_some() as u64;
+                reply.encode(out, session.resp3);
+            }
+        });
         session.ctx.count(n as u64, errors);
         self.parts.clear();
         self.positions.clear();

@@ -52,9 +52,7 @@ impl ClientInfo {
 
     /// Notes the command the client ran last.
     pub fn touch(&self, spec: &'static RedisSpec) {
-        let base = REDIS_SPECS.as_ptr() as usize;
-        let idx = (spec as *const RedisSpec as usize).wrapping_sub(base)
-            / std::mem::size_of::<RedisSpec>();
+        let idx = crate::metrics::spec_index(spec).unwrap_or(usize::MAX);
         self.last_cmd.store(idx, Ordering::Relaxed);
         let ms = self.created.elapsed().as_millis() as u64;
         self.last_active_ms.store(ms, Ordering::Relaxed);

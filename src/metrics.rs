@@ -1,0 +1,159 @@
+//! Command statistics: calls, time, rejected and failed calls per command, and error
+//! counts per error code (INFO commandstats and errorstats).
+//!
+//! Every thread that serves connections records into its own [`Recorder`]; the lock
+//! around it is taken once per pipeline batch by its own thread and, rarely, by INFO
+//! or CONFIG RESETSTAT, which merge or clear every thread's recorder. No lock is
+//! shared between threads on the hot path.
+
+use std::cell::OnceCell;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use ahash::AHashMap;
+
+use crate::commands::redis_spec::REDIS_SPECS;
+use crate::commands::spec::RedisSpec;
+
+/// Counters of one command.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CmdStat {
+    /// Calls that ran (rejected ones excluded, as in Redis).
+    pub calls: u64,
+    /// Microseconds spent, from parsing to the reply.
+    pub usec: u64,
+    /// Calls refused before running (arity, authentication).
+    pub rejected: u64,
+    /// Calls that ran and replied with an error.
+    pub failed: u64,
+}
+
+/// One thread's statistics.
+#[derive(Debug, Default, Clone)]
+pub struct Recorder {
+    /// By position in [`REDIS_SPECS`].
+    pub commands: Vec<CmdStat>,
+    /// By error code (`ERR`, `WRONGTYPE`, ...).
+    pub errors: AHashMap<String, u64>,
+}
+
+impl Recorder {
+    /// Counts one command; `spec` is its index in [`REDIS_SPECS`] (`None`: unknown).
+    pub fn command(&mut self, spec: Option<usize>, rejected: bool, error: Option<&str>, usec: u64) {
+        if let Some(i) = spec {
+            if self.commands.len() < REDIS_SPECS.len() {
+                self.commands.resize(REDIS_SPECS.len(), CmdStat::default());
+            }
+            let s = &mut self.commands[i];
+            if rejected {
+                s.rejected += 1;
+            } else {
+                s.calls += 1;
+                s.usec += usec;
+                s.failed += error.is_some() as u64;
+            }
+        }
+        if let Some(text) = error {
+            let code = text.split(' ').next().unwrap_or("ERR");
+            match self.errors.get_mut(code) {
+                Some(n) => *n += 1,
+                None => {
+                    self.errors.insert(code.to_string(), 1);
+                }
+            }
+        }
+    }
+
+    fn merge(&mut self, other: &Recorder) {
+        if self.commands.len() < other.commands.len() {
+            self.commands
+                .resize(other.commands.len(), CmdStat::default());
+        }
+        for (a, b) in self.commands.iter_mut().zip(&other.commands) {
+            a.calls += b.calls;
+            a.usec += b.usec;
+            a.rejected += b.rejected;
+            a.failed += b.failed;
+        }
+        for (k, v) in &other.errors {
+            *self.errors.entry(k.clone()).or_default() += v;
+        }
+    }
+}
+
+fn registry() -> &'static Mutex<Vec<Arc<Mutex<Recorder>>>> {
+    static REGISTRY: OnceLock<Mutex<Vec<Arc<Mutex<Recorder>>>>> = OnceLock::new();
+    REGISTRY.get_or_init(Default::default)
+}
+
+thread_local! {
+    static LOCAL: OnceCell<Arc<Mutex<Recorder>>> = const { OnceCell::new() };
+}
+
+/// Runs `f` on the calling thread's recorder (created and registered on first use).
+pub fn with_recorder(f: impl FnOnce(&mut Recorder)) {
+    LOCAL.with(|cell| {
+        let rec = cell.get_or_init(|| {
+            let rec = Arc::new(Mutex::new(Recorder::default()));
+            registry()
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(rec.clone());
+            rec
+        });
+        f(&mut rec.lock().unwrap_or_else(|e| e.into_inner()));
+    });
+}
+
+/// Every thread's statistics added up.
+pub fn snapshot() -> Recorder {
+    let mut total = Recorder::default();
+    for rec in registry().lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        total.merge(&rec.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+    total
+}
+
+/// Clears every thread's statistics (CONFIG RESETSTAT).
+pub fn reset() {
+    for rec in registry().lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        *rec.lock().unwrap_or_else(|e| e.into_inner()) = Recorder::default();
+    }
+}
+
+/// The position of a top-level command's spec in [`REDIS_SPECS`].
+pub fn spec_index(spec: &'static RedisSpec) -> Option<usize> {
+    let base = REDIS_SPECS.as_ptr() as usize;
+    let at = (spec as *const RedisSpec as usize).checked_sub(base)?;
+    let i = at / std::mem::size_of::<RedisSpec>();
+    (i < REDIS_SPECS.len()).then_some(i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_merge_and_reset() {
+        let get = spec_index(crate::commands::lookup(b"get").unwrap().spec).unwrap();
+        assert_eq!(REDIS_SPECS[get].name, "get");
+        let mut a = Recorder::default();
+        a.command(Some(get), false, None, 10);
+        a.command(Some(get), false, Some("WRONGTYPE Operation"), 5);
+        a.command(Some(get), true, Some("ERR wrong number of arguments"), 0);
+        a.command(None, false, Some("ERR unknown command"), 0);
+        let mut total = Recorder::default();
+        total.merge(&a);
+        total.merge(&a);
+        assert_eq!(
+            total.commands[get],
+            CmdStat {
+                calls: 4,
+                usec: 30,
+                rejected: 2,
+                failed: 2
+            }
+        );
+        assert_eq!(total.errors["ERR"], 4);
+        assert_eq!(total.errors["WRONGTYPE"], 2);
+    }
+}
