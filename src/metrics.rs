@@ -10,6 +10,7 @@ use std::cell::OnceCell;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use ahash::AHashMap;
+use hdrhistogram::Histogram;
 
 use crate::commands::redis_spec::REDIS_SPECS;
 use crate::commands::spec::RedisSpec;
@@ -32,8 +33,15 @@ pub struct CmdStat {
 pub struct Recorder {
     /// By position in [`REDIS_SPECS`].
     pub commands: Vec<CmdStat>,
+    /// Latency distribution (µs) per command, by position; created on first use.
+    pub latency: Vec<Option<Histogram<u64>>>,
     /// By error code (`ERR`, `WRONGTYPE`, ...).
     pub errors: AHashMap<String, u64>,
+}
+
+/// A histogram for command latencies: 1 µs to an hour, two significant digits.
+fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000, 2).expect("valid histogram bounds")
 }
 
 impl Recorder {
@@ -50,6 +58,12 @@ impl Recorder {
                 s.calls += 1;
                 s.usec += usec;
                 s.failed += error.is_some() as u64;
+                if self.latency.len() < REDIS_SPECS.len() {
+                    self.latency.resize(REDIS_SPECS.len(), None);
+                }
+                self.latency[i]
+                    .get_or_insert_with(new_histogram)
+                    .saturating_record(usec.max(1));
             }
         }
         if let Some(text) = error {
@@ -73,6 +87,14 @@ impl Recorder {
             a.usec += b.usec;
             a.rejected += b.rejected;
             a.failed += b.failed;
+        }
+        if self.latency.len() < other.latency.len() {
+            self.latency.resize(other.latency.len(), None);
+        }
+        for (a, b) in self.latency.iter_mut().zip(&other.latency) {
+            if let Some(b) = b {
+                let _ = a.get_or_insert_with(new_histogram).add(b);
+            }
         }
         for (k, v) in &other.errors {
             *self.errors.entry(k.clone()).or_default() += v;
@@ -102,6 +124,26 @@ pub fn with_recorder(f: impl FnOnce(&mut Recorder)) {
         });
         f(&mut rec.lock().unwrap_or_else(|e| e.into_inner()));
     });
+}
+
+/// `(upper bound µs, cumulative count)` at powers of two, where the count grows: the
+/// `histogram_usec` of LATENCY HISTOGRAM.
+pub fn power_of_two_buckets(h: &Histogram<u64>) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let mut last = 0;
+    let mut bound = 1u64;
+    while last < h.len() {
+        let cumulative = h.count_between(0, bound);
+        if cumulative > last {
+            out.push((bound, cumulative));
+            last = cumulative;
+        }
+        if bound > h.max() {
+            break;
+        }
+        bound = bound.saturating_mul(2);
+    }
+    out
 }
 
 /// Every thread's statistics added up.
@@ -155,5 +197,8 @@ mod tests {
         );
         assert_eq!(total.errors["ERR"], 4);
         assert_eq!(total.errors["WRONGTYPE"], 2);
+        let h = total.latency[get].as_ref().unwrap();
+        assert_eq!(h.len(), 4);
+        assert_eq!(power_of_two_buckets(h), vec![(8, 2), (16, 4)]);
     }
 }

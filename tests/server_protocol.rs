@@ -332,3 +332,32 @@ fn commandstats_and_errorstats_count_traffic() {
         assert!(!stats.contains("cmdstat_set"), "{stats}");
     }
 }
+
+#[test]
+fn latency_histogram_and_latencystats_have_redis_shapes() {
+    let server = Server::start("dual", &[]);
+    let mut c = server.raw();
+    for i in 0..3 {
+        assert_eq!(c.call(&["SET", &format!("k{i}"), "v"]), "+OK\r\n");
+    }
+    let h = c.call(&["LATENCY", "HISTOGRAM", "set"]);
+    assert!(
+        h.starts_with("*2\r\n$3\r\nset\r\n*4\r\n$5\r\ncalls\r\n:3\r\n$14\r\nhistogram_usec\r\n*"),
+        "{h}"
+    );
+    // The last bucket's cumulative count is every call.
+    assert!(h.ends_with(":3\r\n"), "{h}");
+    assert_eq!(c.call(&["LATENCY", "HISTOGRAM", "nosuch"]), "*0\r\n");
+    assert!(c.call(&["HELLO", "3"]).starts_with('%'));
+    let h3 = c.call(&["LATENCY", "HISTOGRAM", "set"]);
+    assert!(
+        h3.starts_with("%1\r\n$3\r\nset\r\n%2\r\n$5\r\ncalls\r\n:3\r\n$14\r\nhistogram_usec\r\n%"),
+        "{h3}"
+    );
+    let stats = c.call(&["INFO", "latencystats"]);
+    assert!(
+        stats.contains("latency_percentiles_usec_set:p50="),
+        "{stats}"
+    );
+    assert!(stats.contains(",p99.9="), "{stats}");
+}

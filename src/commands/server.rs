@@ -197,6 +197,7 @@ const ALL_SECTIONS: &[&str] = &[
     "cpu",
     "commandstats",
     "errorstats",
+    "latencystats",
     "keyspace",
     "threads",
     "storage",
@@ -400,6 +401,23 @@ fn section(out: &mut String, s: &Session, name: &str, keyspace: &[(i64, i64)]) {
                 );
             }
         }
+        "latencystats" => {
+            w("#", &"Latencystats");
+            let snap = crate::metrics::snapshot();
+            for (i, h) in snap.latency.iter().enumerate() {
+                let Some(h) = h.as_ref().filter(|h| h.len() > 0) else {
+                    continue;
+                };
+                let q = |p: f64| h.value_at_quantile(p) as f64;
+                w(
+                    &format!(
+                        "latency_percentiles_usec_{}",
+                        super::redis_spec::REDIS_SPECS[i].name
+                    ),
+                    &format!("p50={:.3},p99={:.3},p99.9={:.3}", q(0.5), q(0.99), q(0.999)),
+                );
+            }
+        }
         "errorstats" => {
             w("#", &"Errorstats");
             let snap = crate::metrics::snapshot();
@@ -510,5 +528,61 @@ fn clock_ticks() -> u64 {
         t as u64
     } else {
         100
+    }
+}
+
+/// LATENCY HISTOGRAM [command ...] | LATEST | RESET | HELP. The histograms are the
+/// per-command latencies INFO latencystats summarises, in Redis 7's reply shape.
+pub fn latency(_s: &mut Session, args: &[Bytes]) -> Reply {
+    let sub = match sub_or_error("latency", args) {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
+    match sub.name {
+        "latency|histogram" => {
+            let snap = crate::metrics::snapshot();
+            let wanted = |name: &str| {
+                args.len() == 2 || args[2..].iter().any(|a| a.eq_ignore_ascii_case(name.as_bytes()))
+            };
+            let b = |t: &str| Reply::bulk(t.as_bytes());
+            let mut out = Vec::new();
+            for (i, h) in snap.latency.iter().enumerate() {
+                let name = super::redis_spec::REDIS_SPECS[i].name;
+                let Some(h) = h.as_ref().filter(|h| h.len() > 0 && wanted(name)) else {
+                    continue;
+                };
+                let buckets = crate::metrics::power_of_two_buckets(h)
+                    .into_iter()
+                    .map(|(bound, n)| (Reply::Int(bound as i64), Reply::Int(n as i64)))
+                    .collect();
+                out.push((
+                    b(name),
+                    Reply::Map(vec![
+                        (b("calls"), Reply::Int(h.len() as i64)),
+                        (b("histogram_usec"), Reply::Map(buckets)),
+                    ]),
+                ));
+            }
+            Reply::Map(out)
+        }
+        "latency|latest" | "latency|history" => Reply::Array(Vec::new()),
+        "latency|reset" => Reply::Int(0),
+        "latency|help" => Reply::Array(
+            [
+                "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "HISTOGRAM [COMMAND ...]",
+                "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+                "    If no commands are specified then all histograms are replied.",
+                "HELP",
+                "    Print this help.",
+            ]
+            .iter()
+            .map(|l| Reply::Status((*l).into()))
+            .collect(),
+        ),
+        other => Reply::error(format!(
+            "ERR {} is not supported by shardis",
+            other.replace('|', " ").to_uppercase()
+        )),
     }
 }

@@ -150,6 +150,7 @@ fn kind_of(name: &str) -> Option<Kind> {
         "config" => Local(server::config),
         "time" => Local(server::time),
         "lastsave" => Local(server::lastsave),
+        "latency" => Local(server::latency),
         "info" => Coordinated(Coord::Info),
         "shutdown" => Coordinated(Coord::Shutdown),
         "debug" => Coordinated(Coord::Debug),
