@@ -405,7 +405,7 @@ fn section(out: &mut String, s: &Session, name: &str, keyspace: &[(i64, i64)]) {
             w("#", &"Latencystats");
             let snap = crate::metrics::snapshot();
             for (i, h) in snap.latency.iter().enumerate() {
-                let Some(h) = h.as_ref().filter(|h| h.len() > 0) else {
+                let Some(h) = h.as_ref().filter(|h| !h.is_empty()) else {
                     continue;
                 };
                 let q = |p: f64| h.value_at_quantile(p) as f64;
@@ -548,7 +548,7 @@ pub fn latency(_s: &mut Session, args: &[Bytes]) -> Reply {
             let mut out = Vec::new();
             for (i, h) in snap.latency.iter().enumerate() {
                 let name = super::redis_spec::REDIS_SPECS[i].name;
-                let Some(h) = h.as_ref().filter(|h| h.len() > 0 && wanted(name)) else {
+                let Some(h) = h.as_ref().filter(|h| !h.is_empty() && wanted(name)) else {
                     continue;
                 };
                 let buckets = crate::metrics::power_of_two_buckets(h)
