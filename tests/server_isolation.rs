@@ -242,3 +242,38 @@ fn a_hold_on_a_stalled_shard_times_out() {
     assert_eq!(c.call(&["RENAME", &a, &b]), "+OK\r\n");
     assert_eq!(c.call(&["GET", &b]), "$1\r\nv\r\n");
 }
+
+#[test]
+fn config_set_storage_timeout_applies_at_once() {
+    let server = Server::start(
+        "dual",
+        &[
+            "--storage-timeout-ms",
+            "3000",
+            "--storage-threads",
+            "4",
+            "--enable-debug-command",
+            "yes",
+        ],
+    );
+    let key = key_on(2, "t");
+    let mut c = server.raw();
+    assert_eq!(
+        c.call(&["CONFIG", "SET", "storage-timeout-ms", "200"]),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        c.call(&["CONFIG", "GET", "storage-timeout-ms"]),
+        "*2\r\n$18\r\nstorage-timeout-ms\r\n$3\r\n200\r\n"
+    );
+    assert_eq!(c.call(&["DEBUG", "STORAGE-STALL", "1000", "2"]), "+OK\r\n");
+    let (r, took) = timed(&mut c, &["GET", &key]);
+    assert!(r.starts_with("-ERR storage timeout"), "{r}");
+    assert!(
+        took < Duration::from_millis(800),
+        "the new timeout applies: {took:?}"
+    );
+    assert!(c
+        .call(&["CONFIG", "SET", "storage-timeout-ms", "0"])
+        .starts_with("-ERR CONFIG SET failed"));
+}
