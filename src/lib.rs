@@ -31,12 +31,14 @@
 //! * [`config`]: the typed configuration and the live (CONFIG SET) part.
 //! * [`metrics`]: per-thread command statistics, merged when INFO reads them.
 //! * [`server`]: start-up, shutdown and server-wide state.
+//! * [`admin`]: the HTTP health checks and Prometheus metrics (`--admin-port`).
 //!
 //! Two crossings per keyed command: connection → owning shard → connection. Handlers
 //! never touch the socket; the network side never touches RocksDB.
 
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod commands;
 pub mod config;
 pub mod glob;

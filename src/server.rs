@@ -91,6 +91,30 @@ pub struct ServerCtx {
     pub last_save_path: Mutex<String>,
     /// A BGSAVE is running.
     pub bgsave_running: std::sync::atomic::AtomicBool,
+    /// One no-op responder per network thread (the network health check).
+    pub net_pingers:
+        Mutex<Vec<tokio::sync::mpsc::UnboundedSender<tokio::sync::oneshot::Sender<()>>>>,
+}
+
+impl ServerCtx {
+    /// Starts, on the calling thread's runtime, a task that answers network health
+    /// pings, and registers it.
+    pub fn start_net_pinger(
+        &self,
+        spawn: impl FnOnce(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>),
+    ) {
+        let (tx, mut rx) =
+            tokio::sync::mpsc::unbounded_channel::<tokio::sync::oneshot::Sender<()>>();
+        spawn(Box::pin(async move {
+            while let Some(done) = rx.recv().await {
+                let _ = done.send(());
+            }
+        }));
+        self.net_pingers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(tx);
+    }
 }
 
 impl ServerCtx {
@@ -203,6 +227,7 @@ pub fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
         last_save: AtomicU64::new(storage::now_ms() / 1000),
         last_save_path: Mutex::new(String::new()),
         bgsave_running: Default::default(),
+        net_pingers: Mutex::new(Vec::new()),
         config: cfg,
     });
 
@@ -216,6 +241,10 @@ pub fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
         }
         RuntimeMode::Single => {
             let listener = network::bind(addr)?;
+            let _guard = rt.enter();
+            ctx.start_net_pinger(|fut| {
+                tokio::spawn(fut);
+            });
             let ctx2 = ctx.clone();
             rt.spawn(async move {
                 match tokio::net::TcpListener::from_std(listener) {
@@ -240,6 +269,9 @@ pub fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
         shards,
         addr
     );
+    if ctx.config.admin_port != 0 {
+        crate::admin::start(ctx.clone())?;
+    }
     println!("Ready to accept connections tcp on {addr}");
 
     rt.block_on(async {

@@ -10,6 +10,7 @@ use super::connection::REDIS_VERSION;
 use super::{arity_error, is, lookup, table};
 use crate::network::Session;
 use crate::protocol::Reply;
+use crate::server::ServerCtx;
 use crate::storage::now_ms;
 
 fn sub_or_error(
@@ -226,13 +227,22 @@ pub fn info(s: &mut Session, sections: &[Bytes], keyspace: &[(i64, i64)]) -> Rep
         if i > 0 {
             out.push_str("\r\n");
         }
-        section(&mut out, s, name, keyspace);
+        section(&mut out, &s.ctx, name, keyspace);
     }
     Reply::Verbatim(out)
 }
 
-fn section(out: &mut String, s: &Session, name: &str, keyspace: &[(i64, i64)]) {
-    let ctx = &s.ctx;
+/// Every INFO section but keyspace (which needs the shards), for the admin server's
+/// /metrics: it must answer even while the storage side is stalled.
+pub fn info_without_keyspace(ctx: &ServerCtx) -> String {
+    let mut out = String::new();
+    for name in ALL_SECTIONS.iter().filter(|n| **n != "keyspace") {
+        section(&mut out, ctx, name, &[]);
+    }
+    out
+}
+
+fn section(out: &mut String, ctx: &ServerCtx, name: &str, keyspace: &[(i64, i64)]) {
     let shape = &ctx.shape;
     let st = &ctx.stats;
     let up = ctx.started.elapsed().as_secs();

@@ -164,6 +164,9 @@ pub struct Config {
     /// Most connected clients.
     #[arg(long, default_value_t = 10_000)]
     pub maxclients: u64,
+    /// HTTP port for /health/network, /health/storage and /metrics (0: off).
+    #[arg(long, default_value_t = 0)]
+    pub admin_port: u16,
     /// Allow DEBUG (fault injection, compaction): yes or no.
     #[arg(long, default_value = "no", value_parser = ["yes", "no"])]
     pub enable_debug_command: String,

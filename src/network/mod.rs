@@ -58,6 +58,9 @@ pub fn spawn_thread(
             };
             rt.block_on(async move {
                 ctx.backend.install_outbox();
+                ctx.start_net_pinger(|fut| {
+                    tokio::task::spawn_local(fut);
+                });
                 match tokio::net::TcpListener::from_std(listener) {
                     Ok(l) => {
                         accept_loop(l, ctx, |fut| {

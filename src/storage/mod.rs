@@ -53,6 +53,8 @@ pub enum ShardMsg {
     Stop(oneshot::Sender<()>),
     /// Fault injection (DEBUG STORAGE-*).
     Debug(DebugOp),
+    /// A no-op answered in queue order: the storage health check.
+    Ping(oneshot::Sender<()>),
 }
 
 /// Faults DEBUG can inject into a shard, to show what the network side does then.
@@ -327,6 +329,33 @@ impl Backend {
             }
         }
         Ok(())
+    }
+
+    /// Sends a no-op through `shard` and waits at most `timeout` for it: how long the
+    /// shard takes to get through its queue. `Err` says why it is unhealthy.
+    pub async fn ping(&self, shard: usize, timeout: Duration) -> Result<Duration, String> {
+        let started = tokio::time::Instant::now();
+        match self {
+            Backend::Dual(d) => {
+                let (tx, rx) = oneshot::channel();
+                match d.senders[shard].try_send(ShardMsg::Ping(tx)) {
+                    Ok(()) => {}
+                    Err(flume::TrySendError::Full(_)) => return Err("channel full".into()),
+                    Err(flume::TrySendError::Disconnected(_)) => return Err("gone".into()),
+                }
+                match tokio::time::timeout(timeout, rx).await {
+                    Ok(Ok(())) => Ok(started.elapsed()),
+                    Ok(Err(_)) => Err("gone".into()),
+                    Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
+                }
+            }
+            Backend::Single(single) => {
+                match tokio::time::timeout(timeout, single.shards[shard].lock()).await {
+                    Ok(_) => Ok(started.elapsed()),
+                    Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
+                }
+            }
+        }
     }
 
     /// Holds `shards` (ascending, no duplicates) for a coordinated command.

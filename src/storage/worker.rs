@@ -267,6 +267,9 @@ async fn shard_task(
                     let _ = done.send(());
                     return;
                 }
+                ShardMsg::Ping(done) => {
+                    let _ = done.send(());
+                }
                 ShardMsg::Debug(op) => {
                     finish_group(&mut shard, &mut pending, size, &counters, &stage);
                     size = 0;

@@ -1,0 +1,77 @@
+//! The admin HTTP server: health checks per side, and Prometheus metrics, reachable
+//! while the storage side is stalled.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::{free_port, Server, RUNTIMES};
+
+fn http_get(port: u16, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let status = text.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn health_and_metrics() {
+    for rt in RUNTIMES {
+        let admin = free_port();
+        let server = Server::start(
+            rt,
+            &[
+                "--admin-port",
+                &admin.to_string(),
+                "--storage-threads",
+                "4",
+                "--enable-debug-command",
+                "yes",
+            ],
+        );
+        let (code, body) = http_get(admin, "/health/network");
+        assert_eq!(code, 200, "{rt}: {body}");
+        assert!(body.contains("\"status\":\"ok\""), "{body}");
+        let (code, body) = http_get(admin, "/health/storage");
+        assert_eq!(code, 200, "{rt}: {body}");
+        assert!(body.contains("\"checked\":4"), "{body}");
+
+        let mut c = server.raw();
+        assert_eq!(c.call(&["SET", "k", "v"]), "+OK\r\n");
+        let (code, metrics) = http_get(admin, "/metrics");
+        assert_eq!(code, 200);
+        assert!(metrics.contains("shardis_connected_clients 1"), "{metrics}");
+        assert!(
+            metrics.contains("shardis_cmdstat_set{field=\"calls\"} 1"),
+            "{metrics}"
+        );
+        assert!(metrics.contains("shardis_rocksdb_l0_files "), "{metrics}");
+        assert_eq!(http_get(admin, "/nope").0, 404);
+
+        // A stalled shard: storage is unhealthy, the network side and the admin server are not.
+        assert_eq!(c.call(&["DEBUG", "STORAGE-STALL", "1500", "1"]), "+OK\r\n");
+        std::thread::sleep(Duration::from_millis(50));
+        let t = Instant::now();
+        let (code, body) = http_get(admin, "/health/storage");
+        assert_eq!(code, 503, "{rt}: {body}");
+        assert!(body.contains("shard 1"), "{body}");
+        assert!(
+            t.elapsed() < Duration::from_millis(1200),
+            "{:?}",
+            t.elapsed()
+        );
+        let (code, body) = http_get(admin, "/health/network");
+        assert_eq!(code, 200, "{rt}: {body}");
+        std::thread::sleep(Duration::from_millis(1600));
+        assert_eq!(http_get(admin, "/health/storage").0, 200);
+    }
+}
