@@ -51,6 +51,7 @@ fn shard_round_trip(c: &mut Criterion) {
                             db: 0,
                             exec: strings::get,
                             args: vec![Bytes::from_static(b"get"), Bytes::from(format!("k{i}"))],
+                            client: 0,
                         })
                         .collect::<Vec<_>>()];
                     let mut results: Vec<Vec<Reply>> = vec![Vec::new()];

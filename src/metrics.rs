@@ -102,6 +102,96 @@ impl Recorder {
     }
 }
 
+/// One SLOWLOG entry.
+#[derive(Debug, Clone)]
+pub struct SlowEntry {
+    /// Increasing id.
+    pub id: u64,
+    /// Unix time, seconds.
+    pub time: u64,
+    /// Execution time, µs.
+    pub usec: u64,
+    /// The command, shortened like Redis does (32 arguments, 128 bytes each).
+    pub args: Vec<bytes::Bytes>,
+    /// The client's id (its address and name are looked up when read).
+    pub client: u64,
+}
+
+#[derive(Default)]
+struct SlowLog {
+    entries: std::collections::VecDeque<SlowEntry>,
+    next_id: u64,
+}
+
+fn slowlog() -> &'static Mutex<SlowLog> {
+    static LOG: OnceLock<Mutex<SlowLog>> = OnceLock::new();
+    LOG.get_or_init(Default::default)
+}
+
+/// Logs a command that took `usec` if that reaches `threshold` (µs; negative: off),
+/// keeping at most `max_len` entries. Only slow commands take the lock.
+pub fn slowlog_maybe(threshold: i64, max_len: u64, usec: u64, args: &[bytes::Bytes], client: u64) {
+    if threshold < 0 || (usec as i64) < threshold {
+        return;
+    }
+    const MAX_ARGS: usize = 32;
+    const MAX_BYTES: usize = 128;
+    let mut kept: Vec<bytes::Bytes> = Vec::with_capacity(args.len().min(MAX_ARGS));
+    for (i, a) in args.iter().enumerate() {
+        if i == MAX_ARGS - 1 && args.len() > MAX_ARGS {
+            let more = args.len() - i;
+            kept.push(bytes::Bytes::from(format!("... ({more} more arguments)")));
+            break;
+        }
+        if a.len() > MAX_BYTES {
+            let mut s = a.slice(..MAX_BYTES).to_vec();
+            s.extend_from_slice(format!("... ({} more bytes)", a.len() - MAX_BYTES).as_bytes());
+            kept.push(bytes::Bytes::from(s));
+        } else {
+            kept.push(a.clone());
+        }
+    }
+    let mut log = slowlog().lock().unwrap_or_else(|e| e.into_inner());
+    let id = log.next_id;
+    log.next_id += 1;
+    log.entries.push_front(SlowEntry {
+        id,
+        time: crate::storage::now_ms() / 1000,
+        usec,
+        args: kept,
+        client,
+    });
+    log.entries.truncate(max_len as usize);
+}
+
+/// The newest `count` entries (all with `None`).
+pub fn slowlog_get(count: Option<usize>) -> Vec<SlowEntry> {
+    let log = slowlog().lock().unwrap_or_else(|e| e.into_inner());
+    log.entries
+        .iter()
+        .take(count.unwrap_or(usize::MAX))
+        .cloned()
+        .collect()
+}
+
+/// Number of entries.
+pub fn slowlog_len() -> usize {
+    slowlog()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entries
+        .len()
+}
+
+/// Empties the slow log.
+pub fn slowlog_reset() {
+    slowlog()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entries
+        .clear();
+}
+
 fn registry() -> &'static Mutex<Vec<Arc<Mutex<Recorder>>>> {
     static REGISTRY: OnceLock<Mutex<Vec<Arc<Mutex<Recorder>>>>> = OnceLock::new();
     REGISTRY.get_or_init(Default::default)

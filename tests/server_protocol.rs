@@ -361,3 +361,48 @@ fn latency_histogram_and_latencystats_have_redis_shapes() {
     );
     assert!(stats.contains(",p99.9="), "{stats}");
 }
+
+#[test]
+fn slowlog_records_slow_commands_with_redis_shape() {
+    for rt in RUNTIMES {
+        let server = Server::start(rt, &[]);
+        let mut c = server.raw();
+        assert_eq!(c.call(&["CLIENT", "SETNAME", "slowpoke"]), "+OK\r\n");
+        assert_eq!(c.call(&["SET", "before", "x"]), "+OK\r\n");
+        assert_eq!(
+            c.call(&["SLOWLOG", "LEN"]),
+            ":0\r\n",
+            "{rt}: nothing is 10 ms slow"
+        );
+        assert_eq!(
+            c.call(&["CONFIG", "SET", "slowlog-log-slower-than", "0"]),
+            "+OK\r\n"
+        );
+        assert_eq!(c.call(&["SET", "key", "value"]), "+OK\r\n");
+        let entry = c.call(&["SLOWLOG", "GET", "1"]);
+        // [id, time, usec, [args], "ip:port", "name"]
+        assert!(entry.starts_with("*1\r\n*6\r\n:"), "{entry}");
+        assert!(
+            entry.contains("*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\n$15\r\n127.0.0.1:"),
+            "{entry}"
+        );
+        assert!(entry.ends_with("$8\r\nslowpoke\r\n"), "{entry}");
+        let long = "x".repeat(200);
+        assert_eq!(c.call(&["SET", "long", &long]), "+OK\r\n");
+        let entry = c.call(&["SLOWLOG", "GET", "1"]);
+        assert!(entry.contains("... (72 more bytes)"), "{entry}");
+        assert!(c
+            .call(&["SLOWLOG", "GET", "-2"])
+            .starts_with("-ERR count should be"));
+        assert_eq!(c.call(&["SLOWLOG", "RESET"]), "+OK\r\n");
+        assert_eq!(
+            c.call(&["CONFIG", "SET", "slowlog-log-slower-than", "-1"]),
+            "+OK\r\n"
+        );
+        assert_eq!(
+            c.call(&["SLOWLOG", "LEN"]),
+            ":1\r\n",
+            "RESET itself was logged, as in Redis"
+        );
+    }
+}

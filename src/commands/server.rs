@@ -596,3 +596,65 @@ pub fn latency(_s: &mut Session, args: &[Bytes]) -> Reply {
         )),
     }
 }
+
+/// SLOWLOG GET [count] | LEN | RESET | HELP: commands whose execution took at least
+/// slowlog-log-slower-than µs (on the shard for keyed commands), newest first.
+pub fn slowlog(s: &mut Session, args: &[Bytes]) -> Reply {
+    let sub = match sub_or_error("slowlog", args) {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
+    match sub.name {
+        "slowlog|get" => {
+            let count = match args.get(2).map(|a| super::arg_i64(a)) {
+                None => Some(10),
+                Some(Ok(-1)) => None,
+                Some(Ok(n)) if n >= 0 => Some(n as usize),
+                _ => return Reply::error("ERR count should be greater than or equal to -1"),
+            };
+            let clients = s.ctx.clients.lock().unwrap_or_else(|e| e.into_inner());
+            let entries = crate::metrics::slowlog_get(count)
+                .into_iter()
+                .map(|e| {
+                    let (addr, name) = clients
+                        .get(&e.client)
+                        .map(|c| (c.addr.to_string(), c.name()))
+                        .unwrap_or_default();
+                    Reply::Array(vec![
+                        Reply::Int(e.id as i64),
+                        Reply::Int(e.time as i64),
+                        Reply::Int(e.usec as i64),
+                        Reply::Array(e.args.into_iter().map(Reply::Bulk).collect()),
+                        Reply::bulk(addr.as_bytes()),
+                        Reply::Bulk(name),
+                    ])
+                })
+                .collect();
+            Reply::Array(entries)
+        }
+        "slowlog|len" => Reply::Int(crate::metrics::slowlog_len() as i64),
+        "slowlog|reset" => {
+            crate::metrics::slowlog_reset();
+            Reply::Ok
+        }
+        _ => Reply::Array(
+            [
+                "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GET [<count>]",
+                "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+                "    Entries are made of:",
+                "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+                "    client name",
+                "LEN",
+                "    Return the length of the slowlog.",
+                "RESET",
+                "    Reset the slowlog.",
+                "HELP",
+                "    Print this help.",
+            ]
+            .iter()
+            .map(|l| Reply::Status((*l).into()))
+            .collect(),
+        ),
+    }
+}

@@ -294,7 +294,15 @@ mod tests {
             .iter()
             .map(|a| Bytes::copy_from_slice(a.as_bytes()))
             .collect();
-        let (reply, _) = shard.execute(&ShardReq { db: 0, exec, args }, now_ms());
+        let (reply, _) = shard.execute(
+            &ShardReq {
+                db: 0,
+                exec,
+                args,
+                client: 0,
+            },
+            now_ms(),
+        );
         shard.commit().unwrap();
         reply
     }
@@ -359,7 +367,16 @@ mod tests {
                     .iter()
                     .map(|a| Bytes::copy_from_slice(a.as_bytes()))
                     .collect();
-                s.execute(&ShardReq { db: 0, exec, args }, now_ms()).0
+                s.execute(
+                    &ShardReq {
+                        db: 0,
+                        exec,
+                        args,
+                        client: 0,
+                    },
+                    now_ms(),
+                )
+                .0
             })
             .collect();
         s.commit().unwrap();

@@ -151,6 +151,7 @@ fn kind_of(name: &str) -> Option<Kind> {
         "time" => Local(server::time),
         "lastsave" => Local(server::lastsave),
         "latency" => Local(server::latency),
+        "slowlog" => Local(server::slowlog),
         "info" => Coordinated(Coord::Info),
         "shutdown" => Coordinated(Coord::Shutdown),
         "debug" => Coordinated(Coord::Debug),

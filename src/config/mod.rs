@@ -312,6 +312,8 @@ pub struct Live {
     appendfsync: AtomicU8,
     batch_max: AtomicUsize,
     storage_timeout_ms: AtomicU64,
+    slowlog_slower_than: std::sync::atomic::AtomicI64,
+    slowlog_max_len: AtomicU64,
     requirepass: Mutex<Option<String>>,
     /// Parameters with no live atomic: their current text.
     params: Mutex<BTreeMap<String, String>>,
@@ -320,7 +322,9 @@ pub struct Live {
 }
 
 /// Parameters whose current value lives in an atomic of [`Live`], not in the map.
-const LIVE_PARAMS: [&str; 5] = [
+const LIVE_PARAMS: [&str; 7] = [
+    "slowlog-log-slower-than",
+    "slowlog-max-len",
     "proto-max-bulk-len",
     "appendfsync",
     "batch-max",
@@ -400,6 +404,18 @@ impl Live {
             appendfsync: AtomicU8::new(cfg.appendfsync as u8),
             batch_max: AtomicUsize::new(cfg.batch_max as usize),
             storage_timeout_ms: AtomicU64::new(cfg.storage_timeout_ms),
+            slowlog_slower_than: std::sync::atomic::AtomicI64::new(
+                params
+                    .get("slowlog-log-slower-than")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(10_000),
+            ),
+            slowlog_max_len: AtomicU64::new(
+                params
+                    .get("slowlog-max-len")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(128),
+            ),
             requirepass: Mutex::new(cfg.requirepass.clone().filter(|p| !p.is_empty())),
             params: Mutex::new(params),
             immutable: vec![
@@ -431,6 +447,14 @@ impl Live {
     /// Most requests per group commit.
     pub fn batch_max(&self) -> usize {
         self.batch_max.load(Ordering::Relaxed)
+    }
+
+    /// SLOWLOG threshold in µs (negative: off) and length.
+    pub fn slowlog(&self) -> (i64, u64) {
+        (
+            self.slowlog_slower_than.load(Ordering::Relaxed),
+            self.slowlog_max_len.load(Ordering::Relaxed),
+        )
     }
 
     /// How long a connection waits for a shard.
@@ -471,6 +495,8 @@ impl Live {
             "appendfsync" => self.fsync().name().to_string(),
             "batch-max" => self.batch_max().to_string(),
             "storage-timeout-ms" => self.storage_timeout().as_millis().to_string(),
+            "slowlog-log-slower-than" => self.slowlog().0.to_string(),
+            "slowlog-max-len" => self.slowlog().1.to_string(),
             "requirepass" => self.requirepass().unwrap_or_default(),
             _ => params.get(name)?.clone(),
         })
@@ -528,6 +554,12 @@ impl Live {
                 "batch-max" => self
                     .batch_max
                     .store(value.parse().unwrap_or(1), Ordering::Relaxed),
+                "slowlog-log-slower-than" => self
+                    .slowlog_slower_than
+                    .store(value.parse().unwrap_or(10_000), Ordering::Relaxed),
+                "slowlog-max-len" => self
+                    .slowlog_max_len
+                    .store(value.parse().unwrap_or(128), Ordering::Relaxed),
                 "storage-timeout-ms" => self
                     .storage_timeout_ms
                     .store(value.parse().unwrap_or(5000), Ordering::Relaxed),
@@ -565,6 +597,14 @@ impl Live {
             "appendfsync" => Fsync::parse(value).map(|_| ()).ok_or_else(|| {
                 "argument(s) must be one of the following: always, everysec, no".into()
             }),
+            "slowlog-log-slower-than" => match value.parse::<i64>() {
+                Ok(v) if v >= -1 => Ok(()),
+                _ => Err("argument must be between -1 and 9223372036854775807 inclusive".into()),
+            },
+            "slowlog-max-len" => match value.parse::<u64>() {
+                Ok(v) if v <= i64::MAX as u64 => Ok(()),
+                _ => Err("argument must be between 0 and 9223372036854775807 inclusive".into()),
+            },
             "batch-max" | "storage-timeout-ms" => match value.parse::<u64>() {
                 Ok(v) if v >= 1 => Ok(()),
                 _ => Err("argument must be a positive integer".into()),

@@ -67,7 +67,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<ServerCtx>) {
         parse: parser::ParseState::default(),
         wbuf: Vec::with_capacity(16 * 1024),
         session: Session::new(ctx.clone(), info),
-        pipe: Pipeline::new(shards),
+        pipe: Pipeline::new(shards, id),
         chan: ReplyChannel::default(),
     };
     if let Err(e) = conn.run().await {
@@ -210,6 +210,7 @@ struct Part {
 
 /// The commands of one batch: per-shard request lists and the reply slots in order.
 struct Pipeline {
+    client: u64,
     work: Vec<Vec<ShardReq>>,
     results: Vec<Vec<Reply>>,
     slots: Vec<Slot>,
@@ -222,8 +223,9 @@ struct Pipeline {
 }
 
 impl Pipeline {
-    fn new(shards: usize) -> Pipeline {
+    fn new(shards: usize, client: u64) -> Pipeline {
         Pipeline {
+            client,
             work: (0..shards).map(|_| Vec::new()).collect(),
             results: (0..shards).map(|_| Vec::new()).collect(),
             slots: Vec::with_capacity(64),
@@ -239,7 +241,8 @@ impl Pipeline {
         self.work.len()
     }
 
-    fn queue(&mut self, shard: usize, req: ShardReq) -> u32 {
+    fn queue(&mut self, shard: usize, mut req: ShardReq) -> u32 {
+        req.client = self.client;
         let q = &mut self.work[shard];
         q.push(req);
         (q.len() - 1) as u32
@@ -286,14 +289,27 @@ impl Pipeline {
                 return Flow::Barrier(cmd, args);
             }
             Kind::Local(f) => {
-                self.slots.push(Slot::Ready(f(session, &args)));
+                let started = std::time::Instant::now();
+                let reply = f(session, &args);
+                let (threshold, max_len) = session.ctx.live.slowlog();
+                let usec = started.elapsed().as_micros() as u64;
+                metrics::slowlog_maybe(threshold, max_len, usec, &args, session.info.id);
+                self.slots.push(Slot::Ready(reply));
                 if session.closing {
                     return Flow::Stop;
                 }
             }
             Kind::Single(exec) => {
                 let shard = shard_of(key_hash(&args[1]), self.shards());
-                let idx = self.queue(shard, ShardReq { db, exec, args });
+                let idx = self.queue(
+                    shard,
+                    ShardReq {
+                        db,
+                        exec,
+                        args,
+                        client: 0,
+                    },
+                );
                 self.slots.push(Slot::One {
                     shard: shard as u32,
                     idx,
@@ -302,7 +318,15 @@ impl Pipeline {
             Kind::Scan(exec) => {
                 let cursor = keys::parse_cursor(&args[1]).unwrap_or(0);
                 let shard = shard_of(cursor, self.shards());
-                let idx = self.queue(shard, ShardReq { db, exec, args });
+                let idx = self.queue(
+                    shard,
+                    ShardReq {
+                        db,
+                        exec,
+                        args,
+                        client: 0,
+                    },
+                );
                 self.slots.push(Slot::One {
                     shard: shard as u32,
                     idx,
@@ -318,6 +342,7 @@ impl Pipeline {
                             db,
                             exec,
                             args: args.clone(),
+                            client: 0,
                         },
                     );
                     self.parts.push(Part {
@@ -343,7 +368,15 @@ impl Pipeline {
                 };
                 match local.and_then(|exec| self.one_shard(cmd, &args).map(|s| (exec, s))) {
                     Some((exec, shard)) => {
-                        let idx = self.queue(shard, ShardReq { db, exec, args });
+                        let idx = self.queue(
+                            shard,
+                            ShardReq {
+                                db,
+                                exec,
+                                args,
+                                client: 0,
+                            },
+                        );
                         self.slots.push(Slot::One {
                             shard: shard as u32,
                             idx,
@@ -370,7 +403,15 @@ impl Pipeline {
     fn split(&mut self, cmd: &Command, exec: ExecFn, merge: Merge, db: u8, args: Vec<Bytes>) {
         let spec = cmd.spec;
         if let Some(shard) = self.one_shard(cmd, &args) {
-            let idx = self.queue(shard, ShardReq { db, exec, args });
+            let idx = self.queue(
+                shard,
+                ShardReq {
+                    db,
+                    exec,
+                    args,
+                    client: 0,
+                },
+            );
             self.slots.push(Slot::One {
                 shard: shard as u32,
                 idx,
@@ -406,6 +447,7 @@ impl Pipeline {
                     db,
                     exec,
                     args: sub,
+                    client: 0,
                 },
             );
             self.parts.push(Part {

@@ -67,7 +67,13 @@ async fn rename(session: &mut Session, args: Vec<Bytes>) -> Reply {
         Ok(h) => h,
         Err(e) => return e,
     };
-    let req = |exec, args: Vec<Bytes>| ShardReq { db, exec, args };
+    let client = session.info.id;
+    let req = |exec, args: Vec<Bytes>| ShardReq {
+        db,
+        exec,
+        args,
+        client,
+    };
     let dumped = held
         .exec(
             from,
@@ -141,6 +147,7 @@ async fn msetnx(session: &mut Session, args: Vec<Bytes>) -> Reply {
                     db,
                     exec: keys::exists,
                     args: exists_args,
+                    client: 0,
                 },
             )
             .await;
@@ -160,6 +167,7 @@ async fn msetnx(session: &mut Session, args: Vec<Bytes>) -> Reply {
                     db,
                     exec: strings::mset,
                     args: set_args,
+                    client: 0,
                 },
             )
             .await;
@@ -180,6 +188,7 @@ async fn keyspace(session: &Session, chan: &mut ReplyChannel) -> Vec<(i64, i64)>
                 db: 0,
                 exec: keys::keyspace,
                 args: vec![Bytes::from_static(b"keyspace")],
+                client: 0,
             }]
         })
         .collect();
@@ -233,6 +242,7 @@ async fn on_key(held: &mut Held, session: &Session, exec: ExecFn, args: Vec<Byte
             db: session.db,
             exec,
             args,
+            client: 0,
         },
     )
     .await
@@ -686,6 +696,7 @@ async fn debug(session: &mut Session, args: Vec<Bytes>, chan: &mut ReplyChannel)
                         db: 0,
                         exec: keys::debug,
                         args: args.clone(),
+                        client: 0,
                     }]
                 })
                 .collect();

@@ -31,6 +31,8 @@ pub struct ShardReq {
     pub exec: ExecFn,
     /// The arguments, args[0] being the command name.
     pub args: Vec<Bytes>,
+    /// The id of the client that sent it (0: the server itself), for SLOWLOG.
+    pub client: u64,
 }
 
 /// Counters a shard publishes for INFO: written by the shard with relaxed atomics,
@@ -123,6 +125,7 @@ impl Shard {
     /// is returned too, so a failed commit can turn exactly those replies into errors.
     pub fn execute(&mut self, req: &ShardReq, now_ms: u64) -> (Reply, bool) {
         let before = self.writes();
+        let started = std::time::Instant::now();
         let mut tx = Tx {
             shard: self,
             db: req.db,
@@ -132,6 +135,11 @@ impl Shard {
             Ok(r) => r,
             Err(e) => Reply::Error(e.text()),
         };
+        let (threshold, max_len) = self.live.slowlog();
+        if threshold >= 0 {
+            let usec = started.elapsed().as_micros() as u64;
+            crate::metrics::slowlog_maybe(threshold, max_len, usec, &req.args, req.client);
+        }
         (reply, self.writes() != before)
     }
 
