@@ -236,6 +236,124 @@ pub fn power_of_two_buckets(h: &Histogram<u64>) -> Vec<(u64, u64)> {
     out
 }
 
+/// A histogram of microseconds as an HdrHistogram percentile distribution (`.hgrm`,
+/// values in milliseconds), the text the standard HdrHistogram plotter reads.
+pub fn percentile_distribution(h: &Histogram<u64>) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:>12} {:>14} {:>10} {:>14}\n",
+        "Value", "Percentile", "TotalCount", "1/(1-Percentile)"
+    );
+    for v in h.iter_quantiles(5) {
+        let q = v.quantile_iterated_to();
+        let inv = if q < 1.0 {
+            format!("{:>14.2}", 1.0 / (1.0 - q))
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "{:>12.3} {:>14.12} {:>10} {}",
+            v.value_iterated_to() as f64 / 1000.0,
+            q,
+            v.count_since_last_iteration(),
+            inv
+        );
+    }
+    let (mean, sd) = (h.mean() / 1000.0, h.stdev() / 1000.0);
+    let _ = writeln!(
+        out,
+        "#[Mean    = {mean:>12.3}, StdDeviation   = {sd:>12.3}]"
+    );
+    let (max, n) = (h.max() as f64 / 1000.0, h.len());
+    let _ = writeln!(out, "#[Max     = {max:>12.3}, Total count    = {n:>12}]");
+    let (b, sb) = (h.buckets(), h.distinct_values());
+    let _ = writeln!(out, "#[Buckets = {b:>12}, SubBuckets     = {sb:>12}]");
+    out
+}
+
+/// Writes latency dumps: one `.hgrm` per command per dump, and one HdrHistogram
+/// interval log per run with each command's histogram of every interval.
+pub struct Dumper {
+    dir: std::path::PathBuf,
+    run: u64,
+    seq: u64,
+    last: Recorder,
+    last_at: std::time::SystemTime,
+    started: std::time::SystemTime,
+}
+
+impl Dumper {
+    /// A dumper writing into `dir`; file names carry the run's start time.
+    pub fn new(dir: std::path::PathBuf) -> Dumper {
+        let now = std::time::SystemTime::now();
+        Dumper {
+            dir,
+            run: crate::storage::now_ms(),
+            seq: 0,
+            last: Recorder::default(),
+            last_at: now,
+            started: now,
+        }
+    }
+
+    /// Writes the current histograms; returns the number of files written.
+    pub fn dump(&mut self) -> std::io::Result<usize> {
+        use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+        use hdrhistogram::serialization::V2DeflateSerializer;
+        std::fs::create_dir_all(&self.dir)?;
+        let snap = snapshot();
+        self.seq += 1;
+        let now = std::time::SystemTime::now();
+        let mut written = 0;
+        let log_path = self.dir.join(format!("shardis-{}.hlog", self.run));
+        let fresh = !log_path.exists();
+        let mut log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)?;
+        let mut serializer = V2DeflateSerializer::new();
+        let mut builder = IntervalLogWriterBuilder::new();
+        if fresh {
+            builder.add_comment("shardis per-command latency, microseconds");
+            builder.with_start_time(self.started);
+        }
+        let mut writer = builder
+            .begin_log_with(&mut log, &mut serializer)
+            .map_err(std::io::Error::other)?;
+        let since = self
+            .last_at
+            .duration_since(self.started)
+            .unwrap_or_default();
+        let length = now.duration_since(self.last_at).unwrap_or_default();
+        for (i, h) in snap.latency.iter().enumerate() {
+            let Some(h) = h.as_ref().filter(|h| !h.is_empty()) else {
+                continue;
+            };
+            let name = REDIS_SPECS[i].name;
+            let path = self
+                .dir
+                .join(format!("shardis-{}-{:04}-{name}.hgrm", self.run, self.seq));
+            std::fs::write(path, percentile_distribution(h))?;
+            written += 1;
+            let mut interval = h.clone();
+            if let Some(Some(prev)) = self.last.latency.get(i) {
+                let _ = interval.subtract(prev);
+            }
+            if !interval.is_empty() {
+                writer
+                    .write_histogram(&interval, since, length, Tag::new(name))
+                    .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+            }
+        }
+        self.last = snap;
+        self.last_at = now;
+        Ok(written)
+    }
+}
+
 /// Every thread's statistics added up.
 pub fn snapshot() -> Recorder {
     let mut total = Recorder::default();

@@ -275,12 +275,41 @@ pub fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
     println!("Ready to accept connections tcp on {addr}");
 
     rt.block_on(async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
-            _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-            _ = ctx.shutdown.notified() => tracing::info!("SHUTDOWN: shutting down"),
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut usr1 = signal(SignalKind::user_defined1())?;
+        let mut dumper = ctx
+            .config
+            .latency_dump
+            .clone()
+            .map(crate::metrics::Dumper::new);
+        let mut dump = |why: &str| {
+            if let Some(d) = dumper.as_mut() {
+                match d.dump() {
+                    Ok(n) => tracing::info!("latency dump ({why}): {n} histograms"),
+                    Err(e) => tracing::error!("latency dump failed: {e}"),
+                }
+            }
+        };
+        let mut second = tokio::time::interval(std::time::Duration::from_secs(1));
+        let mut elapsed = 0u64;
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => { tracing::info!("SIGINT: shutting down"); break }
+                _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break }
+                _ = ctx.shutdown.notified() => { tracing::info!("SHUTDOWN: shutting down"); break }
+                _ = usr1.recv() => dump("SIGUSR1"),
+                _ = second.tick() => {
+                    let every = ctx.live.latency_dump_interval();
+                    elapsed += 1;
+                    if every > 0 && elapsed >= every {
+                        elapsed = 0;
+                        dump("interval");
+                    }
+                }
+            }
         }
+        dump("shutdown");
         backend.shutdown().await;
         Ok::<(), std::io::Error>(())
     })?;

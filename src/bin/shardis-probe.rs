@@ -14,7 +14,6 @@
 //! writes the histogram as an HdrHistogram percentile distribution.
 
 use std::collections::VecDeque;
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -247,51 +246,6 @@ fn forgive_timer(intended: Instant, blocked: bool) -> Instant {
     }
 }
 
-/// The HdrHistogram percentile distribution text (values in milliseconds).
-fn hgrm(h: &Hist) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:>12} {:>14} {:>10} {:>14}\n",
-        "Value", "Percentile", "TotalCount", "1/(1-Percentile)"
-    );
-    for v in h.iter_quantiles(5) {
-        let q = v.quantile_iterated_to();
-        let inv = if q < 1.0 {
-            format!("{:>14.2}", 1.0 / (1.0 - q))
-        } else {
-            String::new()
-        };
-        let _ = writeln!(
-            out,
-            "{:>12.3} {:>14.12} {:>10} {}",
-            v.value_iterated_to() as f64 / 1000.0,
-            q,
-            v.count_since_last_iteration(),
-            inv
-        );
-    }
-    let _ = writeln!(
-        out,
-        "#[Mean    = {:>12.3}, StdDeviation   = {:>12.3}]",
-        h.mean() / 1000.0,
-        h.stdev() / 1000.0
-    );
-    let _ = writeln!(
-        out,
-        "#[Max     = {:>12.3}, Total count    = {:>12}]",
-        h.max() as f64 / 1000.0,
-        h.len()
-    );
-    let _ = writeln!(
-        out,
-        "#[Buckets = {:>12}, SubBuckets     = {:>12}]",
-        h.buckets(),
-        h.distinct_values()
-    );
-    out
-}
-
 fn main() {
     let args = Arc::new(Args::parse());
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -334,7 +288,7 @@ fn main() {
         h.max() as f64 / 1000.0
     );
     if let Some(path) = &args.hgrm {
-        if let Err(e) = std::fs::write(path, hgrm(h)) {
+        if let Err(e) = std::fs::write(path, shardis::metrics::percentile_distribution(h)) {
             eprintln!("cannot write {path}: {e}");
         }
     }

@@ -164,6 +164,13 @@ pub struct Config {
     /// Most connected clients.
     #[arg(long, default_value_t = 10_000)]
     pub maxclients: u64,
+    /// Directory for HDR latency dumps (.hgrm per command, an interval log per run),
+    /// written on SIGUSR1, every --latency-dump-interval seconds and at shutdown.
+    #[arg(long)]
+    pub latency_dump: Option<PathBuf>,
+    /// Seconds between latency dumps (0: only on SIGUSR1 and at shutdown).
+    #[arg(long, default_value_t = 0)]
+    pub latency_dump_interval: u64,
     /// HTTP port for /health/network, /health/storage and /metrics (0: off).
     #[arg(long, default_value_t = 0)]
     pub admin_port: u16,
@@ -314,6 +321,7 @@ pub struct Live {
     storage_timeout_ms: AtomicU64,
     slowlog_slower_than: std::sync::atomic::AtomicI64,
     slowlog_max_len: AtomicU64,
+    latency_dump_interval: AtomicU64,
     requirepass: Mutex<Option<String>>,
     /// Parameters with no live atomic: their current text.
     params: Mutex<BTreeMap<String, String>>,
@@ -322,7 +330,8 @@ pub struct Live {
 }
 
 /// Parameters whose current value lives in an atomic of [`Live`], not in the map.
-const LIVE_PARAMS: [&str; 7] = [
+const LIVE_PARAMS: [&str; 8] = [
+    "latency-dump-interval",
     "slowlog-log-slower-than",
     "slowlog-max-len",
     "proto-max-bulk-len",
@@ -404,6 +413,7 @@ impl Live {
             appendfsync: AtomicU8::new(cfg.appendfsync as u8),
             batch_max: AtomicUsize::new(cfg.batch_max as usize),
             storage_timeout_ms: AtomicU64::new(cfg.storage_timeout_ms),
+            latency_dump_interval: AtomicU64::new(cfg.latency_dump_interval),
             slowlog_slower_than: std::sync::atomic::AtomicI64::new(
                 params
                     .get("slowlog-log-slower-than")
@@ -457,6 +467,11 @@ impl Live {
         )
     }
 
+    /// Seconds between latency dumps (0: off).
+    pub fn latency_dump_interval(&self) -> u64 {
+        self.latency_dump_interval.load(Ordering::Relaxed)
+    }
+
     /// How long a connection waits for a shard.
     pub fn storage_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.storage_timeout_ms.load(Ordering::Relaxed))
@@ -497,6 +512,7 @@ impl Live {
             "storage-timeout-ms" => self.storage_timeout().as_millis().to_string(),
             "slowlog-log-slower-than" => self.slowlog().0.to_string(),
             "slowlog-max-len" => self.slowlog().1.to_string(),
+            "latency-dump-interval" => self.latency_dump_interval().to_string(),
             "requirepass" => self.requirepass().unwrap_or_default(),
             _ => params.get(name)?.clone(),
         })
@@ -557,6 +573,9 @@ impl Live {
                 "slowlog-log-slower-than" => self
                     .slowlog_slower_than
                     .store(value.parse().unwrap_or(10_000), Ordering::Relaxed),
+                "latency-dump-interval" => self
+                    .latency_dump_interval
+                    .store(value.parse().unwrap_or(0), Ordering::Relaxed),
                 "slowlog-max-len" => self
                     .slowlog_max_len
                     .store(value.parse().unwrap_or(128), Ordering::Relaxed),
@@ -600,6 +619,10 @@ impl Live {
             "slowlog-log-slower-than" => match value.parse::<i64>() {
                 Ok(v) if v >= -1 => Ok(()),
                 _ => Err("argument must be between -1 and 9223372036854775807 inclusive".into()),
+            },
+            "latency-dump-interval" => match value.parse::<u64>() {
+                Ok(_) => Ok(()),
+                _ => Err("argument must be a non-negative integer".into()),
             },
             "slowlog-max-len" => match value.parse::<u64>() {
                 Ok(v) if v <= i64::MAX as u64 => Ok(()),

@@ -99,6 +99,14 @@ impl Server {
             .unwrap()
     }
 
+    /// Sends a signal to the server process.
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.child.id() as i32, sig);
+        }
+    }
+
     /// Stops the server with SIGTERM and waits for it to exit.
     pub fn stop(mut self) {
         // SAFETY: kill(2) on our own child's pid.
