@@ -35,9 +35,16 @@ pub struct Recorder {
     pub commands: Vec<CmdStat>,
     /// Latency distribution (µs) per command, by position; created on first use.
     pub latency: Vec<Option<Histogram<u64>>>,
+    /// Per command, the stages of its time (see [`STAGES`]), µs; created on first use.
+    pub stages: Vec<Option<Box<[Histogram<u64>; 4]>>>,
     /// By error code (`ERR`, `WRONGTYPE`, ...).
     pub errors: AHashMap<String, u64>,
 }
+
+/// The stages a keyed command's time is split into: the network side (parse, route,
+/// reply), waiting in the shard's queue, executing on the shard, and the commit (the
+/// group's RocksDB write and, with `appendfsync always`, the WAL sync).
+pub const STAGES: [&str; 4] = ["network", "queue", "storage", "commit"];
 
 /// A histogram for command latencies: 1 µs to an hour, two significant digits.
 fn new_histogram() -> Histogram<u64> {
@@ -77,6 +84,24 @@ impl Recorder {
         }
     }
 
+    /// Records where one command's time went, in [`STAGES`] order.
+    pub fn stages(&mut self, spec: usize, us: [u64; 4]) {
+        if self.stages.len() < REDIS_SPECS.len() {
+            self.stages.resize_with(REDIS_SPECS.len(), || None);
+        }
+        let h = self.stages[spec].get_or_insert_with(|| {
+            Box::new([
+                new_histogram(),
+                new_histogram(),
+                new_histogram(),
+                new_histogram(),
+            ])
+        });
+        for (h, v) in h.iter_mut().zip(us) {
+            h.saturating_record(v.max(1));
+        }
+    }
+
     fn merge(&mut self, other: &Recorder) {
         if self.commands.len() < other.commands.len() {
             self.commands
@@ -87,6 +112,24 @@ impl Recorder {
             a.usec += b.usec;
             a.rejected += b.rejected;
             a.failed += b.failed;
+        }
+        if self.stages.len() < other.stages.len() {
+            self.stages.resize_with(other.stages.len(), || None);
+        }
+        for (a, b) in self.stages.iter_mut().zip(&other.stages) {
+            if let Some(b) = b {
+                let a = a.get_or_insert_with(|| {
+                    Box::new([
+                        new_histogram(),
+                        new_histogram(),
+                        new_histogram(),
+                        new_histogram(),
+                    ])
+                });
+                for (x, y) in a.iter_mut().zip(b.iter()) {
+                    let _ = x.add(y);
+                }
+            }
         }
         if self.latency.len() < other.latency.len() {
             self.latency.resize(other.latency.len(), None);
@@ -346,6 +389,18 @@ impl Dumper {
                 writer
                     .write_histogram(&interval, since, length, Tag::new(name))
                     .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+            }
+        }
+        for (i, stages) in snap.stages.iter().enumerate() {
+            let Some(stages) = stages else { continue };
+            let name = REDIS_SPECS[i].name;
+            for (stage, h) in STAGES.iter().zip(stages.iter()) {
+                if h.is_empty() {
+                    continue;
+                }
+                let file = format!("shardis-{}-{:04}-{name}-{stage}.hgrm", self.run, self.seq);
+                std::fs::write(self.dir.join(file), percentile_distribution(h))?;
+                written += 1;
             }
         }
         self.last = snap;

@@ -427,6 +427,16 @@ fn section(out: &mut String, ctx: &ServerCtx, name: &str, keyspace: &[(i64, i64)
                     &format!("p50={:.3},p99={:.3},p99.9={:.3}", q(0.5), q(0.99), q(0.999)),
                 );
             }
+            for (i, stages) in snap.stages.iter().enumerate() {
+                let Some(stages) = stages else { continue };
+                let mut parts = Vec::new();
+                for (stage, h) in crate::metrics::STAGES.iter().zip(stages.iter()) {
+                    let q = |p: f64| h.value_at_quantile(p);
+                    parts.push(format!("{stage}_p50={},{stage}_p99={}", q(0.5), q(0.99)));
+                }
+                let name = super::redis_spec::REDIS_SPECS[i].name;
+                w(&format!("latency_stages_usec_{name}"), &parts.join(","));
+            }
         }
         "errorstats" => {
             w("#", &"Errorstats");

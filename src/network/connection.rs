@@ -30,7 +30,7 @@ use crate::metrics;
 use crate::protocol::{parser, Parsed, Reply};
 use crate::server::ServerCtx;
 use crate::storage::encoding::{key_hash, shard_of};
-use crate::storage::{ReplyChannel, ShardReq};
+use crate::storage::{ReplyChannel, ShardReq, StageTimes};
 
 /// Most commands taken from the read buffer before they are executed and answered.
 pub const MAX_PIPELINE: usize = 1024;
@@ -132,7 +132,8 @@ impl Connection {
             }
 
             self.pipe.execute(&ctx, &mut self.chan).await;
-            self.pipe.encode(&mut self.wbuf, &self.session);
+            self.pipe
+                .encode(&mut self.wbuf, &self.session, &self.chan.times);
             if let Some((cmd, args)) = barrier {
                 let started = std::time::Instant::now();
                 let reply = coordinator::run(&mut self.session, cmd, args, &mut self.chan).await;
@@ -216,6 +217,8 @@ struct Pipeline {
     slots: Vec<Slot>,
     /// Per slot: the command's index in the spec table and whether it was rejected.
     stats: Vec<(Option<usize>, bool)>,
+    /// Requests per shard in the batch being executed (for the storage-time shares).
+    work_sizes: Vec<u64>,
     current: (Option<usize>, bool),
     started: std::time::Instant,
     parts: Vec<Part>,
@@ -230,6 +233,7 @@ impl Pipeline {
             results: (0..shards).map(|_| Vec::new()).collect(),
             slots: Vec::with_capacity(64),
             stats: Vec::with_capacity(64),
+            work_sizes: Vec::with_capacity(shards),
             current: (None, false),
             started: std::time::Instant::now(),
             parts: Vec::new(),
@@ -465,6 +469,9 @@ impl Pipeline {
 
     /// Sends the batch's shard work and waits for every reply.
     async fn execute(&mut self, ctx: &ServerCtx, chan: &mut ReplyChannel) {
+        self.work_sizes.clear();
+        self.work_sizes
+            .extend(self.work.iter().map(|w| w.len() as u64));
         if self.work.iter().any(|w| !w.is_empty()) {
             ctx.backend
                 .run(&mut self.work, &mut self.results, chan)
@@ -480,7 +487,7 @@ impl Pipeline {
     }
 
     /// Encodes every reply of the batch, in order, and resets the batch.
-    fn encode(&mut self, out: &mut Vec<u8>, session: &Session) {
+    fn encode(&mut self, out: &mut Vec<u8>, session: &Session, times: &[StageTimes]) {
         if self.slots.is_empty() {
             return;
         }
@@ -488,10 +495,20 @@ impl Pipeline {
         let slots = std::mem::take(&mut self.slots);
         let stats = std::mem::take(&mut self.stats);
         let n = slots.len();
+        let elapsed = self.started.elapsed().as_micros() as u64;
         // Each command of a batch is charged an equal share of the batch's time.
-        let usec = self.started.elapsed().as_micros() as u64 / n as u64;
+        let usec = elapsed / n as u64;
+        // How many commands of the batch each shard's part carried.
+        let per_shard: Vec<u64> = self.work_sizes.clone();
         metrics::with_recorder(|rec| {
             for (slot, (spec, rejected)) in slots.into_iter().zip(stats) {
+                let shard = match &slot {
+                    Slot::One { shard, .. } => Some(*shard as usize),
+                    Slot::Merged { parts, .. } if !parts.is_empty() => {
+                        Some(self.parts[parts.start as usize].shard as usize)
+                    }
+                    _ => None,
+                };
                 let reply = match slot {
                     Slot::Ready(r) => r,
                     Slot::One { shard, idx } => self.take(shard, idx),
@@ -502,6 +519,22 @@ impl Pipeline {
                     _ => None,
                 };
                 rec.command(spec, rejected, error, usec);
+                if let (Some(spec), false) = (spec, rejected) {
+                    // Where this command's wait went: its shard's queue, its share of
+                    // the part's execution, the commit, and the rest (network side).
+                    let t = shard
+                        .and_then(|s| times.get(s))
+                        .copied()
+                        .unwrap_or_default();
+                    let share = shard
+                        .and_then(|s| per_shard.get(s))
+                        .copied()
+                        .unwrap_or(1)
+                        .max(1);
+                    let storage = t.storage_us / share;
+                    let network = elapsed.saturating_sub(t.queue_us + t.storage_us + t.commit_us);
+                    rec.stages(spec, [network, t.queue_us, storage, t.commit_us]);
+                }
                 errors += error.is_some() as u64;
                 reply.encode(out, session.resp3);
             }

@@ -78,6 +78,19 @@ pub struct RunPart {
     pub shard: u32,
     /// The connection's batch number, echoed in the reply (late replies are dropped).
     pub seq: u64,
+    /// When the connection handed the part over (the queue-wait stage starts here).
+    pub sent: std::time::Instant,
+}
+
+/// Where a part's time went on the storage side, in microseconds.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct StageTimes {
+    /// From hand-over until the shard started on it.
+    pub queue_us: u64,
+    /// Executing its requests.
+    pub storage_us: u64,
+    /// From the end of execution until the reply left: the group's write (and WAL sync).
+    pub commit_us: u64,
 }
 
 /// The replies of one [`RunPart`].
@@ -86,6 +99,8 @@ pub struct ShardReply {
     pub shard: u32,
     /// The batch number of the part.
     pub seq: u64,
+    /// Where the part's time went.
+    pub times: StageTimes,
     /// One reply per request, in order.
     pub replies: Vec<Reply>,
 }
@@ -133,12 +148,19 @@ pub struct ReplyChannel {
     tx: ReplyTx,
     rx: mpsc::UnboundedReceiver<ShardReply>,
     seq: u64,
+    /// Per shard, where the last batch's part spent its time (dual runtime).
+    pub times: Vec<StageTimes>,
 }
 
 impl Default for ReplyChannel {
     fn default() -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        ReplyChannel { tx, rx, seq: 0 }
+        ReplyChannel {
+            tx,
+            rx,
+            seq: 0,
+            times: Vec::new(),
+        }
     }
 }
 
@@ -214,6 +236,8 @@ impl Backend {
             Backend::Dual(d) => {
                 chan.seq += 1;
                 let seq = chan.seq;
+                chan.times.clear();
+                chan.times.resize(work.len(), StageTimes::default());
                 let mut waiting = vec![0usize; work.len()];
                 for (s, reqs) in work.iter_mut().enumerate() {
                     if reqs.is_empty() {
@@ -225,6 +249,7 @@ impl Backend {
                         reply: chan.tx.clone(),
                         shard: s as u32,
                         seq,
+                        sent: std::time::Instant::now(),
                     };
                     // On a network thread the outbox batches it with other connections'.
                     let part = match outbox::submit(s, part) {
@@ -253,6 +278,7 @@ impl Backend {
                         Ok(Some(r)) if r.seq == seq && waiting[r.shard as usize] > 0 => {
                             waiting[r.shard as usize] = 0;
                             results[r.shard as usize] = r.replies;
+                            chan.times[r.shard as usize] = r.times;
                             left -= 1;
                         }
                         // A late reply to a batch that already timed out.

@@ -116,6 +116,7 @@ async fn flusher(
                 let _ = p.reply.send(ShardReply {
                     shard: p.shard,
                     seq: p.seq,
+                    times: Default::default(),
                     replies,
                 });
             }

@@ -24,7 +24,7 @@ use tokio::sync::oneshot;
 
 use super::{
     now_ms, run_one, sampler, wal_syncer, Backend, DebugOp, DualShards, Engine, EngineStats,
-    HeldOp, ReplyTx, Shard, ShardCounters, ShardMsg, ShardReply,
+    HeldOp, ReplyTx, Shard, ShardCounters, ShardMsg, ShardReply, StageTimes,
 };
 use crate::config::Live;
 use crate::protocol::Reply;
@@ -54,6 +54,9 @@ struct Pending {
     seq: u64,
     replies: Vec<Reply>,
     wrote: Vec<u32>,
+    /// Queue wait and execution; the commit stage runs until the reply is sent.
+    times: StageTimes,
+    executed: std::time::Instant,
 }
 
 impl Pending {
@@ -65,9 +68,12 @@ impl Pending {
             }
         }
         if let Some(tx) = self.reply.take() {
+            let mut times = self.times;
+            times.commit_us = self.executed.elapsed().as_micros() as u64;
             let _ = tx.send(ShardReply {
                 shard: self.shard,
                 seq: self.seq,
+                times,
                 replies,
             });
         }
@@ -81,6 +87,7 @@ impl Drop for Pending {
             let _ = tx.send(ShardReply {
                 shard: self.shard,
                 seq: self.seq,
+                times: self.times,
                 replies: (0..n)
                     .map(|_| Reply::error("ERR storage shard failed; the command was not applied"))
                     .collect(),
@@ -231,12 +238,19 @@ async fn shard_task(
             match msg {
                 ShardMsg::Run { parts } => {
                     for part in parts {
+                        let started = std::time::Instant::now();
                         let mut p = Pending {
                             reply: Some(part.reply),
                             shard: part.shard,
                             seq: part.seq,
                             replies: Vec::with_capacity(part.reqs.len()),
                             wrote: Vec::new(),
+                            times: StageTimes {
+                                queue_us: started.saturating_duration_since(part.sent).as_micros()
+                                    as u64,
+                                ..Default::default()
+                            },
+                            executed: started,
                         };
                         for req in &part.reqs {
                             let (r, w) = shard.execute(req, now);
@@ -245,6 +259,8 @@ async fn shard_task(
                             }
                             p.replies.push(r);
                         }
+                        p.executed = std::time::Instant::now();
+                        p.times.storage_us = p.executed.duration_since(started).as_micros() as u64;
                         size += part.reqs.len();
                         pending.push(p);
                     }
