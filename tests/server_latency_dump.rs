@@ -74,13 +74,23 @@ fn sigusr1_and_shutdown_write_hgrm_files_and_an_interval_log() {
         .find(|p| p.to_string_lossy().ends_with("-set.hgrm"))
         .unwrap();
     assert_eq!(parse_hgrm(&std::fs::read_to_string(&set).unwrap()), 200);
+    for stage in ["network", "queue", "storage", "commit"] {
+        let path = set
+            .to_string_lossy()
+            .replace("-set.hgrm", &format!("-set-{stage}.hgrm"));
+        assert_eq!(
+            parse_hgrm(&std::fs::read_to_string(&path).unwrap()),
+            200,
+            "{stage}"
+        );
+    }
     assert_eq!(c.call(&["SET", "after", "v"]), "+OK\r\n");
     drop(c);
     server.stop();
     // The shutdown dump is the second of the run.
     let second: Vec<_> = files(&dumps, "hgrm")
         .into_iter()
-        .filter(|p| p.to_string_lossy().contains("-0002-set"))
+        .filter(|p| p.to_string_lossy().ends_with("-0002-set.hgrm"))
         .collect();
     assert_eq!(second.len(), 1);
     assert_eq!(

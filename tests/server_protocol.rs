@@ -359,6 +359,15 @@ fn latency_histogram_and_latencystats_have_redis_shapes() {
         stats.contains("latency_percentiles_usec_set:p50="),
         "{stats}"
     );
+    // Where a keyed command's time went, stage by stage.
+    assert!(
+        stats.contains("latency_stages_usec_set:network_p50="),
+        "{stats}"
+    );
+    assert!(
+        stats.contains(",queue_p99=") && stats.contains(",commit_p50="),
+        "{stats}"
+    );
     assert!(stats.contains(",p99.9="), "{stats}");
 }
 
