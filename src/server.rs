@@ -91,6 +91,8 @@ pub struct ServerCtx {
     pub last_save_path: Mutex<String>,
     /// A BGSAVE is running.
     pub bgsave_running: std::sync::atomic::AtomicBool,
+    /// Counters of each network thread (INFO network).
+    pub net_threads: Mutex<Vec<Arc<network::NetThreadStats>>>,
     /// One no-op responder per network thread (the network health check).
     pub net_pingers:
         Mutex<Vec<tokio::sync::mpsc::UnboundedSender<tokio::sync::oneshot::Sender<()>>>>,
@@ -228,6 +230,7 @@ pub fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
         last_save_path: Mutex::new(String::new()),
         bgsave_running: Default::default(),
         net_pingers: Mutex::new(Vec::new()),
+        net_threads: Mutex::new(Vec::new()),
         config: cfg,
     });
 

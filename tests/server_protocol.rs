@@ -246,7 +246,18 @@ fn info_shows_the_shape() {
     assert!(threads.contains("name=shardis-net-0"), "{threads}");
     assert!(threads.contains("name=shardis-storage"), "{threads}");
     let storage = c.call(&["INFO", "storage"]);
-    assert!(storage.contains("shard_2:groups="), "{storage}");
+    assert!(storage.contains("shard_2:queue_depth="), "{storage}");
+    assert!(storage.contains(",op_p99_usec="), "{storage}");
+    let network = c.call(&["INFO", "network"]);
+    assert!(
+        network.contains("network_thread_0:name=shardis-net-0,core=none,"),
+        "{network}"
+    );
+    assert!(
+        network.contains("network_thread_1:name=shardis-net-1,"),
+        "{network}"
+    );
+    assert!(network.contains(",response_p99_usec="), "{network}");
     let single = Server::start("single", &[]);
     let info = single.raw().call(&["INFO", "server"]);
     assert!(info.contains("runtime_mode:single\r\n"), "{info}");

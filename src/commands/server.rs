@@ -201,6 +201,7 @@ const ALL_SECTIONS: &[&str] = &[
     "latencystats",
     "keyspace",
     "threads",
+    "network",
     "storage",
     "rocksdb",
 ];
@@ -469,6 +470,43 @@ fn section(out: &mut String, ctx: &ServerCtx, name: &str, keyspace: &[(i64, i64)
             w("rocksdb_block_cache_bytes", &v(&e.block_cache_bytes));
             w("rocksdb_live_sst_bytes", &v(&e.live_sst_bytes));
         }
+        "network" => {
+            w("#", &"Network");
+            let cpu = thread_cpu();
+            let threads = ctx
+                .net_threads
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            for (i, t) in threads.iter().enumerate() {
+                let v = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+                let (p50, p99, p999) = t
+                    .latency
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .as_ref()
+                    .map_or((0, 0, 0), |h| {
+                        (
+                            h.value_at_quantile(0.5),
+                            h.value_at_quantile(0.99),
+                            h.value_at_quantile(0.999),
+                        )
+                    });
+                let cpu_usec: u64 = cpu
+                    .iter()
+                    .filter(|(n, _)| *n == t.name)
+                    .map(|(_, c)| c)
+                    .sum();
+                w(
+                    &format!("network_thread_{i}"),
+                    &format!(
+                        "name={},core={},connections={},commands={},bytes_in={},bytes_out={},\
+                         response_p50_usec={p50},response_p99_usec={p99},response_p999_usec={p999},cpu_usec={cpu_usec}",
+                        t.name, t.core, v(&t.connections), v(&t.commands), v(&t.bytes_in), v(&t.bytes_out),
+                    ),
+                );
+            }
+        }
         "storage" => {
             w("#", &"Storage");
             let counters = ctx.backend.counters();
@@ -480,15 +518,46 @@ fn section(out: &mut String, ctx: &ServerCtx, name: &str, keyspace: &[(i64, i64)
             w("storage_timeouts", &total(|c| &c.timeouts));
             w("storage_restarts", &total(|c| &c.restarts));
             w("storage_backpressure_waits", &total(|c| &c.backpressure));
+            let depths = ctx.backend.queue_depths();
             for (i, c) in counters.iter().enumerate() {
                 let v = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+                let (groups, requests) = (v(&c.groups), v(&c.requests));
+                let mean = if groups > 0 {
+                    requests as f64 / groups as f64
+                } else {
+                    0.0
+                };
+                let (p50, p99, p999) = c
+                    .op_latency
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .as_ref()
+                    .map_or((0, 0, 0), |h| {
+                        (
+                            h.value_at_quantile(0.5),
+                            h.value_at_quantile(0.99),
+                            h.value_at_quantile(0.999),
+                        )
+                    });
                 w(
                     &format!("shard_{i}"),
                     &format!(
-                        "groups={},requests={},max_group={},errors={},timeouts={},restarts={},backpressure={},expired={}",
-                        v(&c.groups), v(&c.requests), v(&c.max_group), v(&c.errors),
-                        v(&c.timeouts), v(&c.restarts), v(&c.backpressure), v(&c.expired),
+                        "queue_depth={},queue_peak={},groups={groups},requests={requests},mean_group={mean:.2},\
+                         max_group={},op_p50_usec={p50},op_p99_usec={p99},op_p999_usec={p999},errors={},\
+                         timeouts={},restarts={},backpressure={},expired={}",
+                        depths.get(i).copied().unwrap_or(0), v(&c.queue_peak), v(&c.max_group),
+                        v(&c.errors), v(&c.timeouts), v(&c.restarts), v(&c.backpressure),
+                        v(&c.expired),
                     ),
+                );
+            }
+            let storage_threads = thread_cpu().into_iter().filter(|(name, _)| {
+                name.starts_with("shardis-storag") || name.starts_with("rocksdb")
+            });
+            for (i, (name, cpu)) in storage_threads.enumerate() {
+                w(
+                    &format!("storage_thread_{i}"),
+                    &format!("name={name},cpu_usec={cpu}"),
                 );
             }
         }

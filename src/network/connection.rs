@@ -61,7 +61,10 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<ServerCtx>) {
         return;
     }
     let shards = ctx.backend.shards();
+    let stats = super::thread_stats(&ctx);
+    stats.connections.fetch_add(1, Ordering::Relaxed);
     let mut conn = Connection {
+        stats: stats.clone(),
         stream,
         rbuf: BytesMut::with_capacity(16 * 1024),
         parse: parser::ParseState::default(),
@@ -73,6 +76,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<ServerCtx>) {
     if let Err(e) = conn.run().await {
         tracing::debug!(target: "shardis::network", client = id, "connection closed: {e}");
     }
+    stats.connections.fetch_sub(1, Ordering::Relaxed);
     ctx.clients
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -80,6 +84,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<ServerCtx>) {
 }
 
 struct Connection {
+    stats: Arc<super::NetThreadStats>,
     stream: TcpStream,
     rbuf: BytesMut,
     parse: parser::ParseState,
@@ -132,8 +137,12 @@ impl Connection {
             }
 
             self.pipe.execute(&ctx, &mut self.chan).await;
-            self.pipe
+            let answered = self
+                .pipe
                 .encode(&mut self.wbuf, &self.session, &self.chan.times);
+            if let Some((n, us)) = answered {
+                self.stats.batch(n, us);
+            }
             if let Some((cmd, args)) = barrier {
                 let started = std::time::Instant::now();
                 let reply = coordinator::run(&mut self.session, cmd, args, &mut self.chan).await;
@@ -155,9 +164,9 @@ impl Connection {
             }
             if !self.wbuf.is_empty() {
                 self.stream.write_all(&self.wbuf).await?;
-                ctx.stats
-                    .net_out
-                    .fetch_add(self.wbuf.len() as u64, Ordering::Relaxed);
+                let n = self.wbuf.len() as u64;
+                ctx.stats.net_out.fetch_add(n, Ordering::Relaxed);
+                self.stats.bytes_out.fetch_add(n, Ordering::Relaxed);
                 self.wbuf.clear();
             }
             if broken.is_some() || self.session.closing {
@@ -183,6 +192,7 @@ impl Connection {
                 return Ok(());
             }
             ctx.stats.net_in.fetch_add(n as u64, Ordering::Relaxed);
+            self.stats.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
         }
     }
 }
@@ -487,9 +497,15 @@ impl Pipeline {
     }
 
     /// Encodes every reply of the batch, in order, and resets the batch.
-    fn encode(&mut self, out: &mut Vec<u8>, session: &Session, times: &[StageTimes]) {
+    /// Returns the number of commands and the batch's response time (µs).
+    fn encode(
+        &mut self,
+        out: &mut Vec<u8>,
+        session: &Session,
+        times: &[StageTimes],
+    ) -> Option<(u64, u64)> {
         if self.slots.is_empty() {
-            return;
+            return None;
         }
         let mut errors = 0;
         let slots = std::mem::take(&mut self.slots);
@@ -545,6 +561,7 @@ impl Pipeline {
         for r in &mut self.results {
             r.clear();
         }
+        Some((n as u64, elapsed))
     }
 
     fn merge(&mut self, merge: Merge, parts: Range<u32>, keys: u32) -> Reply {

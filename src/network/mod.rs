@@ -17,11 +17,77 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use std::cell::OnceCell;
+use std::sync::atomic::AtomicU64;
+use std::sync::Mutex;
+
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::runtime::Placement;
 use crate::server::ServerCtx;
 pub use session::{ClientInfo, Session};
+
+/// Counters of one network thread, written by that thread alone (relaxed atomics; the
+/// histogram's lock is taken once per batch by its own thread) and read by INFO.
+pub struct NetThreadStats {
+    /// Thread name (matches /proc, for CPU time).
+    pub name: String,
+    /// Core it is pinned to, or `none`.
+    pub core: String,
+    /// Connections open now.
+    pub connections: AtomicU64,
+    /// Commands answered.
+    pub commands: AtomicU64,
+    /// Bytes read.
+    pub bytes_in: AtomicU64,
+    /// Bytes written.
+    pub bytes_out: AtomicU64,
+    /// Response time of each batch, µs.
+    pub latency: Mutex<Option<hdrhistogram::Histogram<u64>>>,
+}
+
+impl NetThreadStats {
+    fn new(name: String, core: String) -> NetThreadStats {
+        NetThreadStats {
+            name,
+            core,
+            connections: AtomicU64::new(0),
+            commands: AtomicU64::new(0),
+            bytes_in: AtomicU64::new(0),
+            bytes_out: AtomicU64::new(0),
+            latency: Mutex::new(None),
+        }
+    }
+
+    /// Records one answered batch: `n` commands, `us` from first parse to reply.
+    pub fn batch(&self, n: u64, us: u64) {
+        use std::sync::atomic::Ordering;
+        self.commands.fetch_add(n, Ordering::Relaxed);
+        let mut h = self.latency.lock().unwrap_or_else(|e| e.into_inner());
+        h.get_or_insert_with(|| {
+            hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 2).expect("valid bounds")
+        })
+        .saturating_record(us.max(1));
+    }
+}
+
+thread_local! {
+    static THREAD_STATS: OnceCell<Arc<NetThreadStats>> = const { OnceCell::new() };
+}
+
+/// The calling network thread's counters; threads of the single runtime share one set.
+pub(crate) fn thread_stats(ctx: &ServerCtx) -> Arc<NetThreadStats> {
+    if let Some(s) = THREAD_STATS.with(|c| c.get().cloned()) {
+        return s;
+    }
+    let mut all = ctx.net_threads.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(shared) = all.iter().find(|s| s.name == "shardis-single") {
+        return shared.clone();
+    }
+    let shared = Arc::new(NetThreadStats::new("shardis-single".into(), "none".into()));
+    all.push(shared.clone());
+    shared
+}
 
 /// Binds a listener with `SO_REUSEADDR` and `SO_REUSEPORT`, so every network thread
 /// can have its own on the same address.
@@ -56,6 +122,20 @@ pub fn spawn_thread(
                     return;
                 }
             };
+            let stats = Arc::new(NetThreadStats::new(
+                format!("shardis-net-{i}"),
+                match place {
+                    Placement::Fixed(c) => c.to_string(),
+                    Placement::Floating => "none".into(),
+                },
+            ));
+            ctx.net_threads
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(stats.clone());
+            THREAD_STATS.with(|c| {
+                let _ = c.set(stats);
+            });
             rt.block_on(async move {
                 ctx.backend.install_outbox();
                 ctx.start_net_pinger(|fut| {

@@ -216,6 +216,14 @@ impl Backend {
         }
     }
 
+    /// Messages waiting in each shard's channel now (dual runtime; 0 in single).
+    pub fn queue_depths(&self) -> Vec<usize> {
+        match self {
+            Backend::Dual(d) => d.senders.iter().map(|s| s.len()).collect(),
+            Backend::Single(s) => vec![0; s.shards.len()],
+        }
+    }
+
     /// Per-shard counters.
     pub fn counters(&self) -> &[Arc<ShardCounters>] {
         match self {

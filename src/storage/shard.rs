@@ -56,9 +56,27 @@ pub struct ShardCounters {
     pub restarts: AtomicU64,
     /// Sends that found the shard's channel full and had to wait.
     pub backpressure: AtomicU64,
+    /// Most messages seen waiting in the shard's channel.
+    pub queue_peak: AtomicU64,
+    /// Execution time of each request, µs (locked once per group by the shard).
+    pub op_latency: std::sync::Mutex<Option<hdrhistogram::Histogram<u64>>>,
 }
 
 impl ShardCounters {
+    /// Adds execution times (µs) of a group's requests to the shard's histogram.
+    pub(super) fn record_ops(&self, us: &[u64]) {
+        if us.is_empty() {
+            return;
+        }
+        let mut h = self.op_latency.lock().unwrap_or_else(|e| e.into_inner());
+        let h = h.get_or_insert_with(|| {
+            hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 2).expect("valid bounds")
+        });
+        for &v in us {
+            h.saturating_record(v.max(1));
+        }
+    }
+
     pub(super) fn record_group(&self, size: u64, failed: bool) {
         self.groups.fetch_add(1, Ordering::Relaxed);
         self.requests.fetch_add(size, Ordering::Relaxed);
@@ -85,6 +103,8 @@ pub struct Shard {
     fail_writes: u32,
     committed_ops: u64,
     pending_ranges: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Execution times of the current group's requests, µs.
+    op_times: Vec<u64>,
 }
 
 impl Shard {
@@ -113,6 +133,7 @@ impl Shard {
             fail_writes: 0,
             committed_ops: 0,
             pending_ranges: Vec::new(),
+            op_times: Vec::new(),
         }
     }
 
@@ -135,9 +156,10 @@ impl Shard {
             Ok(r) => r,
             Err(e) => Reply::Error(e.text()),
         };
+        let usec = started.elapsed().as_micros() as u64;
+        self.op_times.push(usec);
         let (threshold, max_len) = self.live.slowlog();
         if threshold >= 0 {
-            let usec = started.elapsed().as_micros() as u64;
             crate::metrics::slowlog_maybe(threshold, max_len, usec, &req.args, req.client);
         }
         (reply, self.writes() != before)
@@ -175,6 +197,8 @@ impl Shard {
     }
 
     fn commit_with(&mut self, sync: bool) -> Result<(), StorageError> {
+        self.counters.record_ops(&self.op_times);
+        self.op_times.clear();
         let batch = self.take_batch();
         let result = match self.failed.take() {
             // An early commit of this group failed: the rest of the group is not

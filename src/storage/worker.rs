@@ -230,6 +230,9 @@ async fn shard_task(
 ) {
     let mut pending: Vec<Pending> = Vec::new();
     while let Ok(first) = rx.recv_async().await {
+        counters
+            .queue_peak
+            .fetch_max(rx.len() as u64 + 1, Ordering::Relaxed);
         let batch_max = live.batch_max().max(1);
         let mut now = now_ms();
         let mut size = 0usize;
