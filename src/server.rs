@@ -201,6 +201,7 @@ pub fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
         }
     };
 
+    backend.route_rocksdb_options(&live);
     let shape = Shape {
         runtime_mode: cfg.runtime.name(),
         network_threads: if cfg.runtime == RuntimeMode::Dual {
@@ -281,6 +282,7 @@ pub fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
         use tokio::signal::unix::{signal, SignalKind};
         let mut term = signal(SignalKind::terminate())?;
         let mut usr1 = signal(SignalKind::user_defined1())?;
+        let mut hup = signal(SignalKind::hangup())?;
         let mut dumper = ctx
             .config
             .latency_dump
@@ -302,6 +304,13 @@ pub fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
                 _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break }
                 _ = ctx.shutdown.notified() => { tracing::info!("SHUTDOWN: shutting down"); break }
                 _ = usr1.recv() => dump("SIGUSR1"),
+                _ = hup.recv() => match &ctx.config.config {
+                    Some(path) => match ctx.live.reload(path) {
+                        Ok(n) => tracing::info!("SIGHUP: {n} settings applied from {}", path.display()),
+                        Err(e) => tracing::error!("SIGHUP: {} not applied: {e}", path.display()),
+                    },
+                    None => tracing::warn!("SIGHUP: no config file to re-read"),
+                },
                 _ = second.tick() => {
                     let every = ctx.live.latency_dump_interval();
                     elapsed += 1;

@@ -152,7 +152,10 @@ pub fn config(s: &mut Session, args: &[Bytes]) -> Reply {
         }
         "config|rewrite" => match &s.ctx.config.config {
             None => Reply::error("ERR The server is running without a config file"),
-            Some(_) => Reply::error("ERR CONFIG REWRITE is not supported by shardis yet"),
+            Some(path) => match s.ctx.live.rewrite(path) {
+                Ok(()) => Reply::Ok,
+                Err(e) => Reply::error(format!("ERR Rewriting config file: {e}")),
+            },
         },
         _ => Reply::error(format!(
             "ERR {} is not supported by shardis",
@@ -295,7 +298,12 @@ fn section(out: &mut String, ctx: &ServerCtx, name: &str, keyspace: &[(i64, i64)
             w("#", &"Clients");
             let n = ctx.clients.lock().unwrap_or_else(|e| e.into_inner()).len();
             w("connected_clients", &n);
-            w("maxclients", &ctx.config.maxclients);
+            w(
+                "maxclients",
+                &ctx.live
+                    .param_u64("maxclients")
+                    .unwrap_or(ctx.config.maxclients),
+            );
             w("blocked_clients", &0);
         }
         "memory" => {

@@ -47,7 +47,11 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<ServerCtx>) {
     ctx.stats.connections.fetch_add(1, Ordering::Relaxed);
     let admitted = {
         let mut clients = ctx.clients.lock().unwrap_or_else(|e| e.into_inner());
-        let ok = (clients.len() as u64) < ctx.config.maxclients;
+        let max = ctx
+            .live
+            .param_u64("maxclients")
+            .unwrap_or(ctx.config.maxclients);
+        let ok = (clients.len() as u64) < max;
         if ok {
             clients.insert(id, info.clone());
         }

@@ -398,6 +398,15 @@ impl Engine {
         Ok(())
     }
 
+    /// Changes mutable options of the running database (RocksDB's SetOptions).
+    pub fn set_options(&self, options: &[(String, String)]) -> Result<(), StorageError> {
+        let pairs: Vec<(&str, &str)> = options
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        Ok(self.db.set_options(&pairs)?)
+    }
+
     /// An integer RocksDB property such as `rocksdb.num-running-compactions`.
     pub fn property(&self, name: &str) -> Option<u64> {
         self.db.property_int_value(name).ok().flatten()

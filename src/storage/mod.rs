@@ -196,6 +196,27 @@ impl Backend {
         }
     }
 
+    /// Routes CONFIG SET of RocksDB options to the storage side: they are applied by a
+    /// storage thread, never by the network thread that ran CONFIG SET.
+    pub fn route_rocksdb_options(&self, live: &Live) {
+        let engine = self.engine().clone();
+        let rt = match self {
+            Backend::Dual(d) => d.rt.clone(),
+            Backend::Single(s) => s.rt.clone(),
+        };
+        live.on_rocksdb_options(Box::new(move |options| {
+            let engine = engine.clone();
+            rt.spawn_blocking(move || match engine.set_options(&options) {
+                Ok(()) => {
+                    tracing::info!(target: "shardis::storage", "RocksDB options set: {options:?}")
+                }
+                Err(e) => {
+                    tracing::error!(target: "shardis::storage", "RocksDB options {options:?}: {e}")
+                }
+            });
+        }));
+    }
+
     /// Makes a checkpoint of the database in `path`, on the storage side's threads.
     pub async fn checkpoint(&self, path: std::path::PathBuf) -> Result<(), StorageError> {
         let engine = self.engine().clone();
