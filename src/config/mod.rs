@@ -330,8 +330,11 @@ pub struct Live {
     /// Names CONFIG SET changed since start (CONFIG REWRITE writes them).
     changed: Mutex<std::collections::BTreeSet<String>>,
     /// Applies RocksDB option changes on the storage side.
-    rocksdb_hook: std::sync::OnceLock<Box<dyn Fn(Vec<(String, String)>) + Send + Sync>>,
+    rocksdb_hook: std::sync::OnceLock<OptionsHook>,
 }
+
+/// Applies `(RocksDB option, value)` changes (installed by the storage side).
+pub type OptionsHook = Box<dyn Fn(Vec<(String, String)>) + Send + Sync>;
 
 /// The RocksDB option behind a shardis parameter that can change at run time.
 fn rocksdb_option(name: &str) -> Option<&'static str> {
@@ -647,7 +650,7 @@ impl Live {
     }
 
     /// Where RocksDB option changes go (set by the storage side at start-up).
-    pub fn on_rocksdb_options(&self, apply: Box<dyn Fn(Vec<(String, String)>) + Send + Sync>) {
+    pub fn on_rocksdb_options(&self, apply: OptionsHook) {
         let _ = self.rocksdb_hook.set(apply);
     }
 
