@@ -1,29 +1,26 @@
 //! The `shardis` binary: parse the configuration, set up logging, run the server.
 
-use shardis::config::Config;
-
-fn log_filter(level: &str) -> String {
-    // Redis's level names, mapped onto tracing's; anything else is a tracing filter.
-    match level {
-        "debug" => "debug".into(),
-        "verbose" => "info".into(),
-        "notice" => "info".into(),
-        "warning" => "warn".into(),
-        other => other.into(),
-    }
-}
+use shardis::config::{log_filter, set_log_reloader, Config};
+use tracing_subscriber::prelude::*;
+use tracing_subscriber::{reload, EnvFilter};
 
 fn main() {
     let cfg = match Config::load(std::env::args().collect()) {
         Ok(cfg) => cfg,
         Err(e) => e.exit(),
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(log_filter(&cfg.loglevel)));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(log_filter(&cfg.loglevel)));
+    let (filter, handle) = reload::Layer::new(filter);
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
         .init();
+    // CONFIG SET loglevel changes the filter while the server runs.
+    set_log_reloader(Box::new(move |level| {
+        let filter = EnvFilter::try_new(log_filter(level)).map_err(|e| e.to_string())?;
+        handle.reload(filter).map_err(|e| e.to_string())
+    }));
     if let Err(e) = shardis::server::run(cfg) {
         tracing::error!("shardis failed: {e}");
         std::process::exit(1);

@@ -91,3 +91,53 @@ fn rocksdb_options_change_at_run_time() {
         .starts_with("-ERR CONFIG SET failed"));
     assert_eq!(c.call(&["SET", "still", "works"]), "+OK\r\n");
 }
+
+#[test]
+fn config_set_loglevel_changes_what_is_logged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("stderr.log");
+    let port = common::free_port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_shardis"))
+        .args([
+            "--port",
+            &port.to_string(),
+            "--loglevel",
+            "warning",
+            "--dir",
+        ])
+        .arg(tmp.path().join("data"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut c = loop {
+        if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            drop(s);
+            break common::Raw::connect(port);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let accepted = || {
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .matches("connection accepted")
+            .count()
+    };
+    assert_eq!(accepted(), 0, "debug lines hidden at warning");
+    assert!(c
+        .call(&["CONFIG", "SET", "loglevel", "bogus level!"])
+        .starts_with("-ERR CONFIG SET failed"));
+    assert_eq!(c.call(&["CONFIG", "SET", "loglevel", "debug"]), "+OK\r\n");
+    let mut d = common::Raw::connect(port);
+    assert_eq!(d.call(&["PING"]), "+PONG\r\n");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while accepted() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no debug line after CONFIG SET loglevel debug"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -333,6 +333,26 @@ pub struct Live {
     rocksdb_hook: std::sync::OnceLock<OptionsHook>,
 }
 
+/// Maps Redis's level names onto tracing's; anything else is a tracing filter.
+pub fn log_filter(level: &str) -> String {
+    match level {
+        "debug" => "debug".into(),
+        "verbose" | "notice" => "info".into(),
+        "warning" => "warn".into(),
+        other => other.into(),
+    }
+}
+
+/// Changes the log filter at run time (installed by the binary's logging set-up).
+pub type LogReloader = Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
+
+static LOG_RELOADER: std::sync::OnceLock<LogReloader> = std::sync::OnceLock::new();
+
+/// Installs the function CONFIG SET loglevel calls.
+pub fn set_log_reloader(f: LogReloader) {
+    let _ = LOG_RELOADER.set(f);
+}
+
 /// Applies `(RocksDB option, value)` changes (installed by the storage side).
 pub type OptionsHook = Box<dyn Fn(Vec<(String, String)>) + Send + Sync>;
 
@@ -641,6 +661,18 @@ impl Live {
             }
         }
         drop(params);
+        if let Some((_, level)) = pairs.iter().find(|(n, _)| n == "loglevel") {
+            if let Some(reload) = LOG_RELOADER.get() {
+                let level = if level == "nothing" {
+                    "off"
+                } else {
+                    level.as_str()
+                };
+                if let Err(e) = reload(level) {
+                    tracing::warn!("loglevel {level}: {e}");
+                }
+            }
+        }
         if !rocksdb.is_empty() {
             if let Some(apply) = self.rocksdb_hook.get() {
                 apply(rocksdb);
@@ -781,6 +813,20 @@ impl Live {
                 _ => Err("argument must be a positive integer".into()),
             },
             "requirepass" => Ok(()),
+            "loglevel" => {
+                // Redis's names, tracing's levels, or a tracing filter with directives.
+                let names = ["debug", "verbose", "notice", "warning", "nothing"];
+                let levels = ["trace", "info", "warn", "error", "off"];
+                let ok = names.contains(&value)
+                    || levels.contains(&value)
+                    || (value.contains('=')
+                        && tracing_subscriber::EnvFilter::try_new(value).is_ok());
+                if ok {
+                    Ok(())
+                } else {
+                    Err("argument(s) must be one of the following: debug, verbose, notice, warning, nothing".into())
+                }
+            }
             _ => {
                 let default = params.get(name).map(String::as_str).unwrap_or("");
                 if MEMORY_PARAMS.contains(&name) {

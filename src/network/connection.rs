@@ -45,6 +45,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<ServerCtx>) {
     let id = ctx.next_client_id.fetch_add(1, Ordering::Relaxed);
     let info = Arc::new(ClientInfo::new(id, peer, laddr));
     ctx.stats.connections.fetch_add(1, Ordering::Relaxed);
+    tracing::debug!(target: "shardis::network", client = id, %peer, "connection accepted");
     let admitted = {
         let mut clients = ctx.clients.lock().unwrap_or_else(|e| e.into_inner());
         let max = ctx
