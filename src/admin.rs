@@ -107,14 +107,14 @@ async fn network_health(ctx: &ServerCtx) -> Check {
         .clone();
     let mut slowest: f64 = 0.0;
     let mut failed = Vec::new();
-    for (i, p) in pingers.iter().enumerate() {
+    for (name, p) in pingers.iter() {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let started = tokio::time::Instant::now();
         let ok = p.send(tx).is_ok()
             && matches!(tokio::time::timeout(HEALTH_DEADLINE, rx).await, Ok(Ok(())));
         slowest = slowest.max(started.elapsed().as_secs_f64() * 1000.0);
         if !ok {
-            failed.push(format!("network thread {i}"));
+            failed.push(name.clone());
         }
     }
     (pingers.len(), slowest, failed)

@@ -93,16 +93,21 @@ pub struct ServerCtx {
     pub bgsave_running: std::sync::atomic::AtomicBool,
     /// Counters of each network thread (INFO network).
     pub net_threads: Mutex<Vec<Arc<network::NetThreadStats>>>,
-    /// One no-op responder per network thread (the network health check).
-    pub net_pingers:
-        Mutex<Vec<tokio::sync::mpsc::UnboundedSender<tokio::sync::oneshot::Sender<()>>>>,
+    /// One no-op responder per network thread, by thread name (the network health check).
+    pub net_pingers: Mutex<Vec<(String, NetPinger)>>,
+    /// Index of the next network thread to start.
+    pub net_next: std::sync::atomic::AtomicUsize,
 }
+
+/// Where a network thread's health responder listens.
+pub type NetPinger = tokio::sync::mpsc::UnboundedSender<tokio::sync::oneshot::Sender<()>>;
 
 impl ServerCtx {
     /// Starts, on the calling thread's runtime, a task that answers network health
     /// pings, and registers it.
     pub fn start_net_pinger(
         &self,
+        name: &str,
         spawn: impl FnOnce(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>),
     ) {
         let (tx, mut rx) =
@@ -115,7 +120,43 @@ impl ServerCtx {
         self.net_pingers
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(tx);
+            .push((name.to_string(), tx));
+    }
+
+    /// Network threads running and not retiring.
+    pub fn active_network_threads(&self) -> usize {
+        self.net_threads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|t| !t.retiring())
+            .count()
+    }
+
+    /// Starts or retires network threads until `n` are active (dual runtime). A new
+    /// thread is pinned like the first ones and binds its own SO_REUSEPORT listener; a
+    /// retired one stops accepting and exits once its connections have closed.
+    pub fn set_network_threads(self: &Arc<Self>, n: usize) -> std::io::Result<()> {
+        let active: Vec<Arc<network::NetThreadStats>> = self
+            .net_threads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|t| !t.retiring())
+            .cloned()
+            .collect();
+        for t in active.iter().skip(n) {
+            t.retire();
+        }
+        for _ in active.len()..n {
+            let i = self
+                .net_next
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let listener = network::bind(self.addr)?;
+            let place = Placement::nth(self.config.network_cores.as_ref(), i);
+            network::spawn_thread(i, place, listener, self.clone())?;
+        }
+        Ok(())
     }
 }
 
@@ -231,22 +272,24 @@ pub fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
         last_save_path: Mutex::new(String::new()),
         bgsave_running: Default::default(),
         net_pingers: Mutex::new(Vec::new()),
+        net_next: std::sync::atomic::AtomicUsize::new(0),
         net_threads: Mutex::new(Vec::new()),
         config: cfg,
     });
 
     match ctx.config.runtime {
         RuntimeMode::Dual => {
-            for i in 0..net_threads {
-                let listener = network::bind(addr)?;
-                let place = Placement::nth(ctx.config.network_cores.as_ref(), i);
-                network::spawn_thread(i, place, listener, ctx.clone())?;
-            }
+            ctx.set_network_threads(net_threads)?;
+            let weak = Arc::downgrade(&ctx);
+            ctx.live.on_network_threads(Box::new(move |n| {
+                let ctx = weak.upgrade().ok_or("server is stopping")?;
+                ctx.set_network_threads(n).map_err(|e| e.to_string())
+            }));
         }
         RuntimeMode::Single => {
             let listener = network::bind(addr)?;
             let _guard = rt.enter();
-            ctx.start_net_pinger(|fut| {
+            ctx.start_net_pinger("shardis-single", |fut| {
                 tokio::spawn(fut);
             });
             let ctx2 = ctx.clone();

@@ -141,3 +141,57 @@ fn config_set_loglevel_changes_what_is_logged() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+fn info_field(c: &mut common::Raw, section: &str, field: &str) -> String {
+    let text = c.call(&["INFO", section]);
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in {text}"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn network_threads_can_be_raised_and_lowered_live() {
+    let server = Server::start("dual", &["--network-threads", "1"]);
+    let mut c = server.raw();
+    assert_eq!(info_field(&mut c, "server", "network_threads"), "1");
+    assert_eq!(
+        c.call(&["CONFIG", "SET", "network-threads", "3"]),
+        "+OK\r\n"
+    );
+    assert_eq!(info_field(&mut c, "server", "network_threads"), "3");
+    // Connections keep working, wherever the kernel puts them.
+    let mut others: Vec<common::Raw> = (0..12).map(|_| server.raw()).collect();
+    for (i, o) in others.iter_mut().enumerate() {
+        assert_eq!(o.call(&["SET", &format!("n{i}"), "v"]), "+OK\r\n");
+    }
+    let network = c.call(&["INFO", "network"]);
+    assert!(
+        network.contains("network_thread_2:name=shardis-net-2"),
+        "{network}"
+    );
+
+    assert_eq!(
+        c.call(&["CONFIG", "SET", "network-threads", "1"]),
+        "+OK\r\n"
+    );
+    assert_eq!(info_field(&mut c, "server", "network_threads"), "1");
+    // Connections of the retired threads are served until they close.
+    for (i, o) in others.iter_mut().enumerate() {
+        assert_eq!(o.call(&["GET", &format!("n{i}")]), "$1\r\nv\r\n");
+    }
+    drop(others);
+    for _ in 0..10 {
+        assert_eq!(server.raw().call(&["PING"]), "+PONG\r\n");
+    }
+    assert!(c
+        .call(&["CONFIG", "SET", "network-threads", "0"])
+        .starts_with("-ERR CONFIG SET failed"));
+
+    let single = Server::start("single", &[]);
+    let r = single
+        .raw()
+        .call(&["CONFIG", "SET", "network-threads", "2"]);
+    assert!(r.contains("single runtime"), "{r}");
+}

@@ -104,3 +104,29 @@ fn sigusr1_and_shutdown_write_hgrm_files_and_an_interval_log() {
     assert!(log.contains("Tag=set,"), "{log}");
     assert!(log.contains("Tag=get,"), "{log}");
 }
+
+#[test]
+fn latency_dump_interval_changes_live() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dumps = tmp.path().join("dumps");
+    let server = Server::start("dual", &["--latency-dump", dumps.to_str().unwrap()]);
+    let mut c = server.raw();
+    assert_eq!(c.call(&["SET", "k", "v"]), "+OK\r\n");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        files(&dumps, "hgrm").is_empty(),
+        "interval 0: no periodic dumps"
+    );
+    assert_eq!(
+        c.call(&["CONFIG", "SET", "latency-dump-interval", "1"]),
+        "+OK\r\n"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while files(&dumps, "hgrm").is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "no periodic dump after CONFIG SET"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

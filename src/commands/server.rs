@@ -286,7 +286,12 @@ fn section(out: &mut String, ctx: &ServerCtx, name: &str, keyspace: &[(i64, i64)
                     .unwrap_or_default(),
             );
             w("runtime_mode", &shape.runtime_mode);
-            w("network_threads", &shape.network_threads);
+            let net = if shape.runtime_mode == "dual" {
+                ctx.active_network_threads()
+            } else {
+                0
+            };
+            w("network_threads", &net);
             w("network_cores", &shape.network_cores);
             w("storage_threads", &shape.storage_threads);
             w("storage_cores", &shape.storage_cores);

@@ -331,7 +331,11 @@ pub struct Live {
     changed: Mutex<std::collections::BTreeSet<String>>,
     /// Applies RocksDB option changes on the storage side.
     rocksdb_hook: std::sync::OnceLock<OptionsHook>,
+    network_threads_hook: std::sync::OnceLock<NetworkThreadsHook>,
 }
+
+/// Starts or retires network threads (installed by the server).
+pub type NetworkThreadsHook = Box<dyn Fn(usize) -> Result<(), String> + Send + Sync>;
 
 /// Maps Redis's level names onto tracing's; anything else is a tracing filter.
 pub fn log_filter(level: &str) -> String {
@@ -444,6 +448,7 @@ impl Live {
         params.insert("runtime".into(), cfg.runtime.name().into());
         params.insert("channel-capacity".into(), cfg.channel_capacity.to_string());
         params.insert("shards".into(), cfg.shards().to_string());
+        params.insert("network-threads".into(), cfg.network_threads().to_string());
         params.insert(
             "rocksdb-write-buffer-size".into(),
             cfg.rocksdb_write_buffer_size.to_string(),
@@ -502,6 +507,7 @@ impl Live {
             ],
             changed: Mutex::new(std::collections::BTreeSet::new()),
             rocksdb_hook: std::sync::OnceLock::new(),
+            network_threads_hook: std::sync::OnceLock::new(),
         }
     }
 
@@ -661,6 +667,11 @@ impl Live {
             }
         }
         drop(params);
+        if let Some((_, n)) = pairs.iter().find(|(n, _)| n == "network-threads") {
+            if let (Some(apply), Ok(n)) = (self.network_threads_hook.get(), n.parse()) {
+                apply(n)?;
+            }
+        }
         if let Some((_, level)) = pairs.iter().find(|(n, _)| n == "loglevel") {
             if let Some(reload) = LOG_RELOADER.get() {
                 let level = if level == "nothing" {
@@ -679,6 +690,11 @@ impl Live {
             }
         }
         Ok(())
+    }
+
+    /// What CONFIG SET network-threads calls (set by the server in the dual runtime).
+    pub fn on_network_threads(&self, apply: NetworkThreadsHook) {
+        let _ = self.network_threads_hook.set(apply);
     }
 
     /// Where RocksDB option changes go (set by the storage side at start-up).
@@ -813,6 +829,15 @@ impl Live {
                 _ => Err("argument must be a positive integer".into()),
             },
             "requirepass" => Ok(()),
+            "network-threads" => match value.parse::<usize>() {
+                Ok(n) if (1..=256).contains(&n) && self.network_threads_hook.get().is_some() => {
+                    Ok(())
+                }
+                Ok(_) if self.network_threads_hook.get().is_none() => {
+                    Err("can't change network threads in the single runtime".into())
+                }
+                _ => Err("argument must be between 1 and 256 inclusive".into()),
+            },
             "loglevel" => {
                 // Redis's names, tracing's levels, or a tracing filter with directives.
                 let names = ["debug", "verbose", "notice", "warning", "nothing"];

@@ -44,6 +44,8 @@ pub struct NetThreadStats {
     pub bytes_out: AtomicU64,
     /// Response time of each batch, µs.
     pub latency: Mutex<Option<hdrhistogram::Histogram<u64>>>,
+    retiring: std::sync::atomic::AtomicBool,
+    retire: tokio::sync::Notify,
 }
 
 impl NetThreadStats {
@@ -56,7 +58,21 @@ impl NetThreadStats {
             bytes_in: AtomicU64::new(0),
             bytes_out: AtomicU64::new(0),
             latency: Mutex::new(None),
+            retiring: std::sync::atomic::AtomicBool::new(false),
+            retire: tokio::sync::Notify::new(),
         }
+    }
+
+    /// Whether the thread was told to stop accepting.
+    pub fn retiring(&self) -> bool {
+        self.retiring.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Tells the thread to stop accepting and exit once its connections are gone.
+    pub fn retire(&self) {
+        self.retiring
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.retire.notify_one();
     }
 
     /// Records one answered batch: `n` commands, `us` from first parse to reply.
@@ -108,6 +124,18 @@ pub fn spawn_thread(
     listener: std::net::TcpListener,
     ctx: Arc<ServerCtx>,
 ) -> std::io::Result<()> {
+    // Registered before the thread starts, so INFO counts it from the first moment.
+    let stats = Arc::new(NetThreadStats::new(
+        format!("shardis-net-{i}"),
+        match place {
+            Placement::Fixed(c) => c.to_string(),
+            Placement::Floating => "none".into(),
+        },
+    ));
+    ctx.net_threads
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(stats.clone());
     std::thread::Builder::new()
         .name(format!("shardis-net-{i}"))
         .spawn(move || {
@@ -122,35 +150,42 @@ pub fn spawn_thread(
                     return;
                 }
             };
-            let stats = Arc::new(NetThreadStats::new(
-                format!("shardis-net-{i}"),
-                match place {
-                    Placement::Fixed(c) => c.to_string(),
-                    Placement::Floating => "none".into(),
-                },
-            ));
-            ctx.net_threads
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(stats.clone());
             THREAD_STATS.with(|c| {
-                let _ = c.set(stats);
+                let _ = c.set(stats.clone());
             });
-            rt.block_on(async move {
+            let name = format!("shardis-net-{i}");
+            rt.block_on(async {
                 ctx.backend.install_outbox();
-                ctx.start_net_pinger(|fut| {
+                ctx.start_net_pinger(&name, |fut| {
                     tokio::task::spawn_local(fut);
                 });
                 match tokio::net::TcpListener::from_std(listener) {
                     Ok(l) => {
-                        accept_loop(l, ctx, |fut| {
+                        let accept = accept_loop(l, ctx.clone(), |fut| {
                             tokio::task::spawn_local(fut);
-                        })
-                        .await
+                        });
+                        tokio::select! {
+                            _ = accept => {}
+                            _ = stats.retire.notified() => {}
+                        }
                     }
                     Err(e) => tracing::error!(target: "shardis::network", "listener: {e}"),
                 }
+                // Retired: the listener is closed; serve what is connected, then exit.
+                tracing::info!(target: "shardis::network", "{name} retiring");
+                ctx.net_pingers
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .retain(|(n, _)| *n != name);
+                while stats.connections.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
             });
+            ctx.net_threads
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .retain(|t| !Arc::ptr_eq(t, &stats));
+            tracing::info!(target: "shardis::network", "{name} stopped");
         })?;
     Ok(())
 }
