@@ -201,6 +201,10 @@ pub struct Config {
     /// L0 files at which RocksDB stops writes.
     #[arg(long, default_value_t = 36)]
     pub rocksdb_l0_stop_trigger: i32,
+    /// Bytes per second RocksDB's flushes and compactions may write (0: unlimited).
+    /// Fixed at start: RocksDB cannot change a running rate limiter through its C API.
+    #[arg(long, default_value_t = 0)]
+    pub rocksdb_rate_limit: i64,
     /// Redis parameters from the config file that are not flags (set by `load`).
     #[arg(skip)]
     pub redis_overrides: Vec<(String, String)>,
@@ -450,6 +454,10 @@ impl Live {
         params.insert("shards".into(), cfg.shards().to_string());
         params.insert("network-threads".into(), cfg.network_threads().to_string());
         params.insert(
+            "rocksdb-rate-limit".into(),
+            cfg.rocksdb_rate_limit.to_string(),
+        );
+        params.insert(
             "rocksdb-write-buffer-size".into(),
             cfg.rocksdb_write_buffer_size.to_string(),
         );
@@ -504,6 +512,8 @@ impl Live {
                 "cluster-enabled",
                 "appenddirname",
                 "dbfilename",
+                "enable-debug-command",
+                "rocksdb-rate-limit",
             ],
             changed: Mutex::new(std::collections::BTreeSet::new()),
             rocksdb_hook: std::sync::OnceLock::new(),

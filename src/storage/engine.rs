@@ -53,6 +53,8 @@ pub struct EngineOptions {
     pub l0_slowdown_trigger: i32,
     /// Number of L0 files at which writes stop.
     pub l0_stop_trigger: i32,
+    /// Bytes per second flushes and compactions may write (0: unlimited).
+    pub rate_limit: i64,
 }
 
 impl Default for EngineOptions {
@@ -64,6 +66,7 @@ impl Default for EngineOptions {
             l0_compaction_trigger: 4,
             l0_slowdown_trigger: 20,
             l0_stop_trigger: 36,
+            rate_limit: 0,
         }
     }
 }
@@ -210,6 +213,10 @@ impl Engine {
         opts.set_compression_type(DBCompressionType::Lz4);
         opts.set_bytes_per_sync(1 << 20);
         opts.set_enable_pipelined_write(true);
+        if tuning.rate_limit > 0 {
+            // Auto-tuned: RocksDB lowers the rate when there is little to write.
+            opts.set_auto_tuned_ratelimiter(tuning.rate_limit, 100_000, 10);
+        }
         // A whole-key bloom filter in the memtable: reads of absent keys skip the skiplist.
         opts.set_memtable_whole_key_filtering(true);
         opts.set_memtable_prefix_bloom_ratio(0.1);
