@@ -17,6 +17,11 @@ use tokio::net::TcpStream;
 
 use crate::server::ServerCtx;
 
+/// Most admin requests served at once.
+const MAX_OPEN: usize = 64;
+/// Longest an admin request may take, start to finish.
+const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
+
 /// How long a health check waits for one thread or shard.
 const HEALTH_DEADLINE: Duration = Duration::from_millis(500);
 
@@ -42,8 +47,27 @@ pub fn start(ctx: Arc<ServerCtx>) -> std::io::Result<()> {
                 let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
                     return;
                 };
-                while let Ok((stream, _)) = listener.accept().await {
-                    tokio::spawn(serve(stream, ctx.clone()));
+                let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+                loop {
+                    match listener.accept().await {
+                        Ok((stream, _)) => {
+                            // At most MAX_OPEN requests at once, each bounded in time.
+                            if open.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= MAX_OPEN {
+                                open.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                                continue;
+                            }
+                            let (ctx, open) = (ctx.clone(), open.clone());
+                            tokio::spawn(async move {
+                                let _ = tokio::time::timeout(REQUEST_DEADLINE, serve(stream, ctx))
+                                    .await;
+                                open.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                            });
+                        }
+                        Err(e) => {
+                            tracing::warn!("admin server: accept failed: {e}");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                    }
                 }
             });
         })?;

@@ -383,7 +383,11 @@ impl Dumper {
             written += 1;
             let mut interval = h.clone();
             if let Some(Some(prev)) = self.last.latency.get(i) {
-                let _ = interval.subtract(prev);
+                // After CONFIG RESETSTAT the previous counts are larger: the interval is
+                // everything since the reset.
+                if prev.len() > h.len() || interval.subtract(prev).is_err() {
+                    interval = h.clone();
+                }
             }
             if !interval.is_empty() {
                 writer

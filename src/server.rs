@@ -137,6 +137,9 @@ impl ServerCtx {
     /// thread is pinned like the first ones and binds its own SO_REUSEPORT listener; a
     /// retired one stops accepting and exits once its connections have closed.
     pub fn set_network_threads(self: &Arc<Self>, n: usize) -> std::io::Result<()> {
+        // One change at a time: two concurrent ones would both count the same threads.
+        static CHANGING: Mutex<()> = Mutex::new(());
+        let _one = CHANGING.lock().unwrap_or_else(|e| e.into_inner());
         let active: Vec<Arc<network::NetThreadStats>> = self
             .net_threads
             .lock()

@@ -205,6 +205,9 @@ pub struct Config {
     /// Fixed at start: RocksDB cannot change a running rate limiter through its C API.
     #[arg(long, default_value_t = 0)]
     pub rocksdb_rate_limit: i64,
+    /// Names of the flags given on the command line (set by `load`).
+    #[arg(skip)]
+    pub command_line: Vec<String>,
     /// Redis parameters from the config file that are not flags (set by `load`).
     #[arg(skip)]
     pub redis_overrides: Vec<(String, String)>,
@@ -252,10 +255,17 @@ impl Config {
                 }
             }
         }
+        let command_line: Vec<String> = args
+            .iter()
+            .skip(1)
+            .filter_map(|a| a.strip_prefix("--"))
+            .map(|a| a.split('=').next().unwrap_or(a).to_string())
+            .collect();
         merged.extend(args.into_iter().skip(1));
         let matches = Config::command().try_get_matches_from(merged)?;
         let mut cfg = Config::from_arg_matches(&matches)?;
         cfg.redis_overrides = overrides;
+        cfg.command_line = command_line;
         Ok(cfg)
     }
 
@@ -297,20 +307,54 @@ fn find_config_flag(args: &[String]) -> Option<String> {
 }
 
 /// Parses redis.conf lines: `name value...`, `#` comments, optional quotes.
+/// Parses redis.conf lines: `name value...`, `#` comments, and Redis's quoting
+/// (`"a b\n"`, `'x'`) as the inline protocol has it. Later lines win over earlier ones.
 fn parse_conf(text: &str) -> Vec<(String, String)> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            let (k, v) = l.split_once(char::is_whitespace).unwrap_or((l, ""));
-            let v = v.trim();
-            let v = v
-                .strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .unwrap_or(v);
-            (k.to_ascii_lowercase(), v.to_owned())
-        })
-        .collect()
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let words = crate::protocol::parser::split_args(line.as_bytes()).unwrap_or_default();
+        let Some((key, values)) = words.split_first() else {
+            continue;
+        };
+        let key = String::from_utf8_lossy(key).to_ascii_lowercase();
+        let value = values
+            .iter()
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        out.retain(|(k, _)| *k != key);
+        out.push((key, value));
+    }
+    out
+}
+
+/// A value as a config file line needs it: bare when it is one plain word, otherwise
+/// double-quoted with `\\`, `\"`, `\n`, `\r`, `\t` and `\xHH` escapes, which
+/// [`parse_conf`] reads back exactly.
+fn conf_quote(v: &str) -> String {
+    let plain = !v.is_empty()
+        && v.bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\'' && b != b'\\');
+    if plain {
+        return v.to_string();
+    }
+    let mut out = String::from("\"");
+    for b in v.bytes() {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            b' '..=b'~' => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// Settings the running server reads, some changeable with `CONFIG SET`.
@@ -331,6 +375,8 @@ pub struct Live {
     params: Mutex<BTreeMap<String, String>>,
     /// Names that CONFIG SET refuses (fixed at start).
     immutable: Vec<&'static str>,
+    /// Names given as flags on the command line: they win over the file, also on SIGHUP.
+    from_command_line: Vec<String>,
     /// Names CONFIG SET changed since start (CONFIG REWRITE writes them).
     changed: Mutex<std::collections::BTreeSet<String>>,
     /// Applies RocksDB option changes on the storage side.
@@ -363,6 +409,13 @@ pub fn set_log_reloader(f: LogReloader) {
 
 /// Applies `(RocksDB option, value)` changes (installed by the storage side).
 pub type OptionsHook = Box<dyn Fn(Vec<(String, String)>) + Send + Sync>;
+
+/// Whether `name` is one of shardis's command-line flags.
+fn is_flag(name: &str) -> bool {
+    Config::command()
+        .get_arguments()
+        .any(|a| a.get_long() == Some(name))
+}
 
 /// The RocksDB option behind a shardis parameter that can change at run time.
 fn rocksdb_option(name: &str) -> Option<&'static str> {
@@ -516,6 +569,7 @@ impl Live {
                 "rocksdb-rate-limit",
             ],
             changed: Mutex::new(std::collections::BTreeSet::new()),
+            from_command_line: cfg.command_line.clone(),
             rocksdb_hook: std::sync::OnceLock::new(),
             network_threads_hook: std::sync::OnceLock::new(),
         }
@@ -630,6 +684,15 @@ impl Live {
             self.validate(name, value, &params)
                 .map_err(|why| fail(name, &why))?;
         }
+        // The one change that can fail after validation runs first, so that a failure
+        // leaves every parameter as it was.
+        if let Some((_, n)) = pairs.iter().find(|(n, _)| n == "network-threads") {
+            if let (Some(apply), Ok(n)) = (self.network_threads_hook.get(), n.parse()) {
+                drop(params);
+                apply(n).map_err(|e| format!("ERR CONFIG SET failed (possibly related to argument 'network-threads') - {e}"))?;
+                params = self.params.lock().unwrap_or_else(|e| e.into_inner());
+            }
+        }
         let mut rocksdb = Vec::new();
         for (name, value) in pairs {
             self.changed
@@ -677,11 +740,6 @@ impl Live {
             }
         }
         drop(params);
-        if let Some((_, n)) = pairs.iter().find(|(n, _)| n == "network-threads") {
-            if let (Some(apply), Ok(n)) = (self.network_threads_hook.get(), n.parse()) {
-                apply(n)?;
-            }
-        }
         if let Some((_, level)) = pairs.iter().find(|(n, _)| n == "loglevel") {
             if let Some(reload) = LOG_RELOADER.get() {
                 let level = if level == "nothing" {
@@ -730,13 +788,7 @@ impl Live {
             let params = self.params.lock().unwrap_or_else(|e| e.into_inner());
             self.value(name, &params)
         };
-        let quote = |v: &str| {
-            if v.is_empty() || v.contains(char::is_whitespace) {
-                format!("\"{v}\"")
-            } else {
-                v.to_string()
-            }
-        };
+        let quote = conf_quote;
         let mut seen = std::collections::BTreeSet::new();
         let mut out = String::new();
         for line in text.lines() {
@@ -797,6 +849,7 @@ impl Live {
             .filter(|(k, v)| {
                 (params.contains_key(k) || LIVE_PARAMS.contains(&k.as_str()))
                     && !self.immutable.contains(&k.as_str())
+                    && !self.from_command_line.contains(k)
                     && params.get(k).is_none_or(|cur| cur != v)
             })
             .collect();
@@ -839,6 +892,10 @@ impl Live {
                 _ => Err("argument must be a positive integer".into()),
             },
             "requirepass" => Ok(()),
+            "maxclients" => match value.parse::<u64>() {
+                Ok(v) if v >= 1 => Ok(()),
+                _ => Err("argument must be between 1 and 18446744073709551615 inclusive".into()),
+            },
             "network-threads" => match value.parse::<usize>() {
                 Ok(n) if (1..=256).contains(&n) && self.network_threads_hook.get().is_some() => {
                     Ok(())
@@ -861,6 +918,15 @@ impl Live {
                 } else {
                     Err("argument(s) must be one of the following: debug, verbose, notice, warning, nothing".into())
                 }
+            }
+            // shardis's own flags: the value must be one the flag itself accepts, so that
+            // CONFIG REWRITE never writes a file the server cannot start from.
+            _ if is_flag(name) => {
+                let arg = format!("--{name}={value}");
+                Config::command()
+                    .try_get_matches_from(["shardis", arg.as_str()])
+                    .map(|_| ())
+                    .map_err(|_| format!("argument is not a valid value for --{name}"))
             }
             _ => {
                 let default = params.get(name).map(String::as_str).unwrap_or("");
@@ -932,6 +998,48 @@ mod tests {
         );
         let cfg = Config::load(args(&["--port", "7001"])).unwrap();
         assert_eq!(cfg.port, 7001);
+    }
+
+    #[test]
+    fn config_lines_round_trip_through_quoting() {
+        for v in [
+            "plain",
+            "",
+            "two words",
+            "a\"quote",
+            "back\\slash",
+            "line\nbreak",
+            "tab\there",
+            "é",
+        ] {
+            let line = format!("requirepass {}", conf_quote(v));
+            assert_eq!(
+                parse_conf(&line),
+                vec![("requirepass".to_string(), v.to_string())],
+                "{line}"
+            );
+        }
+        let text = "save \"\"\nclient-output-buffer-limit normal 0 0 0\nhz 5\nhz 7\n";
+        assert_eq!(
+            parse_conf(text),
+            vec![
+                ("save".into(), "".into()),
+                ("client-output-buffer-limit".into(), "normal 0 0 0".into()),
+                ("hz".into(), "7".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn config_set_checks_flags_like_the_command_line() {
+        let cfg = Config::load(vec!["shardis".into()]).unwrap();
+        let live = Live::new(&cfg);
+        let set = |k: &str, v: &str| live.set(&[(k.to_string(), v.to_string())]);
+        assert!(set("rocksdb-write-buffer-size", "-1").is_err());
+        assert!(set("rocksdb-l0-stop-trigger", "3000000000").is_err());
+        assert!(set("maxclients", "-1").is_err());
+        assert!(set("maxclients", "0").is_err());
+        assert!(set("rocksdb-l0-stop-trigger", "40").is_ok());
     }
 
     #[test]

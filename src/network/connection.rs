@@ -68,6 +68,12 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<ServerCtx>) {
     let shards = ctx.backend.shards();
     let stats = super::thread_stats(&ctx);
     stats.connections.fetch_add(1, Ordering::Relaxed);
+    // Unregisters the client however the task ends, a panic included.
+    let _registered = Registered {
+        ctx: ctx.clone(),
+        stats: stats.clone(),
+        id,
+    };
     let mut conn = Connection {
         stats: stats.clone(),
         stream,
@@ -81,11 +87,24 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<ServerCtx>) {
     if let Err(e) = conn.run().await {
         tracing::debug!(target: "shardis::network", client = id, "connection closed: {e}");
     }
-    stats.connections.fetch_sub(1, Ordering::Relaxed);
-    ctx.clients
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(&id);
+}
+
+/// A connected client's entries in the server's registries, removed on drop.
+struct Registered {
+    ctx: Arc<ServerCtx>,
+    stats: Arc<super::NetThreadStats>,
+    id: u64,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.stats.connections.fetch_sub(1, Ordering::Relaxed);
+        self.ctx
+            .clients
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.id);
+    }
 }
 
 struct Connection {
