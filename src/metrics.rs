@@ -74,6 +74,7 @@ impl Recorder {
             }
         }
         if let Some(text) = error {
+            // Callers pass either a whole error text or just its code.
             let code = text.split(' ').next().unwrap_or("ERR");
             match self.errors.get_mut(code) {
                 Some(n) => *n += 1,

@@ -151,12 +151,26 @@ impl ServerCtx {
         for t in active.iter().skip(n) {
             t.retire();
         }
+        let mut used: Vec<String> = active.iter().take(n).map(|t| t.core.clone()).collect();
         for _ in active.len()..n {
             let i = self
                 .net_next
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let listener = network::bind(self.addr)?;
-            let place = Placement::nth(self.config.network_cores.as_ref(), i);
+            // A free core of the list first (a retired thread's), then round robin.
+            let free = self.config.network_cores.as_ref().and_then(|list| {
+                list.0
+                    .iter()
+                    .copied()
+                    .find(|c| !used.contains(&c.to_string()))
+            });
+            let place = match free {
+                Some(core) => Placement::Fixed(core),
+                None => Placement::nth(self.config.network_cores.as_ref(), i),
+            };
+            if let Placement::Fixed(c) = place {
+                used.push(c.to_string());
+            }
             network::spawn_thread(i, place, listener, self.clone())?;
         }
         Ok(())

@@ -243,6 +243,9 @@ struct Part {
     positions: Range<u32>,
 }
 
+/// What the statistics need of one reply: command index, rejected, error code, shard.
+type Recorded = (Option<usize>, bool, Option<&'static str>, Option<usize>);
+
 /// The commands of one batch: per-shard request lists and the reply slots in order.
 struct Pipeline {
     client: u64,
@@ -253,6 +256,8 @@ struct Pipeline {
     stats: Vec<(Option<usize>, bool)>,
     /// Requests per shard in the batch being executed (for the storage-time shares).
     work_sizes: Vec<u64>,
+    /// Per reply of the batch: command, rejected, error code, shard (reused buffer).
+    record: Vec<Recorded>,
     current: (Option<usize>, bool),
     started: std::time::Instant,
     parts: Vec<Part>,
@@ -268,6 +273,7 @@ impl Pipeline {
             slots: Vec::with_capacity(64),
             stats: Vec::with_capacity(64),
             work_sizes: Vec::with_capacity(shards),
+            record: Vec::with_capacity(64),
             current: (None, false),
             started: std::time::Instant::now(),
             parts: Vec::new(),
@@ -532,53 +538,57 @@ impl Pipeline {
             return None;
         }
         let mut errors = 0;
-        let slots = std::mem::take(&mut self.slots);
-        let stats = std::mem::take(&mut self.stats);
+        let mut slots = std::mem::take(&mut self.slots);
         let n = slots.len();
         let elapsed = self.started.elapsed().as_micros() as u64;
         // Each command of a batch is charged an equal share of the batch's time.
         let usec = elapsed / n as u64;
-        // How many commands of the batch each shard's part carried.
-        let per_shard: Vec<u64> = self.work_sizes.clone();
-        metrics::with_recorder(|rec| {
-            for (slot, (spec, rejected)) in slots.into_iter().zip(stats) {
-                let shard = match &slot {
-                    Slot::One { shard, .. } => Some(*shard as usize),
-                    Slot::Merged { parts, .. } if !parts.is_empty() => {
-                        Some(self.parts[parts.start as usize].shard as usize)
-                    }
-                    _ => None,
-                };
-                let reply = match slot {
-                    Slot::Ready(r) => r,
-                    Slot::One { shard, idx } => self.take(shard, idx),
-                    Slot::Merged { merge, parts, keys } => self.merge(merge, parts, keys),
-                };
-                let error = match &reply {
-                    Reply::Error(e) => Some(e.as_ref()),
-                    _ => None,
-                };
-                rec.command(spec, rejected, error, usec);
-                if let (Some(spec), false) = (spec, rejected) {
-                    // Where this command's wait went: its shard's queue, its share of
-                    // the part's execution, the commit, and the rest (network side).
-                    let t = shard
-                        .and_then(|s| times.get(s))
-                        .copied()
-                        .unwrap_or_default();
-                    let share = shard
-                        .and_then(|s| per_shard.get(s))
-                        .copied()
-                        .unwrap_or(1)
-                        .max(1);
-                    let storage = t.storage_us / share;
-                    let network = elapsed.saturating_sub(t.queue_us + t.storage_us + t.commit_us);
-                    rec.stages(spec, [network, t.queue_us, storage, t.commit_us]);
+        // First the replies, then the statistics: the recorder's lock is not held while
+        // replies are merged and encoded.
+        let mut record = std::mem::take(&mut self.record);
+        let mut stats = std::mem::take(&mut self.stats);
+        for (slot, (spec, rejected)) in slots.drain(..).zip(stats.drain(..)) {
+            let shard = match &slot {
+                Slot::One { shard, .. } => Some(*shard as usize),
+                Slot::Merged { parts, .. } if !parts.is_empty() => {
+                    Some(self.parts[parts.start as usize].shard as usize)
                 }
-                errors += error.is_some() as u64;
-                reply.encode(out, session.resp3);
+                _ => None,
+            };
+            let reply = match slot {
+                Slot::Ready(r) => r,
+                Slot::One { shard, idx } => self.take(shard, idx),
+                Slot::Merged { merge, parts, keys } => self.merge(merge, parts, keys),
+            };
+            let code = match &reply {
+                Reply::Error(e) => Some(error_code(e)),
+                _ => None,
+            };
+            errors += code.is_some() as u64;
+            reply.encode(out, session.resp3);
+            record.push((spec, rejected, code, shard));
+        }
+        self.slots = slots;
+        self.stats = stats;
+        metrics::with_recorder(|rec| {
+            for &(spec, rejected, code, shard) in &record {
+                rec.command(spec, rejected, code, usec);
+                let (Some(spec), false, Some(s)) = (spec, rejected, shard) else {
+                    continue;
+                };
+                // Where this command's wait went: its shard's queue, its share of the
+                // part's execution, the commit, and the rest (the network side).
+                let t = times.get(s).copied().unwrap_or_default();
+                let share = self.work_sizes.get(s).copied().unwrap_or(1).max(1);
+                let network = elapsed.saturating_sub(t.queue_us + t.storage_us + t.commit_us);
+                rec.stages(
+                    spec,
+                    [network, t.queue_us, t.storage_us / share, t.commit_us],
+                );
             }
         });
+        record.clear();
+        self.record = record;
         session.ctx.count(n as u64, errors);
         self.parts.clear();
         self.positions.clear();
@@ -666,4 +676,21 @@ fn unknown_command(args: &[Bytes]) -> Reply {
     Reply::error(format!(
         "ERR unknown command '{name}', with args beginning with: {rest}"
     ))
+}
+
+/// The error code of an error reply (`ERR`, `WRONGTYPE`, ...), as a static string for
+/// the codes shardis produces, so recording it allocates nothing.
+fn error_code(text: &str) -> &'static str {
+    const CODES: [&str; 8] = [
+        "ERR",
+        "WRONGTYPE",
+        "NOAUTH",
+        "WRONGPASS",
+        "NOPROTO",
+        "EXECABORT",
+        "BUSY",
+        "LOADING",
+    ];
+    let code = text.split(' ').next().unwrap_or("ERR");
+    CODES.iter().find(|c| **c == code).copied().unwrap_or("ERR")
 }
