@@ -54,32 +54,44 @@ fn new_histogram() -> Histogram<u64> {
 impl Recorder {
     /// Counts one command; `spec` is its index in [`REDIS_SPECS`] (`None`: unknown).
     pub fn command(&mut self, spec: Option<usize>, rejected: bool, error: Option<&str>, usec: u64) {
+        self.command_n(spec, rejected, error, usec, 1);
+    }
+
+    /// Counts `n` alike commands at once (a pipelined run of the same command).
+    pub fn command_n(
+        &mut self,
+        spec: Option<usize>,
+        rejected: bool,
+        error: Option<&str>,
+        usec: u64,
+        n: u64,
+    ) {
         if let Some(i) = spec {
             if self.commands.len() < REDIS_SPECS.len() {
                 self.commands.resize(REDIS_SPECS.len(), CmdStat::default());
             }
             let s = &mut self.commands[i];
             if rejected {
-                s.rejected += 1;
+                s.rejected += n;
             } else {
-                s.calls += 1;
-                s.usec += usec;
-                s.failed += error.is_some() as u64;
+                s.calls += n;
+                s.usec += usec * n;
+                s.failed += error.is_some() as u64 * n;
                 if self.latency.len() < REDIS_SPECS.len() {
                     self.latency.resize(REDIS_SPECS.len(), None);
                 }
-                self.latency[i]
+                let _ = self.latency[i]
                     .get_or_insert_with(new_histogram)
-                    .saturating_record(usec.max(1));
+                    .record_n(usec.clamp(1, 3_600_000_000), n);
             }
         }
         if let Some(text) = error {
             // Callers pass either a whole error text or just its code.
             let code = text.split(' ').next().unwrap_or("ERR");
             match self.errors.get_mut(code) {
-                Some(n) => *n += 1,
+                Some(count) => *count += n,
                 None => {
-                    self.errors.insert(code.to_string(), 1);
+                    self.errors.insert(code.to_string(), n);
                 }
             }
         }
@@ -87,6 +99,11 @@ impl Recorder {
 
     /// Records where one command's time went, in [`STAGES`] order.
     pub fn stages(&mut self, spec: usize, us: [u64; 4]) {
+        self.stages_n(spec, us, 1);
+    }
+
+    /// Records the stages of `n` alike commands at once.
+    pub fn stages_n(&mut self, spec: usize, us: [u64; 4], n: u64) {
         if self.stages.len() < REDIS_SPECS.len() {
             self.stages.resize_with(REDIS_SPECS.len(), || None);
         }
@@ -99,7 +116,7 @@ impl Recorder {
             ])
         });
         for (h, v) in h.iter_mut().zip(us) {
-            h.saturating_record(v.max(1));
+            let _ = h.record_n(v.clamp(1, 3_600_000_000), n);
         }
     }
 

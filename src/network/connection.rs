@@ -571,8 +571,11 @@ impl Pipeline {
         self.slots = slots;
         self.stats = stats;
         metrics::with_recorder(|rec| {
-            for &(spec, rejected, code, shard) in &record {
-                rec.command(spec, rejected, code, usec);
+            // A pipeline repeats the same command: each run of alike replies is one record.
+            for run in record.chunk_by(|a, b| a == b) {
+                let (spec, rejected, code, shard) = run[0];
+                let n = run.len() as u64;
+                rec.command_n(spec, rejected, code, usec, n);
                 let (Some(spec), false, Some(s)) = (spec, rejected, shard) else {
                     continue;
                 };
@@ -581,10 +584,8 @@ impl Pipeline {
                 let t = times.get(s).copied().unwrap_or_default();
                 let share = self.work_sizes.get(s).copied().unwrap_or(1).max(1);
                 let network = elapsed.saturating_sub(t.queue_us + t.storage_us + t.commit_us);
-                rec.stages(
-                    spec,
-                    [network, t.queue_us, t.storage_us / share, t.commit_us],
-                );
+                let stages = [network, t.queue_us, t.storage_us / share, t.commit_us];
+                rec.stages_n(spec, stages, n);
             }
         });
         record.clear();
