@@ -498,13 +498,7 @@ fn section(out: &mut String, ctx: &ServerCtx, name: &str, keyspace: &[(i64, i64)
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .as_ref()
-                    .map_or((0, 0, 0), |h| {
-                        (
-                            h.value_at_quantile(0.5),
-                            h.value_at_quantile(0.99),
-                            h.value_at_quantile(0.999),
-                        )
-                    });
+                    .map_or((0, 0, 0), tail);
                 let cpu_usec: u64 = cpu
                     .iter()
                     .filter(|(n, _)| *n == t.name)
@@ -545,13 +539,7 @@ fn section(out: &mut String, ctx: &ServerCtx, name: &str, keyspace: &[(i64, i64)
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .as_ref()
-                    .map_or((0, 0, 0), |h| {
-                        (
-                            h.value_at_quantile(0.5),
-                            h.value_at_quantile(0.99),
-                            h.value_at_quantile(0.999),
-                        )
-                    });
+                    .map_or((0, 0, 0), tail);
                 w(
                     &format!("shard_{i}"),
                     &format!(
@@ -749,4 +737,13 @@ pub fn slowlog(s: &mut Session, args: &[Bytes]) -> Reply {
             .collect(),
         ),
     }
+}
+
+/// p50, p99 and p99.9 of a histogram.
+fn tail(h: &hdrhistogram::Histogram<u64>) -> (u64, u64, u64) {
+    (
+        h.value_at_quantile(0.5),
+        h.value_at_quantile(0.99),
+        h.value_at_quantile(0.999),
+    )
 }

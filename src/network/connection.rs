@@ -285,6 +285,15 @@ impl Pipeline {
         self.work.len()
     }
 
+    /// Queues a request whose reply is the command's reply.
+    fn one(&mut self, shard: usize, req: ShardReq) {
+        let idx = self.queue(shard, req);
+        self.slots.push(Slot::One {
+            shard: shard as u32,
+            idx,
+        });
+    }
+
     fn queue(&mut self, shard: usize, mut req: ShardReq) -> u32 {
         req.client = self.client;
         let q = &mut self.work[shard];
@@ -345,7 +354,7 @@ impl Pipeline {
             }
             Kind::Single(exec) => {
                 let shard = shard_of(key_hash(&args[1]), self.shards());
-                let idx = self.queue(
+                self.one(
                     shard,
                     ShardReq {
                         db,
@@ -354,15 +363,11 @@ impl Pipeline {
                         client: 0,
                     },
                 );
-                self.slots.push(Slot::One {
-                    shard: shard as u32,
-                    idx,
-                });
             }
             Kind::Scan(exec) => {
                 let cursor = keys::parse_cursor(&args[1]).unwrap_or(0);
                 let shard = shard_of(cursor, self.shards());
-                let idx = self.queue(
+                self.one(
                     shard,
                     ShardReq {
                         db,
@@ -371,10 +376,6 @@ impl Pipeline {
                         client: 0,
                     },
                 );
-                self.slots.push(Slot::One {
-                    shard: shard as u32,
-                    idx,
-                });
             }
             Kind::Multi(exec, merge) => self.split(cmd, exec, merge, db, args),
             Kind::All(exec, merge) => {
@@ -412,7 +413,7 @@ impl Pipeline {
                 };
                 match local.and_then(|exec| self.one_shard(cmd, &args).map(|s| (exec, s))) {
                     Some((exec, shard)) => {
-                        let idx = self.queue(
+                        self.one(
                             shard,
                             ShardReq {
                                 db,
@@ -421,10 +422,6 @@ impl Pipeline {
                                 client: 0,
                             },
                         );
-                        self.slots.push(Slot::One {
-                            shard: shard as u32,
-                            idx,
-                        });
                     }
                     None => return Flow::Barrier(cmd, args),
                 }
@@ -447,7 +444,7 @@ impl Pipeline {
     fn split(&mut self, cmd: &Command, exec: ExecFn, merge: Merge, db: u8, args: Vec<Bytes>) {
         let spec = cmd.spec;
         if let Some(shard) = self.one_shard(cmd, &args) {
-            let idx = self.queue(
+            self.one(
                 shard,
                 ShardReq {
                     db,
@@ -456,10 +453,6 @@ impl Pipeline {
                     client: 0,
                 },
             );
-            self.slots.push(Slot::One {
-                shard: shard as u32,
-                idx,
-            });
             return;
         }
         let step = spec.step.max(1) as usize;
