@@ -352,28 +352,21 @@ impl Pipeline {
                     return Flow::Stop;
                 }
             }
-            Kind::Single(exec) => {
-                let shard = shard_of(key_hash(&args[1]), self.shards());
+            Kind::Single(exec) | Kind::Scan(exec) => {
+                // A key picks its shard by its hash; a SCAN cursor is a hash position.
+                let position = match cmd.kind {
+                    Kind::Scan(_) => keys::parse_cursor(&args[1]).unwrap_or(0),
+                    _ => key_hash(&args[1]),
+                };
+                let shard = shard_of(position, self.shards());
+                let client = 0; // set by `queue`
                 self.one(
                     shard,
                     ShardReq {
                         db,
                         exec,
                         args,
-                        client: 0,
-                    },
-                );
-            }
-            Kind::Scan(exec) => {
-                let cursor = keys::parse_cursor(&args[1]).unwrap_or(0);
-                let shard = shard_of(cursor, self.shards());
-                self.one(
-                    shard,
-                    ShardReq {
-                        db,
-                        exec,
-                        args,
-                        client: 0,
+                        client,
                     },
                 );
             }

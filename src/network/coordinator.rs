@@ -488,6 +488,28 @@ async fn gather(
     Ok(out)
 }
 
+/// Holds the shards of every source key and of the destination, if any.
+async fn hold_keys(
+    session: &Session,
+    keys: &[Bytes],
+    dest: Option<&Bytes>,
+) -> Result<Held, CommandError> {
+    let mut all: Vec<&Bytes> = keys.iter().collect();
+    all.extend(dest);
+    session
+        .ctx
+        .backend
+        .hold(&shards_of(session, &all))
+        .await
+        .map_err(reply_error)
+}
+
+/// The reply of SINTERCARD / ZINTERCARD: the size, capped by LIMIT (0: no cap).
+fn cardinality(len: usize, limit: usize) -> Reply {
+    let n = if limit == 0 { len } else { len.min(limit) };
+    Reply::Int(n as i64)
+}
+
 /// SINTER SUNION SDIFF, SINTERSTORE SUNIONSTORE SDIFFSTORE, SINTERCARD.
 async fn set_algebra(session: &mut Session, args: Vec<Bytes>) -> Result<Reply, CommandError> {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
@@ -510,23 +532,11 @@ async fn set_algebra(session: &mut Session, args: Vec<Bytes>) -> Result<Reply, C
     } else {
         "diff"
     };
-    let mut all: Vec<&Bytes> = keys.iter().collect();
-    all.extend(dest.iter());
-    let mut held = session
-        .ctx
-        .backend
-        .hold(&shards_of(session, &all))
-        .await
-        .map_err(reply_error)?;
+    let mut held = hold_keys(session, &keys, dest.as_ref()).await?;
     let sources = gather(&mut held, session, &keys, false).await?;
     let result = algebra::set_op(op, &sources);
     if let Some(limit) = limit {
-        let n = if limit == 0 {
-            result.len()
-        } else {
-            result.len().min(limit)
-        };
-        return Ok(Reply::Int(n as i64));
+        return Ok(cardinality(result.len(), limit));
     }
     match dest {
         Some(dest) => {
@@ -565,23 +575,11 @@ async fn zset_algebra(session: &mut Session, args: Vec<Bytes>) -> Result<Reply, 
     } else {
         (algebra::parse_zoptions(opts, n, op == "diff", store)?, None)
     };
-    let mut all: Vec<&Bytes> = keys.iter().collect();
-    all.extend(dest.iter());
-    let mut held = session
-        .ctx
-        .backend
-        .hold(&shards_of(session, &all))
-        .await
-        .map_err(reply_error)?;
+    let mut held = hold_keys(session, &keys, dest.as_ref()).await?;
     let sources = gather(&mut held, session, &keys, true).await?;
     let result = algebra::zset_op(op, &sources, &options);
     if let Some(limit) = limit {
-        let n = if limit == 0 {
-            result.len()
-        } else {
-            result.len().min(limit)
-        };
-        return Ok(Reply::Int(n as i64));
+        return Ok(cardinality(result.len(), limit));
     }
     if let Some(dest) = dest {
         let mut args = vec![b("store"), dest];
