@@ -58,12 +58,40 @@ def call(port, *args):
     return out.stdout.strip()
 
 
+def info_fields(text):
+    return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+
+
+def quiesce(servers, limit):
+    """Waits (at most `limit` seconds) until no server has background work left, so that
+    one run does not pay for the flushes and compactions another run left behind. A
+    run's own background work is still charged to it while the run lasts."""
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        if not any(s.busy() for s in servers):
+            return 0
+        time.sleep(0.1)
+    return 1
+
+
 class Server:
-    def __init__(self, name, argv, port, workdir):
-        self.name, self.port, self.workdir = name, port, workdir
+    def __init__(self, name, argv, port, workdir, redis=False):
+        self.name, self.port, self.workdir, self.redis = name, port, workdir, redis
         self.log = open(os.path.join(workdir, "server.log"), "w")
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, cwd=workdir)
         wait_port(port, self.proc, name)
+
+    def busy(self):
+        """What background work this server still has, or None when it is idle: RocksDB
+        flushes and compactions for shardis, an AOF rewrite for Redis."""
+        if self.redis:
+            info = info_fields(call(self.port, "INFO", "persistence"))
+            return "aof rewrite" if info.get("aof_rewrite_in_progress", "0") != "0" else None
+        info = info_fields(call(self.port, "INFO", "rocksdb"))
+        work = [f"{k}={info[k]}" for k in ("rocksdb_running_flushes", "rocksdb_running_compactions",
+                                           "rocksdb_pending_compaction_bytes")
+                if info.get(k, "0") != "0"]
+        return ", ".join(work) or None
 
     def supports(self, command):
         return call(self.port, "COMMAND", "INFO", command) not in ("", "(nil)")
@@ -104,13 +132,19 @@ def start_servers(args, tmp):
             ] + args.redis_args + extra
         else:
             sys.exit(f"unknown configuration {name}")
-        servers.append(Server(name, argv, port, workdir))
+        servers.append(Server(name, argv, port, workdir, redis=base == "redis"))
     return servers
+
+
+def requests_for(pipeline, args):
+    """Requests per run: pipelined runs are scaled up (x4 at P16) so that they last about
+    as long as the P1 runs instead of a fraction of a second."""
+    return args.requests * max(1, min(pipeline, 16) // 4)
 
 
 def bench_once(server, test, pipeline, size, args):
     argv = taskset(args.client_cores) + [
-        "redis-benchmark", "-p", str(server.port), "-t", test, "-n", str(args.requests),
+        "redis-benchmark", "-p", str(server.port), "-t", test, "-n", str(requests_for(pipeline, args)),
         "-c", str(args.clients), "-r", str(args.keyspace), "-P", str(pipeline),
         "-d", str(size), "--csv",
     ]
@@ -132,6 +166,9 @@ def main():
     p.add_argument("--runs", type=int, default=3, help="runs per cell and configuration (median reported)")
     p.add_argument("--requests", type=int, default=100000)
     p.add_argument("--clients", type=int, default=50)
+    p.add_argument("--quiesce", type=float, default=60,
+                   help="before each run, wait up to this many seconds for every server's "
+                        "background work (RocksDB flushes and compactions, AOF rewrites) to finish; 0: don't")
     p.add_argument("--keyspace", type=int, default=100000, help="redis-benchmark -r")
     p.add_argument("--tests", default=",".join(TESTS))
     p.add_argument("--pipelines", default="1,16")
@@ -166,12 +203,15 @@ def main():
             else:
                 tests.append(t)
         results = {}
+        timeouts = 0
         started = time.time()
         for pipeline in pipelines:
             for size in sizes:
                 for test in tests:
                     for _ in range(args.runs):
                         for s in servers:
+                            if args.quiesce:
+                                timeouts += quiesce(servers, args.quiesce)
                             r = bench_once(s, test, pipeline, size, args)
                             results.setdefault((test, pipeline, size, s.name), []).append(r)
                     print(f"  {test} P{pipeline} {size}B done", file=sys.stderr)
@@ -180,6 +220,9 @@ def main():
         for s in servers:
             s.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+    if timeouts:
+        print(f"{timeouts} run(s) started before the servers' background work had finished "
+              f"(--quiesce {args.quiesce}s was not enough)", file=sys.stderr)
     report(results, tests, pipelines, sizes, [s.name for s in servers], args, elapsed)
 
 
@@ -192,8 +235,11 @@ def median(rows, i):
 
 
 def report(results, tests, pipelines, sizes, names, args, elapsed):
-    print(f"\n{args.clients} clients, {args.requests} requests per run, keyspace {args.keyspace}, "
+    print(f"\n{args.clients} clients, {args.requests} requests per run (pipelined runs: x P/4, at most x4), keyspace {args.keyspace}, "
           f"median of {args.runs} run(s), configurations alternating; took {elapsed:.0f}s")
+    if args.quiesce:
+        print(f"before each run the kit waited (up to {args.quiesce:.0f}s) until no server had "
+              f"background work left")
     print(f"servers pinned to: {args.server_cores or 'none'}, client pinned to: {args.client_cores or 'none'}; "
           f"shardis: {args.network_threads} network + {args.storage_threads} storage threads "
           f"(single: {args.network_threads + args.storage_threads} workers)\n")
