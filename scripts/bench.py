@@ -108,6 +108,7 @@ class Server:
 def start_servers(args, tmp):
     binary = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "shardis")
     variants = dict(v.split("=", 1) for v in args.variants)
+    binaries = dict(v.split("=", 1) for v in args.binaries)
     servers = []
     for name in args.configs:
         port = free_port()
@@ -117,7 +118,7 @@ def start_servers(args, tmp):
         extra = [f for f in extra.split(",") if f]
         if base in ("dual", "single"):
             argv = taskset(args.server_cores) + [
-                binary, "--port", str(port), "--dir", os.path.join(workdir, "data"),
+                binaries.get(name, binary), "--port", str(port), "--dir", os.path.join(workdir, "data"),
                 "--runtime", base, "--loglevel", "warning",
                 "--network-threads", str(args.network_threads),
                 "--storage-threads", str(args.storage_threads),
@@ -184,6 +185,9 @@ def main():
     p.add_argument("--variant", dest="variants", action="append", default=[],
                    help="a named configuration NAME=BASE:FLAG,FLAG (BASE: dual, single or redis), "
                         "e.g. b1=dual:--batch-max=1; list NAME in --configs")
+    p.add_argument("--binary", dest="binaries", action="append", default=[],
+                   help="NAME=PATH: run configuration NAME with another shardis build, e.g. "
+                        "old=/tmp/shardis-old with --variant old=dual: (A/B of two commits)")
     args = p.parse_args()
     if args.short:
         args.runs, args.requests, args.sizes = 1, 20000, "16"

@@ -397,7 +397,7 @@ impl Dumper {
             let path = self
                 .dir
                 .join(format!("shardis-{}-{:04}-{name}.hgrm", self.run, self.seq));
-            std::fs::write(path, percentile_distribution(h))?;
+            write_whole(&path, &percentile_distribution(h))?;
             written += 1;
             let mut interval = h.clone();
             if let Some(Some(prev)) = self.last.latency.get(i) {
@@ -421,7 +421,7 @@ impl Dumper {
                     continue;
                 }
                 let file = format!("shardis-{}-{:04}-{name}-{stage}.hgrm", self.run, self.seq);
-                std::fs::write(self.dir.join(file), percentile_distribution(h))?;
+                write_whole(&self.dir.join(file), &percentile_distribution(h))?;
                 written += 1;
             }
         }
@@ -429,6 +429,14 @@ impl Dumper {
         self.last_at = now;
         Ok(written)
     }
+}
+
+/// Writes `text` to `path` so that a reader never sees the file half-written: into a
+/// temporary file first, then renamed into place.
+fn write_whole(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension("hgrm.tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
 }
 
 /// Every thread's statistics added up.

@@ -168,33 +168,127 @@ pub struct Engine {
 }
 
 /// Writes that are applied together, atomically, by [`Engine::write`].
+///
+/// The batch keeps its operations itself and builds the RocksDB `WriteBatch` only when
+/// it is written, in an order that is cheaper for the memtable but gives the same
+/// result:
+///
+/// * Point writes (puts and deletes) after the last range delete are sorted by key
+///   (stably), and of several writes to one key only the last is kept. A batch is
+///   applied atomically, so nobody can observe the intermediate values, and a group
+///   that updates one collection's metadata once per command writes it once.
+/// * Inserting keys in ascending order lets RocksDB's skiplist memtable reuse the
+///   search path of the previous insert (its "splice") for the upper levels, instead of
+///   searching from the top with a cache miss per level. On a 2-core machine this
+///   search was the largest single cost of a write.
+/// * Range deletes, and the writes issued before them, keep their issue order, since a
+///   range delete must not overtake a write it covers.
 #[derive(Default)]
-pub struct Batch(rocksdb::WriteBatch);
+pub struct Batch {
+    /// Keys and values, back to back.
+    data: Vec<u8>,
+    ops: Vec<BatchOp>,
+    /// `ops[..ordered]` are written in issue order; the rest may be sorted.
+    ordered: usize,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum OpKind {
+    Put,
+    Delete,
+    /// Deletes `[key, value)`.
+    DeleteRange,
+}
+
+/// One operation: its key is `data[at..at + key_len]`, its value the `value_len`
+/// bytes after it.
+#[derive(Clone, Copy, Debug)]
+struct BatchOp {
+    kind: OpKind,
+    at: usize,
+    key_len: usize,
+    value_len: usize,
+}
+
+impl BatchOp {
+    fn key<'a>(&self, data: &'a [u8]) -> &'a [u8] {
+        &data[self.at..self.at + self.key_len]
+    }
+
+    fn value<'a>(&self, data: &'a [u8]) -> &'a [u8] {
+        let from = self.at + self.key_len;
+        &data[from..from + self.value_len]
+    }
+}
 
 impl Batch {
+    fn push(&mut self, kind: OpKind, key: &[u8], value: &[u8]) {
+        self.ops.push(BatchOp {
+            kind,
+            at: self.data.len(),
+            key_len: key.len(),
+            value_len: value.len(),
+        });
+        self.data.extend_from_slice(key);
+        self.data.extend_from_slice(value);
+    }
+
     /// Stores `value` under `key`.
     pub fn put(&mut self, key: &[u8], value: &[u8]) {
-        self.0.put(key, value);
+        self.push(OpKind::Put, key, value);
     }
 
     /// Removes `key`.
     pub fn delete(&mut self, key: &[u8]) {
-        self.0.delete(key);
+        self.push(OpKind::Delete, key, &[]);
     }
 
     /// Removes every key in `[from, to)`.
     pub fn delete_range(&mut self, from: &[u8], to: &[u8]) {
-        self.0.delete_range(from, to);
+        self.push(OpKind::DeleteRange, from, to);
+        self.ordered = self.ops.len();
     }
 
-    /// Number of operations in the batch.
+    /// Number of operations issued (before any merging of writes to one key).
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.ops.len()
     }
 
     /// Whether the batch holds no operation.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.ops.is_empty()
+    }
+
+    /// Sorts the sortable operations and returns, in write order, the indexes of the
+    /// operations to write (see the type's docs).
+    fn plan(&mut self) -> Vec<usize> {
+        let data = &self.data;
+        self.ops[self.ordered..].sort_by(|a, b| a.key(data).cmp(b.key(data)));
+        let ops = &self.ops;
+        (0..ops.len())
+            .filter(|&i| {
+                i < self.ordered
+                    || ops
+                        .get(i + 1)
+                        .is_none_or(|next| next.key(data) != ops[i].key(data))
+            })
+            .collect()
+    }
+
+    /// The RocksDB batch to write.
+    fn build(mut self) -> rocksdb::WriteBatch {
+        let plan = self.plan();
+        let mut wb = rocksdb::WriteBatch::with_capacity_bytes(self.data.len() + 16 * plan.len());
+        for i in plan {
+            let op = self.ops[i];
+            let (key, value) = (op.key(&self.data), op.value(&self.data));
+            match op.kind {
+                OpKind::Put => wb.put(key, value),
+                OpKind::Delete => wb.delete(key),
+                OpKind::DeleteRange => wb.delete_range(key, value),
+            }
+        }
+        wb
     }
 }
 
@@ -284,7 +378,7 @@ impl Engine {
         } else {
             &self.async_write
         };
-        self.db.write_opt(batch.0, opts)?;
+        self.db.write_opt(batch.build(), opts)?;
         Ok(())
     }
 
@@ -422,7 +516,65 @@ impl Engine {
 
 #[cfg(test)]
 mod tests {
-    use super::StatsText;
+    use super::{Batch, OpKind, StatsText};
+
+    /// The batch's write plan as (kind, key, value) triples.
+    fn planned(mut b: Batch) -> Vec<(OpKind, Vec<u8>, Vec<u8>)> {
+        b.plan()
+            .into_iter()
+            .map(|i| {
+                let op = b.ops[i];
+                (
+                    op.kind,
+                    op.key(&b.data).to_vec(),
+                    op.value(&b.data).to_vec(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn point_writes_are_sorted_and_the_last_write_of_a_key_wins() {
+        let mut b = Batch::default();
+        b.put(b"m", b"1");
+        b.put(b"c", b"2");
+        b.delete(b"m");
+        b.put(b"a", b"3");
+        b.put(b"c", b"4");
+        b.put(b"m", b"5");
+        assert_eq!(b.len(), 6, "len counts the operations issued");
+        assert_eq!(
+            planned(b),
+            vec![
+                (OpKind::Put, b"a".to_vec(), b"3".to_vec()),
+                (OpKind::Put, b"c".to_vec(), b"4".to_vec()),
+                (OpKind::Put, b"m".to_vec(), b"5".to_vec()),
+            ]
+        );
+        let mut b = Batch::default();
+        b.put(b"k", b"1");
+        b.delete(b"k");
+        assert_eq!(planned(b), vec![(OpKind::Delete, b"k".to_vec(), vec![])]);
+    }
+
+    #[test]
+    fn range_deletes_and_what_precedes_them_keep_their_order() {
+        let mut b = Batch::default();
+        b.put(b"z", b"1");
+        b.delete_range(b"a", b"y");
+        b.put(b"q", b"2");
+        b.put(b"b", b"3");
+        assert_eq!(
+            planned(b),
+            vec![
+                (OpKind::Put, b"z".to_vec(), b"1".to_vec()),
+                (OpKind::DeleteRange, b"a".to_vec(), b"y".to_vec()),
+                (OpKind::Put, b"b".to_vec(), b"3".to_vec()),
+                (OpKind::Put, b"q".to_vec(), b"2".to_vec()),
+            ]
+        );
+        assert!(planned(Batch::default()).is_empty());
+    }
 
     #[test]
     fn parses_the_stats_text() {

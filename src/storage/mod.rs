@@ -105,8 +105,24 @@ pub struct ShardReply {
     pub replies: Vec<Reply>,
 }
 
-/// Where a shard sends the replies of one connection.
-pub type ReplyTx = mpsc::UnboundedSender<ShardReply>;
+/// A connection's own reply channel.
+pub type ConnTx = mpsc::UnboundedSender<ShardReply>;
+
+/// Where a shard sends the replies of one connection: straight to the connection, or,
+/// when the connection's network thread has an inbox, through that inbox together
+/// with the group's other replies for the thread (see [`outbox`]).
+#[derive(Clone)]
+pub struct ReplyTx {
+    conn: ConnTx,
+    inbox: Option<outbox::Inbox>,
+}
+
+impl ReplyTx {
+    /// Sends `reply` to the connection directly, bypassing the inbox.
+    pub fn send(&self, reply: ShardReply) {
+        let _ = self.conn.send(reply);
+    }
+}
 
 /// One request of a coordinator holding a shard.
 pub struct HeldOp {
@@ -154,9 +170,12 @@ pub struct ReplyChannel {
 
 impl Default for ReplyChannel {
     fn default() -> Self {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (conn, rx) = mpsc::unbounded_channel();
         ReplyChannel {
-            tx,
+            tx: ReplyTx {
+                conn,
+                inbox: outbox::inbox(),
+            },
             rx,
             seq: 0,
             times: Vec::new(),

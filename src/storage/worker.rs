@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
+use super::outbox::Deliveries;
 use super::{
     now_ms, run_one, sampler, wal_syncer, Backend, DebugOp, DualShards, Engine, EngineStats,
     HeldOp, ReplyTx, Shard, ShardCounters, ShardMsg, ShardReply, StageTimes,
@@ -60,7 +61,8 @@ struct Pending {
 }
 
 impl Pending {
-    fn send(mut self, failed: Option<&str>) {
+    /// Hands the replies to `out` (sent when the caller flushes it).
+    fn send(mut self, failed: Option<&str>, out: &mut Deliveries) {
         let mut replies = std::mem::take(&mut self.replies);
         if let Some(e) = failed {
             for &i in &self.wrote {
@@ -70,12 +72,15 @@ impl Pending {
         if let Some(tx) = self.reply.take() {
             let mut times = self.times;
             times.commit_us = self.executed.elapsed().as_micros() as u64;
-            let _ = tx.send(ShardReply {
-                shard: self.shard,
-                seq: self.seq,
-                times,
-                replies,
-            });
+            out.add(
+                tx,
+                ShardReply {
+                    shard: self.shard,
+                    seq: self.seq,
+                    times,
+                    replies,
+                },
+            );
         }
     }
 }
@@ -84,7 +89,7 @@ impl Drop for Pending {
     fn drop(&mut self) {
         if let Some(tx) = self.reply.take() {
             let n = self.replies.len();
-            let _ = tx.send(ShardReply {
+            tx.send(ShardReply {
                 shard: self.shard,
                 seq: self.seq,
                 times: self.times,
@@ -119,9 +124,11 @@ impl SyncStage {
                 if let Some(e) = &failed {
                     tracing::error!(target: "shardis::storage", "{e}");
                 }
+                let mut out = Deliveries::default();
                 for p in groups.into_iter().flatten() {
-                    p.send(failed.as_deref());
+                    p.send(failed.as_deref(), &mut out);
                 }
+                out.flush();
             }
         });
         SyncStage { tx }
@@ -339,9 +346,11 @@ fn finish_group(
         return;
     }
     let failed = result.err().map(|e| e.to_string());
+    let mut out = Deliveries::default();
     for p in pending.drain(..) {
-        p.send(failed.as_deref());
+        p.send(failed.as_deref(), &mut out);
     }
+    out.flush();
 }
 
 async fn serve_hold(shard: &mut Shard, granted: oneshot::Sender<flume::Sender<HeldOp>>) {
