@@ -78,11 +78,27 @@ fn shutdown_command_stops_cleanly_and_keeps_data() {
 
 #[test]
 fn acknowledged_writes_survive_sigkill_with_fsync_always() {
-    for rt in RUNTIMES {
+    // Both runtimes, and the dual runtime's two ways of syncing (the sync stage, and a
+    // synced write per group).
+    let setups: [(&str, &[&str]); 3] = [
+        ("dual", &[]),
+        ("single", &[]),
+        ("dual", &["--always-sync", "group"]),
+    ];
+    for (rt, extra) in setups {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("data");
-        let server = Server::start_in(&dir, rt, &["--appendfsync", "always"]);
+        let mut args = vec!["--appendfsync", "always"];
+        args.extend_from_slice(extra);
+        let server = Server::start_in(&dir, rt, &args);
         let mut c = server.client();
+        let mode: Vec<String> = cmd("CONFIG")
+            .arg("GET")
+            .arg("always-sync")
+            .query(&mut c)
+            .unwrap();
+        let expected = if extra.is_empty() { "stage" } else { "group" };
+        assert_eq!(mode, ["always-sync", expected]);
         for i in 0..200 {
             let _: i64 = cmd("INCR").arg("ctr").query(&mut c).unwrap();
             let _: () = cmd("SET")

@@ -34,6 +34,26 @@ impl RuntimeMode {
     }
 }
 
+/// How `appendfsync always` syncs the WAL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AlwaysSync {
+    /// Groups commit unsynced and a sync stage syncs once for everything committed
+    /// meanwhile, by every shard, before it releases the replies.
+    Stage,
+    /// Each group commits with a synced write and waits for it (RocksDB merges the
+    /// synced writes that reach it together into one WAL sync).
+    Group,
+}
+
+impl AlwaysSync {
+    fn name(self) -> &'static str {
+        match self {
+            AlwaysSync::Stage => "stage",
+            AlwaysSync::Group => "group",
+        }
+    }
+}
+
 /// When the RocksDB WAL is synced to disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Fsync {
@@ -149,6 +169,11 @@ pub struct Config {
     /// WAL sync policy: always, everysec or no.
     #[arg(long, value_enum, default_value_t = Fsync::Everysec)]
     pub appendfsync: Fsync,
+    /// How `appendfsync always` syncs in the dual runtime: `stage` (one sync for what
+    /// every shard committed meanwhile, while the shards go on) or `group` (each group's
+    /// commit is a synced write the shard waits for).
+    #[arg(long, value_enum, default_value_t = AlwaysSync::Stage)]
+    pub always_sync: AlwaysSync,
     /// Password clients must AUTH with.
     #[arg(long)]
     pub requirepass: Option<String>,
@@ -363,6 +388,8 @@ pub struct Live {
     pub databases: u8,
     /// Whether DEBUG is allowed (fixed at start).
     pub debug_enabled: bool,
+    /// Whether `appendfsync always` goes through the sync stage (fixed at start).
+    pub sync_stage: bool,
     proto_max_bulk_len: AtomicU64,
     appendfsync: AtomicU8,
     batch_max: AtomicUsize,
@@ -504,6 +531,7 @@ impl Live {
         params.insert("daemonize".into(), "no".into());
         params.insert("runtime".into(), cfg.runtime.name().into());
         params.insert("channel-capacity".into(), cfg.channel_capacity.to_string());
+        params.insert("always-sync".into(), cfg.always_sync.name().into());
         params.insert("shards".into(), cfg.shards().to_string());
         params.insert("network-threads".into(), cfg.network_threads().to_string());
         params.insert(
@@ -529,6 +557,7 @@ impl Live {
         Live {
             databases: cfg.databases,
             debug_enabled: cfg.enable_debug_command == "yes",
+            sync_stage: cfg.always_sync == AlwaysSync::Stage,
             proto_max_bulk_len: AtomicU64::new(cfg.proto_max_bulk_len),
             appendfsync: AtomicU8::new(cfg.appendfsync as u8),
             batch_max: AtomicUsize::new(cfg.batch_max as usize),
@@ -557,6 +586,7 @@ impl Live {
                 "runtime",
                 "shards",
                 "channel-capacity",
+                "always-sync",
                 "logfile",
                 "pidfile",
                 "unixsocket",

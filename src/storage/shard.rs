@@ -191,9 +191,10 @@ impl Shard {
         self.commit_with(false)
     }
 
-    /// Whether `appendfsync always` is in force.
-    pub fn fsync_always(&self) -> bool {
-        self.live.fsync_always()
+    /// Whether groups leave their WAL sync to the sync stage: `appendfsync always`
+    /// with `--always-sync stage`.
+    pub fn sync_in_stage(&self) -> bool {
+        self.live.fsync_always() && self.live.sync_stage
     }
 
     fn commit_with(&mut self, sync: bool) -> Result<(), StorageError> {

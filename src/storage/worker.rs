@@ -327,7 +327,7 @@ fn finish_group(
     counters: &ShardCounters,
     stage: &SyncStage,
 ) {
-    let staged = shard.fsync_always();
+    let staged = shard.sync_in_stage();
     let result = if staged {
         shard.commit_unsynced()
     } else {
