@@ -88,7 +88,7 @@ def free_port():
 def start(port, data, args):
     proc = subprocess.Popen(
         [BIN, "--port", str(port), "--dir", data, "--runtime", args.runtime,
-         "--appendfsync", args.fsync, "--shards", "4", "--loglevel", "warning"],
+         "--appendfsync", args.fsync, "--shards", "4", "--loglevel", "warning"] + args.shardis_args,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(600):
         try:
@@ -186,9 +186,12 @@ def main():
     p.add_argument("--max-run", type=float, default=3.0)
     p.add_argument("--window", type=float, default=1.5, help="everysec: seconds of writes that may be lost")
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--shardis-arg", dest="shardis_args", action="append", default=[],
+                   help="extra shardis flag (repeatable), e.g. --shardis-arg=--always-sync=group")
     args = p.parse_args()
     rng = random.Random(args.seed)
-    print(f"crash test: appendfsync {args.fsync}, runtime {args.runtime}, {args.clients} clients, "
+    extra = f", {' '.join(args.shardis_args)}" if args.shardis_args else ""
+    print(f"crash test: appendfsync {args.fsync}, runtime {args.runtime}{extra}, {args.clients} clients, "
           f"{args.rounds} rounds\n")
     print("| round | ran (s) | acknowledged | lost | lost within window | verdict |")
     print("|---|---|---|---|---|---|")
