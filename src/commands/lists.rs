@@ -58,7 +58,7 @@ fn get_at(tx: &mut Tx<'_>, key: &[u8], version: u64, pos: u64) -> Result<Bytes> 
 }
 
 fn put_at(tx: &mut Tx<'_>, key: &[u8], version: u64, pos: u64, value: &[u8]) {
-    tx.record_put(Space::Member, key, version, &pos.to_be_bytes(), value);
+    tx.record_put_transient(Space::Member, key, version, &pos.to_be_bytes(), value);
 }
 
 /// The elements at positions `[from, to)` with their positions, in position order or

@@ -10,6 +10,12 @@
 //!
 //! Eviction is approximate: when the cache is over its budget after a commit, it drops
 //! entries in the map's (random) iteration order until it is below 7/8 of the budget.
+//!
+//! Some records are only worth keeping for the group that wrote them: list elements
+//! are read back by position ranges (LRANGE), which go to RocksDB's iterators, not to
+//! this cache, so caching every pushed element would only push out the values point
+//! reads use. They enter as *transient* entries, which serve as the group's overlay
+//! like any other and are dropped when the group commits.
 
 use ahash::AHashMap;
 use bytes::Bytes;
@@ -22,6 +28,8 @@ pub struct ValueCache {
     map: AHashMap<Vec<u8>, Option<Bytes>>,
     bytes: usize,
     budget: usize,
+    /// Keys of the transient entries written since the last commit.
+    transient: Vec<Vec<u8>>,
 }
 
 fn cost(key: &[u8], value: &Option<Bytes>) -> usize {
@@ -35,6 +43,7 @@ impl ValueCache {
             map: AHashMap::new(),
             bytes: 0,
             budget,
+            transient: Vec::new(),
         }
     }
 
@@ -54,9 +63,17 @@ impl ValueCache {
         }
     }
 
+    /// Records the value of `key` for the current group only: the entry is dropped
+    /// at the next [`ValueCache::evict`].
+    pub fn insert_transient(&mut self, key: Vec<u8>, value: Option<Bytes>) {
+        self.transient.push(key.clone());
+        self.insert(key, value);
+    }
+
     /// Forgets everything (after a failed commit, or a range delete).
     pub fn clear(&mut self) {
         self.map.clear();
+        self.transient.clear();
         self.bytes = 0;
     }
 
@@ -75,8 +92,14 @@ impl ValueCache {
         self.map.is_empty()
     }
 
-    /// Brings the cache under its budget; call between groups only.
+    /// Drops the transient entries and brings the cache under its budget; call
+    /// between groups only, once the group's writes are in RocksDB.
     pub fn evict(&mut self) {
+        for k in std::mem::take(&mut self.transient) {
+            if let Some(v) = self.map.remove(&k) {
+                self.bytes -= cost(&k, &v);
+            }
+        }
         if self.bytes <= self.budget {
             return;
         }
@@ -127,6 +150,19 @@ mod tests {
         assert_eq!(c.bytes(), 1 + ENTRY_OVERHEAD);
         c.clear();
         assert_eq!((c.bytes(), c.len()), (0, 0));
+    }
+
+    #[test]
+    fn transient_entries_last_until_the_group_commits() {
+        let mut c = ValueCache::new(1 << 20);
+        c.insert(b"kept".to_vec(), Some(Bytes::from_static(b"v")));
+        c.insert_transient(b"elem".to_vec(), Some(Bytes::from_static(b"e")));
+        c.insert_transient(b"elem".to_vec(), None);
+        assert_eq!(c.get(b"elem"), Some(&None), "the group's overlay");
+        c.evict();
+        assert!(c.get(b"elem").is_none(), "gone after the commit");
+        assert!(c.get(b"kept").is_some());
+        assert_eq!((c.len(), c.bytes()), (1, 4 + 1 + ENTRY_OVERHEAD));
     }
 
     #[test]

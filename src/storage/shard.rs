@@ -568,6 +568,23 @@ impl Tx<'_> {
             .insert(k, Some(Bytes::copy_from_slice(value)));
     }
 
+    /// Writes one member record that the value cache keeps for this group only (list
+    /// elements; see the cache's docs).
+    pub fn record_put_transient(
+        &mut self,
+        space: Space,
+        key: &[u8],
+        version: u64,
+        suffix: &[u8],
+        value: &[u8],
+    ) {
+        let k = self.record_key(space, key, version, suffix);
+        self.shard.batch.put(&k, value);
+        self.shard
+            .cache
+            .insert_transient(k, Some(Bytes::copy_from_slice(value)));
+    }
+
     /// Deletes one member record.
     pub fn record_del(&mut self, space: Space, key: &[u8], version: u64, suffix: &[u8]) {
         let k = self.record_key(space, key, version, suffix);
