@@ -27,7 +27,7 @@ pub enum Source {
     Other,
 }
 
-/// Storage side: reads the members (and scores) of the set or sorted set at args[1].
+/// Storage side: reads the members (and scores) of the set or sorted set at args\[1\].
 /// Replies nil, `[type]` for other types, `[type, members]` or
 /// `[type, members, scores]`.
 pub fn dump_members(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {

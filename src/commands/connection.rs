@@ -12,7 +12,7 @@ use crate::protocol::Reply;
 /// The Redis version shardis answers as (clients gate features on it).
 pub const REDIS_VERSION: &str = "7.0.15";
 
-/// PING [message]
+/// PING \[message\]
 pub fn ping(_s: &mut Session, args: &[Bytes]) -> Reply {
     match args.len() {
         1 => Reply::Status("PONG".into()),
@@ -57,7 +57,7 @@ fn check_password(s: &Session, user: Option<&[u8]>, pass: &[u8]) -> bool {
 
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 
-/// AUTH [username] password
+/// AUTH \[username\] password
 pub fn auth(s: &mut Session, args: &[Bytes]) -> Reply {
     if args.len() > 3 {
         return Reply::error("ERR syntax error");

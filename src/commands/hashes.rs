@@ -283,7 +283,7 @@ pub fn hincrbyfloat(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     Ok(Reply::Bulk(Bytes::from(text)))
 }
 
-/// HRANDFIELD key [count [WITHVALUES]]
+/// HRANDFIELD key [count \[WITHVALUES\]]
 pub fn hrandfield(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     let key = &args[1];
     let Some(count_arg) = args.get(2) else {

@@ -281,12 +281,12 @@ fn pop(tx: &mut Tx<'_>, args: &[Bytes], left: bool) -> Result<Reply> {
     })
 }
 
-/// LPOP key [count]
+/// LPOP key \[count\]
 pub fn lpop(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     pop(tx, args, true)
 }
 
-/// RPOP key [count]
+/// RPOP key \[count\]
 pub fn rpop(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     pop(tx, args, false)
 }

@@ -39,7 +39,7 @@ use crate::protocol::Reply;
 pub use crate::storage::Tx;
 pub use table::{lookup, Command, Kind, Merge};
 
-/// A storage-side command handler: runs on the owning shard, args[0] is the name.
+/// A storage-side command handler: runs on the owning shard, args\[0\] is the name.
 pub type ExecFn = fn(&mut Tx<'_>, &[Bytes]) -> Result<Reply, CommandError>;
 
 /// Why a command failed; each variant is exactly the error reply Redis gives.

@@ -677,7 +677,7 @@ pub fn latency(_s: &mut Session, args: &[Bytes]) -> Reply {
     }
 }
 
-/// SLOWLOG GET [count] | LEN | RESET | HELP: commands whose execution took at least
+/// SLOWLOG GET \[count\] | LEN | RESET | HELP: commands whose execution took at least
 /// slowlog-log-slower-than µs (on the shard for keyed commands), newest first.
 pub fn slowlog(s: &mut Session, args: &[Bytes]) -> Reply {
     let sub = match sub_or_error("slowlog", args) {

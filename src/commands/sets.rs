@@ -141,7 +141,7 @@ pub fn scard(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     Ok(Reply::Int(size as i64))
 }
 
-/// SPOP key [count]
+/// SPOP key \[count\]
 pub fn spop(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     let key = &args[1];
     if args.len() > 3 {
@@ -185,7 +185,7 @@ pub fn spop(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     })
 }
 
-/// SRANDMEMBER key [count]
+/// SRANDMEMBER key \[count\]
 pub fn srandmember(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     let key = &args[1];
     if args.len() > 3 {

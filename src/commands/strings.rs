@@ -136,7 +136,7 @@ fn store(tx: &mut Tx<'_>, key: &[u8], value: &[u8], ttl: Ttl, old: Option<&Value
     }
 }
 
-/// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL]
+/// SET key value \[NX|XX\] \[GET\] \[EX s|PX ms|EXAT s|PXAT ms|KEEPTTL\]
 pub fn set(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     let (f, ttl) = parse_set_options(args, 3, false, "set", tx.now_ms)?;
     let key = &args[1];

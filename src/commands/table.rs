@@ -73,7 +73,7 @@ pub enum Coord {
 pub enum Kind {
     /// On the network thread.
     Local(LocalFn),
-    /// On the shard of args[1].
+    /// On the shard of args\[1\].
     Single(ExecFn),
     /// Split by the shards of its keys, then merged.
     Multi(ExecFn, Merge),

@@ -64,7 +64,7 @@ fn need(args: &[Bytes], n: usize) -> Result<()> {
 // Commands
 // ---------------------------------------------------------------------------------
 
-/// ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]
+/// ZADD key \[NX|XX\] \[GT|LT\] \[CH\] \[INCR\] score member \[score member ...\]
 pub fn zadd(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     need(args, 4)?;
     zadd_parsed(tx, args, AddFlags::default())
@@ -187,19 +187,19 @@ pub fn zrevrank(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     rank_generic(tx, args, true)
 }
 
-/// ZRANGE key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES]
+/// ZRANGE key start stop \[BYSCORE|BYLEX\] \[REV\] \[LIMIT offset count\] \[WITHSCORES\]
 pub fn zrange(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     need(args, 4)?;
     range_generic(tx, args, None, None)
 }
 
-/// ZRANGEBYSCORE key min max [WITHSCORES] [LIMIT offset count]
+/// ZRANGEBYSCORE key min max \[WITHSCORES\] \[LIMIT offset count\]
 pub fn zrangebyscore(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     need(args, 4)?;
     range_generic(tx, args, Some(By::Score), Some(false))
 }
 
-/// ZREVRANGEBYSCORE key max min [WITHSCORES] [LIMIT offset count]
+/// ZREVRANGEBYSCORE key max min \[WITHSCORES\] \[LIMIT offset count\]
 pub fn zrevrangebyscore(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     need(args, 4)?;
     range_generic(tx, args, Some(By::Score), Some(true))
@@ -217,7 +217,7 @@ pub fn zrevrangebylex(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     range_generic(tx, args, Some(By::Lex), Some(true))
 }
 
-/// ZREVRANGE key start stop [WITHSCORES]
+/// ZREVRANGE key start stop \[WITHSCORES\]
 pub fn zrevrange(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     need(args, 4)?;
     range_generic(tx, args, Some(By::Rank), Some(true))
@@ -251,19 +251,19 @@ pub fn zlexcount(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     Ok(Reply::Int(n))
 }
 
-/// ZPOPMIN key [count]
+/// ZPOPMIN key \[count\]
 pub fn zpopmin(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     need(args, 2)?;
     pop_generic(tx, args, false)
 }
 
-/// ZPOPMAX key [count]
+/// ZPOPMAX key \[count\]
 pub fn zpopmax(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     need(args, 2)?;
     pop_generic(tx, args, true)
 }
 
-/// ZRANDMEMBER key [count [WITHSCORES]]
+/// ZRANDMEMBER key [count \[WITHSCORES\]]
 pub fn zrandmember(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     need(args, 2)?;
     let key = &args[1];

@@ -2,15 +2,17 @@
 //!
 //! ```text
 //!  network thread ──ShardMsg::Run──▶ [flume, bounded] ──▶ shard task ──▶ RocksDB
+//!   (outbox: one message per shard per turn)                 │
 //!        ▲                                                   │
-//!        └──────────── ShardReply (per-connection channel) ◀─┘
+//!        └── inbox: the group's ShardReplies for the thread ◀┘
 //! ```
 //!
 //! In `--runtime dual` every shard is one task on the storage runtime (a multi-thread
 //! tokio runtime whose workers are pinned to the storage cores). A shard task waits
 //! for the first message, drains whatever else is already queued (up to
 //! `batch-max` requests, never waiting for more), executes the group in arrival
-//! order, commits its writes in one RocksDB batch and only then sends the replies.
+//! order, commits its writes in one RocksDB batch (sorted by key, one write per key)
+//! and only then sends the replies, one message per network thread ([`outbox`]).
 //! One client alone therefore sees exactly one round trip per command.
 //!
 //! In `--runtime single` the same [`Shard`] code runs inline in the connection task,

@@ -29,7 +29,7 @@ pub struct ShardReq {
     pub db: u8,
     /// What to run.
     pub exec: ExecFn,
-    /// The arguments, args[0] being the command name.
+    /// The arguments, args\[0\] being the command name.
     pub args: Vec<Bytes>,
     /// The id of the client that sent it (0: the server itself), for SLOWLOG.
     pub client: u64,
