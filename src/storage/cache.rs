@@ -14,8 +14,9 @@
 //! Some records are only worth keeping for the group that wrote them: list elements
 //! are read back by position ranges (LRANGE), which go to RocksDB's iterators, not to
 //! this cache, so caching every pushed element would only push out the values point
-//! reads use. They enter as *transient* entries, which serve as the group's overlay
-//! like any other and are dropped when the group commits.
+//! reads use. They enter as *transient* entries: a second, small map that is read
+//! first, serves as the group's overlay like the main one, is not charged to the
+//! budget (it holds one group's writes at most) and is emptied when the group commits.
 
 use ahash::AHashMap;
 use bytes::Bytes;
@@ -28,8 +29,8 @@ pub struct ValueCache {
     map: AHashMap<Vec<u8>, Option<Bytes>>,
     bytes: usize,
     budget: usize,
-    /// Keys of the transient entries written since the last commit.
-    transient: Vec<Vec<u8>>,
+    /// Transient entries written since the last commit; a key is in one map at most.
+    transient: AHashMap<Vec<u8>, Option<Bytes>>,
 }
 
 fn cost(key: &[u8], value: &Option<Bytes>) -> usize {
@@ -43,17 +44,32 @@ impl ValueCache {
             map: AHashMap::new(),
             bytes: 0,
             budget,
-            transient: Vec::new(),
+            transient: AHashMap::new(),
         }
     }
 
     /// `Some(entry)` on a hit (the entry itself may say "absent").
     pub fn get(&self, key: &[u8]) -> Option<&Option<Bytes>> {
+        if !self.transient.is_empty() {
+            if let Some(v) = self.transient.get(key) {
+                return Some(v);
+            }
+        }
         self.map.get(key)
+    }
+
+    /// Removes `key` from the main map, keeping the accounting.
+    fn forget(&mut self, key: &[u8]) {
+        if let Some((k, v)) = self.map.remove_entry(key) {
+            self.bytes -= cost(&k, &v);
+        }
     }
 
     /// Records the current value (or absence) of `key`.
     pub fn insert(&mut self, key: Vec<u8>, value: Option<Bytes>) {
+        if !self.transient.is_empty() {
+            self.transient.remove(key.as_slice());
+        }
         let add = cost(&key, &value);
         let new_len = value.as_ref().map_or(0, |v| v.len());
         match self.map.insert(key, value) {
@@ -66,8 +82,8 @@ impl ValueCache {
     /// Records the value of `key` for the current group only: the entry is dropped
     /// at the next [`ValueCache::evict`].
     pub fn insert_transient(&mut self, key: Vec<u8>, value: Option<Bytes>) {
-        self.transient.push(key.clone());
-        self.insert(key, value);
+        self.forget(&key);
+        self.transient.insert(key, value);
     }
 
     /// Forgets everything (after a failed commit, or a range delete).
@@ -84,22 +100,18 @@ impl ValueCache {
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.map.len() + self.transient.len()
     }
 
     /// Whether the cache is empty.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.map.is_empty() && self.transient.is_empty()
     }
 
     /// Drops the transient entries and brings the cache under its budget; call
     /// between groups only, once the group's writes are in RocksDB.
     pub fn evict(&mut self) {
-        for k in std::mem::take(&mut self.transient) {
-            if let Some(v) = self.map.remove(&k) {
-                self.bytes -= cost(&k, &v);
-            }
-        }
+        self.transient.clear();
         if self.bytes <= self.budget {
             return;
         }
@@ -117,9 +129,7 @@ impl ValueCache {
             .map(|(k, _)| k.clone())
             .collect();
         for k in victims {
-            if let Some(v) = self.map.remove(&k) {
-                self.bytes -= cost(&k, &v);
-            }
+            self.forget(&k);
         }
     }
 }

@@ -561,11 +561,7 @@ impl Tx<'_> {
         suffix: &[u8],
         value: &[u8],
     ) {
-        let k = self.record_key(space, key, version, suffix);
-        self.shard.batch.put(&k, value);
-        self.shard
-            .cache
-            .insert(k, Some(Bytes::copy_from_slice(value)));
+        self.record_put_with(space, key, version, suffix, value, false);
     }
 
     /// Writes one member record that the value cache keeps for this group only (list
@@ -578,11 +574,26 @@ impl Tx<'_> {
         suffix: &[u8],
         value: &[u8],
     ) {
+        self.record_put_with(space, key, version, suffix, value, true);
+    }
+
+    fn record_put_with(
+        &mut self,
+        space: Space,
+        key: &[u8],
+        version: u64,
+        suffix: &[u8],
+        value: &[u8],
+        transient: bool,
+    ) {
         let k = self.record_key(space, key, version, suffix);
         self.shard.batch.put(&k, value);
-        self.shard
-            .cache
-            .insert_transient(k, Some(Bytes::copy_from_slice(value)));
+        let v = Some(Bytes::copy_from_slice(value));
+        if transient {
+            self.shard.cache.insert_transient(k, v);
+        } else {
+            self.shard.cache.insert(k, v);
+        }
     }
 
     /// Deletes one member record.
