@@ -211,15 +211,26 @@ pub fn hexists(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     Ok(Reply::Int(found as i64))
 }
 
-/// HINCRBY key field increment
-pub fn hincrby(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
-    let (key, field) = (&args[1], &args[2]);
-    let by = arg_i64(&args[3])?;
-    let (mut meta, at, fresh) = open_or_create(tx, key)?;
+/// Opens (or starts) the hash at `key` for an update of `field`: its metadata, expiry
+/// and the field's current value.
+fn open_field(
+    tx: &mut Tx<'_>,
+    key: &[u8],
+    field: &[u8],
+) -> Result<(CollectionMeta, u64, Option<Bytes>)> {
+    let (meta, at, fresh) = open_or_create(tx, key)?;
     let old = match fresh {
         true => None,
         false => tx.record_get(Space::Member, key, meta.version, field)?,
     };
+    Ok((meta, at, old))
+}
+
+/// HINCRBY key field increment
+pub fn hincrby(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    let (key, field) = (&args[1], &args[2]);
+    let by = arg_i64(&args[3])?;
+    let (mut meta, at, old) = open_field(tx, key, field)?;
     let current = match &old {
         Some(v) => {
             parse_i64(v).ok_or_else(|| CommandError::other("ERR hash value is not an integer"))?
@@ -257,11 +268,7 @@ pub fn hincrbyfloat(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     if !by.is_finite() {
         return Err(CommandError::other("ERR value is NaN or Infinity"));
     }
-    let (mut meta, at, fresh) = open_or_create(tx, key)?;
-    let old = match fresh {
-        true => None,
-        false => tx.record_get(Space::Member, key, meta.version, field)?,
-    };
+    let (mut meta, at, old) = open_field(tx, key, field)?;
     let current = match &old {
         Some(v) => {
             long_double(v).ok_or_else(|| CommandError::other("ERR hash value is not a float"))?
