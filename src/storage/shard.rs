@@ -588,6 +588,10 @@ impl Tx<'_> {
     ) {
         let k = self.record_key(space, key, version, suffix);
         self.shard.batch.put(&k, value);
+        if space == Space::Score {
+            // Only ever read by range (through RocksDB's iterators): not worth caching.
+            return;
+        }
         let v = Some(Bytes::copy_from_slice(value));
         if transient {
             self.shard.cache.insert_transient(k, v);
@@ -600,7 +604,9 @@ impl Tx<'_> {
     pub fn record_del(&mut self, space: Space, key: &[u8], version: u64, suffix: &[u8]) {
         let k = self.record_key(space, key, version, suffix);
         self.shard.batch.delete(&k);
-        self.shard.cache.insert(k, None);
+        if space != Space::Score {
+            self.shard.cache.insert(k, None);
+        }
     }
 
     /// Deletes the member records with suffixes in `[from, to)` (`to = None`: to the
