@@ -306,6 +306,9 @@ impl Engine {
         opts.set_level_compaction_dynamic_level_bytes(true);
         opts.set_compression_type(DBCompressionType::Lz4);
         opts.set_bytes_per_sync(1 << 20);
+        // Start the WAL's writeback every MB, so that the sync of `everysec` or `always`
+        // finds little left to write.
+        opts.set_wal_bytes_per_sync(1 << 20);
         opts.set_enable_pipelined_write(true);
         if tuning.rate_limit > 0 {
             // Auto-tuned: RocksDB lowers the rate when there is little to write.

@@ -624,12 +624,18 @@ pub(crate) async fn sampler(engine: Arc<Engine>, stats: Arc<EngineStats>) {
 }
 
 /// `appendfsync everysec`: makes the WAL durable once a second.
+///
+/// The sync runs on the storage runtime's blocking pool, not on a worker: a worker
+/// blocked in `fdatasync` would hold up every shard it serves for as long as the disk
+/// takes.
 pub(crate) async fn wal_syncer(engine: Arc<Engine>, live: Arc<Live>) {
     let mut every = tokio::time::interval(Duration::from_secs(1));
     loop {
         every.tick().await;
         if live.fsync_everysec() {
-            if let Err(e) = engine.flush_wal(true) {
+            let engine = engine.clone();
+            let synced = tokio::task::spawn_blocking(move || engine.flush_wal(true)).await;
+            if let Ok(Err(e)) = synced {
                 tracing::error!(target: "shardis::storage", "WAL sync failed: {e}");
             }
         }
