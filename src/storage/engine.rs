@@ -15,7 +15,8 @@ use std::sync::{Arc, OnceLock, Weak};
 
 use super::encoding;
 use bytes::Bytes;
-use rocksdb::compaction_filter::Decision;
+use rocksdb::compaction_filter::{CompactionFilter, Decision};
+use rocksdb::compaction_filter_factory::{CompactionFilterContext, CompactionFilterFactory};
 use rocksdb::{
     BlockBasedOptions, Cache, DBCompressionType, Options, ReadOptions, WriteOptions, DB,
 };
@@ -292,6 +293,88 @@ impl Batch {
     }
 }
 
+/// Makes one [`DeadMemberFilter`] per compaction.
+struct DeadMembers {
+    /// The database, once it is open.
+    db: Arc<OnceLock<Weak<DB>>>,
+}
+
+impl CompactionFilterFactory for DeadMembers {
+    type Filter = DeadMemberFilter;
+
+    fn create(&mut self, _: CompactionFilterContext) -> DeadMemberFilter {
+        DeadMemberFilter {
+            db: self.db.clone(),
+            now_ms: super::now_ms(),
+            scratch: Vec::new(),
+            last: None,
+        }
+    }
+
+    fn name(&self) -> &std::ffi::CStr {
+        c"shardis-dead-members"
+    }
+}
+
+/// Drops the member records whose collection is gone: deleted, replaced by a newer
+/// version, or expired. It asks the key's meta record, a point read from RocksDB's own
+/// compaction thread (as Kvrocks does).
+///
+/// A compaction meets one collection's records one after another (they share a key
+/// prefix), so the filter remembers the last meta record it read and asks again only
+/// when the collection changes: one read per collection and compaction, not one per
+/// record. (One read per record made compaction of a 200,000-element list spend 86% of
+/// its time decompressing the same blocks, and writes stalled behind it.) What it
+/// remembers cannot turn stale in a harmful way: a record judged dead belongs to a
+/// version that no collection will have again, and one judged alive is only kept.
+struct DeadMemberFilter {
+    db: Arc<OnceLock<Weak<DB>>>,
+    /// Expiry is judged against the compaction's start.
+    now_ms: u64,
+    scratch: Vec<u8>,
+    /// The meta key read last and the value it held.
+    last: Option<(Vec<u8>, Option<Vec<u8>>)>,
+}
+
+impl CompactionFilter for DeadMemberFilter {
+    fn filter(&mut self, _level: u32, key: &[u8], _value: &[u8]) -> Decision {
+        if key
+            .first()
+            .is_none_or(|b| b & 0xc0 == encoding::Space::Meta as u8)
+        {
+            return Decision::Keep;
+        }
+        let Some((db_index, user_key, _, _)) = encoding::decode_member_key(key) else {
+            return Decision::Keep;
+        };
+        self.scratch.clear();
+        encoding::encode_key(&mut self.scratch, db_index, user_key);
+        if !matches!(&self.last, Some((k, _)) if *k == self.scratch) {
+            let Some(db) = self.db.get().and_then(Weak::upgrade) else {
+                return Decision::Keep;
+            };
+            let read = db.get_pinned(&self.scratch).map(|m| m.map(|m| m.to_vec()));
+            match read {
+                Ok(meta) => self.last = Some((self.scratch.clone(), meta)),
+                Err(_) => {
+                    self.last = None;
+                    return Decision::Keep;
+                }
+            }
+        }
+        let meta = self.last.as_ref().and_then(|(_, m)| m.as_deref());
+        if encoding::member_is_dead(key, meta, self.now_ms) {
+            Decision::Remove
+        } else {
+            Decision::Keep
+        }
+    }
+
+    fn name(&self) -> &std::ffi::CStr {
+        c"shardis-dead-members"
+    }
+}
+
 impl Engine {
     /// Opens (creating if needed) the database in `dir`.
     pub fn open(dir: &Path, tuning: &EngineOptions) -> Result<Engine, StorageError> {
@@ -327,36 +410,9 @@ impl Engine {
         opts.set_block_based_table_factory(&table);
 
         // Member records of deleted, replaced or expired collections are dropped when
-        // compaction meets them; the filter asks the key's meta record (a point read
-        // from RocksDB's own compaction thread, as Kvrocks does).
+        // compaction meets them (see [`DeadMembers`]).
         let handle: Arc<OnceLock<Weak<DB>>> = Arc::new(OnceLock::new());
-        let filter_db = handle.clone();
-        opts.set_compaction_filter(
-            "shardis-dead-members",
-            move |_level: u32, key: &[u8], _value: &[u8]| {
-                if key
-                    .first()
-                    .is_none_or(|b| b & 0xc0 == encoding::Space::Meta as u8)
-                {
-                    return Decision::Keep;
-                }
-                let Some(db) = filter_db.get().and_then(Weak::upgrade) else {
-                    return Decision::Keep;
-                };
-                let Some((db_index, user_key, _, _)) = encoding::decode_member_key(key) else {
-                    return Decision::Keep;
-                };
-                let mut meta_key = Vec::new();
-                encoding::encode_key(&mut meta_key, db_index, user_key);
-                let meta = db.get_pinned(&meta_key).map(|m| m.map(|m| m.to_vec()));
-                match meta {
-                    Ok(meta) if encoding::member_is_dead(key, meta.as_deref(), super::now_ms()) => {
-                        Decision::Remove
-                    }
-                    _ => Decision::Keep,
-                }
-            },
-        );
+        opts.set_compaction_filter_factory(DeadMembers { db: handle.clone() });
 
         let db = Arc::new(DB::open(&opts, dir)?);
         let _ = handle.set(Arc::downgrade(&db));
@@ -577,6 +633,59 @@ mod tests {
             ]
         );
         assert!(planned(Batch::default()).is_empty());
+    }
+
+    #[test]
+    fn compaction_drops_the_records_of_dead_collections_only() {
+        use super::super::encoding::{self, CollectionMeta, Space, ValueType};
+        use super::{Engine, EngineOptions};
+
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(dir.path(), &EngineOptions::default()).unwrap();
+        let meta_key = |k: &[u8]| {
+            let mut v = Vec::new();
+            encoding::encode_key(&mut v, 0, k);
+            v
+        };
+        let record = |k: &[u8], version: u64, i: u32| {
+            let mut v = Vec::new();
+            encoding::encode_member_prefix(&mut v, Space::Member, 0, k, version);
+            v.extend_from_slice(&i.to_be_bytes());
+            v
+        };
+        let meta = |version: u64, expire_at: u64| {
+            let m = CollectionMeta {
+                version,
+                size: 100,
+                head: encoding::LIST_ORIGIN,
+                tail: encoding::LIST_ORIGIN,
+            };
+            encoding::encode_value(ValueType::Hash, expire_at, &m.encode(ValueType::Hash))
+        };
+        // "live" is at version 2 (version 1 was replaced), "gone" has no meta record,
+        // "old" expired: the filter meets four runs of records, one per collection.
+        let mut b = Batch::default();
+        b.put(&meta_key(b"live"), &meta(2, 0));
+        b.put(&meta_key(b"old"), &meta(9, 1));
+        for i in 0..100 {
+            b.put(&record(b"live", 1, i), b"replaced");
+            b.put(&record(b"live", 2, i), b"current");
+            b.put(&record(b"gone", 5, i), b"deleted");
+            b.put(&record(b"old", 9, i), b"expired");
+        }
+        engine.write(b, false).unwrap();
+        engine.flush().unwrap();
+        engine.compact_all();
+
+        let mut left = std::collections::BTreeMap::new();
+        engine
+            .scan(&[0x40], &[0xff], |_, v| {
+                *left.entry(v.to_vec()).or_insert(0) += 1;
+                true
+            })
+            .unwrap();
+        assert_eq!(left.into_iter().collect::<Vec<_>>(), vec![(b"current".to_vec(), 100)]);
+        assert!(engine.get(&meta_key(b"live")).unwrap().is_some());
     }
 
     #[test]
