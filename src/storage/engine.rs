@@ -684,7 +684,10 @@ mod tests {
                 true
             })
             .unwrap();
-        assert_eq!(left.into_iter().collect::<Vec<_>>(), vec![(b"current".to_vec(), 100)]);
+        assert_eq!(
+            left.into_iter().collect::<Vec<_>>(),
+            vec![(b"current".to_vec(), 100)]
+        );
         assert!(engine.get(&meta_key(b"live")).unwrap().is_some());
     }
 
