@@ -82,7 +82,7 @@ fn group_commit(c: &mut Criterion) {
                     encode_key(&mut key, 0, &i.to_be_bytes());
                     batch.put(&key, &value);
                 }
-                engine.write(batch, sync).unwrap();
+                engine.write(&mut batch, sync).unwrap();
             })
         });
         g.bench_function(BenchmarkId::new("64_batches", label), |b| {
@@ -92,7 +92,7 @@ fn group_commit(c: &mut Criterion) {
                     encode_key(&mut key, 0, &i.to_be_bytes());
                     let mut batch = Batch::default();
                     batch.put(&key, &value);
-                    engine.write(batch, sync).unwrap();
+                    engine.write(&mut batch, sync).unwrap();
                 }
             })
         });

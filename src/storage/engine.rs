@@ -193,6 +193,9 @@ pub struct Batch {
     ordered: usize,
 }
 
+/// Most bytes of keys and values a cleared [`Batch`] keeps allocated.
+const BATCH_KEEP_BYTES: usize = 4 << 20;
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum OpKind {
     Put,
@@ -260,28 +263,43 @@ impl Batch {
         self.ops.is_empty()
     }
 
-    /// Sorts the sortable operations and returns, in write order, the indexes of the
-    /// operations to write (see the type's docs).
-    fn plan(&mut self) -> Vec<usize> {
+    /// Empties the batch, keeping its buffers for the next group (up to
+    /// [`BATCH_KEEP_BYTES`]: one group of large values must not pin its memory).
+    pub fn clear(&mut self) {
+        if self.data.capacity() > BATCH_KEEP_BYTES {
+            *self = Batch::default();
+            return;
+        }
+        self.data.clear();
+        self.ops.clear();
+        self.ordered = 0;
+    }
+
+    /// Sorts the sortable operations (see the type's docs).
+    fn sort(&mut self) {
         let data = &self.data;
         self.ops[self.ordered..].sort_by(|a, b| a.key(data).cmp(b.key(data)));
-        let ops = &self.ops;
-        (0..ops.len())
-            .filter(|&i| {
-                i < self.ordered
-                    || ops
-                        .get(i + 1)
-                        .is_none_or(|next| next.key(data) != ops[i].key(data))
-            })
-            .collect()
+    }
+
+    /// Once sorted, the operations to write, in write order: of several writes to one
+    /// key in the sorted part, only the last.
+    fn to_write(&self) -> impl Iterator<Item = &BatchOp> + '_ {
+        let (data, ops) = (&self.data, &self.ops);
+        ops.iter().enumerate().filter_map(move |(i, op)| {
+            let overwritten = i >= self.ordered
+                && ops
+                    .get(i + 1)
+                    .is_some_and(|next| next.key(data) == op.key(data));
+            (!overwritten).then_some(op)
+        })
     }
 
     /// The RocksDB batch to write.
-    fn build(mut self) -> rocksdb::WriteBatch {
-        let plan = self.plan();
-        let mut wb = rocksdb::WriteBatch::with_capacity_bytes(self.data.len() + 16 * plan.len());
-        for i in plan {
-            let op = self.ops[i];
+    fn build(&mut self) -> rocksdb::WriteBatch {
+        self.sort();
+        let mut wb =
+            rocksdb::WriteBatch::with_capacity_bytes(self.data.len() + 16 * self.ops.len());
+        for op in self.to_write() {
             let (key, value) = (op.key(&self.data), op.value(&self.data));
             match op.kind {
                 OpKind::Put => wb.put(key, value),
@@ -431,7 +449,8 @@ impl Engine {
     }
 
     /// Applies a batch atomically; with `sync` the WAL is on disk before it returns.
-    pub fn write(&self, batch: Batch, sync: bool) -> Result<(), StorageError> {
+    /// The batch is left as it was (the caller clears it to reuse its buffers).
+    pub fn write(&self, batch: &mut Batch, sync: bool) -> Result<(), StorageError> {
         let opts = if sync {
             &self.sync_write
         } else {
@@ -579,10 +598,9 @@ mod tests {
 
     /// The batch's write plan as (kind, key, value) triples.
     fn planned(mut b: Batch) -> Vec<(OpKind, Vec<u8>, Vec<u8>)> {
-        b.plan()
-            .into_iter()
-            .map(|i| {
-                let op = b.ops[i];
+        b.sort();
+        b.to_write()
+            .map(|op| {
                 (
                     op.kind,
                     op.key(&b.data).to_vec(),
@@ -614,6 +632,29 @@ mod tests {
         b.put(b"k", b"1");
         b.delete(b"k");
         assert_eq!(planned(b), vec![(OpKind::Delete, b"k".to_vec(), vec![])]);
+    }
+
+    #[test]
+    fn a_cleared_batch_starts_over() {
+        let mut b = Batch::default();
+        b.delete_range(b"a", b"c");
+        b.put(b"b", b"1");
+        b.clear();
+        assert!(b.is_empty());
+        b.put(b"z", b"2");
+        b.put(b"y", b"3");
+        assert_eq!(
+            planned(b),
+            vec![
+                (OpKind::Put, b"y".to_vec(), b"3".to_vec()),
+                (OpKind::Put, b"z".to_vec(), b"2".to_vec()),
+            ],
+            "sorted again: the range delete's order barrier is gone"
+        );
+        let mut big = Batch::default();
+        big.put(b"k", &vec![0; super::BATCH_KEEP_BYTES + 1]);
+        big.clear();
+        assert_eq!(big.data.capacity(), 0, "a large buffer is let go");
     }
 
     #[test]
@@ -673,7 +714,7 @@ mod tests {
             b.put(&record(b"gone", 5, i), b"deleted");
             b.put(&record(b"old", 9, i), b"expired");
         }
-        engine.write(b, false).unwrap();
+        engine.write(&mut b, false).unwrap();
         engine.flush().unwrap();
         engine.compact_all();
 

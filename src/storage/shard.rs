@@ -172,11 +172,23 @@ impl Shard {
         self.committed_ops + self.batch.len() as u64
     }
 
-    /// Takes the batch for writing, counting its operations.
-    fn take_batch(&mut self) -> Batch {
+    /// Writes the batch, unless an injected failure is due.
+    fn write_batch(&mut self, sync: bool) -> Result<(), StorageError> {
+        if self.fail_writes > 0 {
+            self.fail_writes -= 1;
+            return Err(StorageError(
+                "injected write failure (DEBUG STORAGE-ERROR)".into(),
+            ));
+        }
+        self.engine.write(&mut self.batch, sync)
+    }
+
+    /// Empties the batch once it is written (or given up), counting its operations;
+    /// its buffers stay for the next group.
+    fn retire_batch(&mut self) {
         self.committed_ops += self.batch.len() as u64;
         self.pending_ranges.clear();
-        std::mem::take(&mut self.batch)
+        self.batch.clear();
     }
 
     /// Commits the group's batch. On error the group's writes are gone and the error
@@ -200,14 +212,14 @@ impl Shard {
     fn commit_with(&mut self, sync: bool) -> Result<(), StorageError> {
         self.counters.record_ops(&self.op_times);
         self.op_times.clear();
-        let batch = self.take_batch();
         let result = match self.failed.take() {
             // An early commit of this group failed: the rest of the group is not
             // written either, so every write of the group fails together.
             Some(e) => Err(e),
-            None if batch.is_empty() => Ok(()),
-            None => self.write(batch, sync),
+            None if self.batch.is_empty() => Ok(()),
+            None => self.write_batch(sync),
         };
+        self.retire_batch();
         if result.is_err() {
             // The cache may hold writes that never reached RocksDB.
             self.cache.clear();
@@ -222,23 +234,14 @@ impl Shard {
         self.fail_writes = n;
     }
 
-    fn write(&mut self, batch: Batch, sync: bool) -> Result<(), StorageError> {
-        if self.fail_writes > 0 {
-            self.fail_writes -= 1;
-            return Err(StorageError(
-                "injected write failure (DEBUG STORAGE-ERROR)".into(),
-            ));
-        }
-        self.engine.write(batch, sync)
-    }
-
     /// Writes what the group has so far, so a range read sees it.
     fn commit_early(&mut self) {
         if self.batch.is_empty() || self.failed.is_some() {
             return;
         }
-        let batch = self.take_batch();
-        if let Err(e) = self.write(batch, self.live.fsync_always()) {
+        let result = self.write_batch(self.live.fsync_always());
+        self.retire_batch();
+        if let Err(e) = result {
             self.failed = Some(e);
             self.cache.clear();
         }
