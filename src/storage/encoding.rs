@@ -53,6 +53,14 @@ pub enum Space {
     Score = 0x80,
 }
 
+impl Space {
+    /// Whether records of this space are ever read by key. Score records are read only
+    /// by range, through RocksDB's iterators, so the value cache does not keep them.
+    pub fn point_read(self) -> bool {
+        self != Space::Score
+    }
+}
+
 /// The type tag stored in the first byte of a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]

@@ -591,8 +591,7 @@ impl Tx<'_> {
     ) {
         let k = self.record_key(space, key, version, suffix);
         self.shard.batch.put(&k, value);
-        if space == Space::Score {
-            // Only ever read by range (through RocksDB's iterators): not worth caching.
+        if !space.point_read() {
             return;
         }
         let v = Some(Bytes::copy_from_slice(value));
@@ -607,7 +606,7 @@ impl Tx<'_> {
     pub fn record_del(&mut self, space: Space, key: &[u8], version: u64, suffix: &[u8]) {
         let k = self.record_key(space, key, version, suffix);
         self.shard.batch.delete(&k);
-        if space != Space::Score {
+        if space.point_read() {
             self.shard.cache.insert(k, None);
         }
     }
