@@ -79,12 +79,12 @@ fn rocksdb_options_change_at_run_time() {
     let server = Server::start("dual", &[]);
     let mut c = server.raw();
     assert_eq!(
-        c.call(&["CONFIG", "SET", "rocksdb-l0-compaction-trigger", "8"]),
+        c.call(&["CONFIG", "SET", "rocksdb-l0-compaction-trigger", "6"]),
         "+OK\r\n"
     );
     assert_eq!(
         c.call(&["CONFIG", "GET", "rocksdb-l0-compaction-trigger"]),
-        "*2\r\n$29\r\nrocksdb-l0-compaction-trigger\r\n$1\r\n8\r\n"
+        "*2\r\n$29\r\nrocksdb-l0-compaction-trigger\r\n$1\r\n6\r\n"
     );
     assert!(c
         .call(&["CONFIG", "SET", "rocksdb-write-buffer-size", "big"])

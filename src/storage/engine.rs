@@ -64,7 +64,7 @@ impl Default for EngineOptions {
             write_buffer_size: 16 << 20,
             block_cache_size: 256 << 20,
             background_jobs: 2,
-            l0_compaction_trigger: 4,
+            l0_compaction_trigger: 8,
             l0_slowdown_trigger: 20,
             l0_stop_trigger: 36,
             rate_limit: 0,
