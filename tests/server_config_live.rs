@@ -11,6 +11,18 @@ use common::Server;
 fn maxclients_applies_to_new_connections() {
     let server = Server::start("dual", &[]);
     let mut a = server.raw();
+    // The start-up probe's connection may not be reaped yet: wait until `a` is alone.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !a
+        .call(&["INFO", "clients"])
+        .contains("connected_clients:1\r\n")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the probe connection never closed"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     assert_eq!(a.call(&["CONFIG", "SET", "maxclients", "2"]), "+OK\r\n");
     let mut b = server.raw();
     assert_eq!(b.call(&["PING"]), "+PONG\r\n");
