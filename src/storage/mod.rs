@@ -289,6 +289,8 @@ impl Backend {
                 chan.times.clear();
                 chan.times.resize(work.len(), StageTimes::default());
                 let mut waiting = vec![0usize; work.len()];
+                // One clock read for the parts' send time and the batch's deadline.
+                let sent = std::time::Instant::now();
                 for (s, reqs) in work.iter_mut().enumerate() {
                     if reqs.is_empty() {
                         continue;
@@ -299,7 +301,7 @@ impl Backend {
                         reply: chan.tx.clone(),
                         shard: s as u32,
                         seq,
-                        sent: std::time::Instant::now(),
+                        sent,
                     };
                     // On a network thread the outbox batches it with other connections'.
                     let part = match outbox::submit(s, part) {
@@ -322,7 +324,7 @@ impl Backend {
                     }
                 }
                 let mut left = waiting.iter().filter(|&&n| n > 0).count();
-                let deadline = tokio::time::Instant::now() + d.live.storage_timeout();
+                let deadline = tokio::time::Instant::from_std(sent) + d.live.storage_timeout();
                 while left > 0 {
                     match tokio::time::timeout_at(deadline, chan.rx.recv()).await {
                         Ok(Some(r)) if r.seq == seq && waiting[r.shard as usize] > 0 => {

@@ -12,7 +12,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
@@ -145,8 +145,20 @@ impl Shard {
     /// Runs one request of the current group and returns its reply. Whether it wrote
     /// is returned too, so a failed commit can turn exactly those replies into errors.
     pub fn execute(&mut self, req: &ShardReq, now_ms: u64) -> (Reply, bool) {
+        let (reply, wrote, _) = self.execute_from(req, now_ms, Instant::now());
+        (reply, wrote)
+    }
+
+    /// [`Shard::execute`] for a request that started at `started` (when the one before
+    /// it ended, so that a group reads the clock once per request); also returns when
+    /// it ended.
+    pub fn execute_from(
+        &mut self,
+        req: &ShardReq,
+        now_ms: u64,
+        started: Instant,
+    ) -> (Reply, bool, Instant) {
         let before = self.writes();
-        let started = std::time::Instant::now();
         let mut tx = Tx {
             shard: self,
             db: req.db,
@@ -156,13 +168,14 @@ impl Shard {
             Ok(r) => r,
             Err(e) => Reply::Error(e.text()),
         };
-        let usec = started.elapsed().as_micros() as u64;
+        let ended = Instant::now();
+        let usec = ended.saturating_duration_since(started).as_micros() as u64;
         self.op_times.push(usec);
         let (threshold, max_len) = self.live.slowlog();
         if threshold >= 0 {
             crate::metrics::slowlog_maybe(threshold, max_len, usec, &req.args, req.client);
         }
-        (reply, self.writes() != before)
+        (reply, self.writes() != before, ended)
     }
 
     /// Write operations issued since the shard started: committed ones plus the batch.

@@ -247,8 +247,11 @@ async fn shard_task(
         while let Some(msg) = next.take() {
             match msg {
                 ShardMsg::Run { parts } => {
+                    // One clock read per request: each part starts when the one before
+                    // it ended, each request when the one before it ended.
+                    let mut clock = std::time::Instant::now();
                     for part in parts {
-                        let started = std::time::Instant::now();
+                        let started = clock;
                         let mut p = Pending {
                             reply: Some(part.reply),
                             shard: part.shard,
@@ -263,14 +266,15 @@ async fn shard_task(
                             executed: started,
                         };
                         for req in &part.reqs {
-                            let (r, w) = shard.execute(req, now);
+                            let (r, w, ended) = shard.execute_from(req, now, clock);
+                            clock = ended;
                             if w {
                                 p.wrote.push(p.replies.len() as u32);
                             }
                             p.replies.push(r);
                         }
-                        p.executed = std::time::Instant::now();
-                        p.times.storage_us = p.executed.duration_since(started).as_micros() as u64;
+                        p.executed = clock;
+                        p.times.storage_us = clock.duration_since(started).as_micros() as u64;
                         size += part.reqs.len();
                         pending.push(p);
                     }
