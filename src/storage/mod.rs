@@ -22,6 +22,7 @@
 //! The network side talks to it only through [`Backend`].
 
 pub mod cache;
+mod channel;
 pub mod encoding;
 pub mod engine;
 pub mod outbox;
@@ -143,7 +144,7 @@ pub enum Backend {
 
 /// The dual runtime's shards: one bounded channel each.
 pub struct DualShards {
-    senders: Vec<flume::Sender<ShardMsg>>,
+    senders: Vec<channel::ShardTx>,
     counters: Vec<Arc<ShardCounters>>,
     engine: Arc<Engine>,
     live: Arc<Live>,

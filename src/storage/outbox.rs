@@ -34,6 +34,7 @@ use tokio::sync::Notify;
 
 use tokio::sync::mpsc;
 
+use super::channel::ShardTx;
 use super::{ConnTx, ReplyTx, RunPart, ShardCounters, ShardMsg, ShardReply};
 use crate::protocol::Reply;
 
@@ -108,7 +109,7 @@ impl Deliveries {
 
 /// Sets up this thread's outbox and spawns its flusher tasks. Call from inside the
 /// network thread's `LocalRuntime`.
-pub fn install(senders: &[flume::Sender<ShardMsg>], counters: &[Arc<ShardCounters>]) {
+pub(crate) fn install(senders: &[ShardTx], counters: &[Arc<ShardCounters>]) {
     let queues: Rc<Vec<Queue>> = Rc::new(
         senders
             .iter()
@@ -170,12 +171,7 @@ pub fn submit(shard: usize, part: RunPart) -> Result<(), RunPart> {
     })
 }
 
-async fn flusher(
-    queues: Rc<Vec<Queue>>,
-    shard: usize,
-    tx: flume::Sender<ShardMsg>,
-    counters: Arc<ShardCounters>,
-) {
+async fn flusher(queues: Rc<Vec<Queue>>, shard: usize, tx: ShardTx, counters: Arc<ShardCounters>) {
     loop {
         queues[shard].notify.notified().await;
         // Let the other connections that are ready in this turn queue their work too.

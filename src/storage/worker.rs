@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
+use super::channel::{self, ShardRx, ShardTx};
 use super::outbox::Deliveries;
 use super::{
     now_ms, run_one, sampler, wal_syncer, Backend, DebugOp, DualShards, Engine, EngineStats,
@@ -32,11 +33,7 @@ use crate::protocol::Reply;
 
 /// Sends `msg`, counting it when the channel is full and the sender has to wait
 /// (backpressure). False if the shard is gone.
-pub(super) async fn send(
-    tx: &flume::Sender<ShardMsg>,
-    counters: &ShardCounters,
-    msg: ShardMsg,
-) -> bool {
+pub(super) async fn send(tx: &ShardTx, counters: &ShardCounters, msg: ShardMsg) -> bool {
     match tx.try_send(msg) {
         Ok(()) => true,
         Err(flume::TrySendError::Full(msg)) => {
@@ -154,7 +151,7 @@ pub fn start_dual(
     let mut counters = Vec::with_capacity(shards);
     let stage = SyncStage::start(rt, engine.clone());
     for id in 0..shards {
-        let (tx, rx) = flume::bounded(capacity.max(1));
+        let (tx, rx) = channel::bounded(capacity.max(1));
         let c = Arc::new(ShardCounters::default());
         let (engine, live, c2, rt2) = (engine.clone(), live.clone(), c.clone(), rt.clone());
         let stage = stage.clone();
@@ -197,7 +194,7 @@ async fn supervise(
     engine: Arc<Engine>,
     live: Arc<Live>,
     counters: Arc<ShardCounters>,
-    rx: flume::Receiver<ShardMsg>,
+    rx: ShardRx,
     cache: usize,
     stage: SyncStage,
 ) {
@@ -230,13 +227,13 @@ async fn supervise(
 /// The task that owns one shard.
 async fn shard_task(
     mut shard: Shard,
-    rx: flume::Receiver<ShardMsg>,
+    rx: ShardRx,
     live: Arc<Live>,
     counters: Arc<ShardCounters>,
     stage: SyncStage,
 ) {
     let mut pending: Vec<Pending> = Vec::new();
-    while let Ok(first) = rx.recv_async().await {
+    while let Some(first) = rx.recv().await {
         counters
             .queue_peak
             .fetch_max(rx.len() as u64 + 1, Ordering::Relaxed);
@@ -316,7 +313,7 @@ async fn shard_task(
                 }
             }
             if size < batch_max {
-                next = rx.try_recv().ok();
+                next = rx.try_recv();
             }
         }
         finish_group(&mut shard, &mut pending, size, &counters, &stage);
