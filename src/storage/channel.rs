@@ -13,11 +13,12 @@
 //! checks the queue before it waits; a notification that finds nobody waiting is kept
 //! as a permit for the next wait.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-use super::ShardMsg;
+use super::{ShardCounters, ShardMsg};
 
 /// Creates a shard channel holding at most `capacity` messages.
 pub(crate) fn bounded(capacity: usize) -> (ShardTx, ShardRx) {
@@ -52,6 +53,25 @@ impl ShardTx {
         self.tx.send_async(msg).await?;
         self.wake.notify_one();
         Ok(())
+    }
+
+    /// Sends, waiting while the channel is full and counting that wait in `counters`
+    /// (INFO storage's backpressure). Gives the message back if the shard is gone.
+    pub(crate) async fn send_counted(
+        &self,
+        msg: ShardMsg,
+        counters: &ShardCounters,
+    ) -> Result<(), ShardMsg> {
+        match self.try_send(msg) {
+            Ok(()) => Ok(()),
+            Err(flume::TrySendError::Full(msg)) => {
+                counters.backpressure.fetch_add(1, Ordering::Relaxed);
+                self.send_async(msg)
+                    .await
+                    .map_err(|flume::SendError(msg)| msg)
+            }
+            Err(flume::TrySendError::Disconnected(msg)) => Err(msg),
+        }
     }
 
     /// Messages queued.

@@ -311,6 +311,9 @@ impl Batch {
     }
 }
 
+/// The name RocksDB records for the compaction filter (and its factory).
+const DEAD_MEMBERS: &std::ffi::CStr = c"shardis-dead-members";
+
 /// Makes one [`DeadMemberFilter`] per compaction.
 struct DeadMembers {
     /// The database, once it is open.
@@ -330,7 +333,7 @@ impl CompactionFilterFactory for DeadMembers {
     }
 
     fn name(&self) -> &std::ffi::CStr {
-        c"shardis-dead-members"
+        DEAD_MEMBERS
     }
 }
 
@@ -389,7 +392,7 @@ impl CompactionFilter for DeadMemberFilter {
     }
 
     fn name(&self) -> &std::ffi::CStr {
-        c"shardis-dead-members"
+        DEAD_MEMBERS
     }
 }
 

@@ -312,13 +312,8 @@ impl Backend {
                         }
                         Err(part) => part,
                     };
-                    if worker::send(
-                        &d.senders[s],
-                        &d.counters[s],
-                        ShardMsg::Run { parts: vec![part] },
-                    )
-                    .await
-                    {
+                    let msg = ShardMsg::Run { parts: vec![part] };
+                    if d.senders[s].send_counted(msg, &d.counters[s]).await.is_ok() {
                         waiting[s] = n;
                     } else {
                         results[s] = (0..n).map(|_| unavailable()).collect();

@@ -27,7 +27,6 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use tokio::sync::Notify;
@@ -180,16 +179,8 @@ async fn flusher(queues: Rc<Vec<Queue>>, shard: usize, tx: ShardTx, counters: Ar
         if parts.is_empty() {
             continue;
         }
-        let msg = match tx.try_send(ShardMsg::Run { parts }) {
-            Ok(()) => continue,
-            Err(flume::TrySendError::Full(msg)) => {
-                counters.backpressure.fetch_add(1, Ordering::Relaxed);
-                match tx.send_async(msg).await {
-                    Ok(()) => continue,
-                    Err(flume::SendError(msg)) => msg,
-                }
-            }
-            Err(flume::TrySendError::Disconnected(msg)) => msg,
+        let Err(msg) = tx.send_counted(ShardMsg::Run { parts }, &counters).await else {
+            continue;
         };
         if let ShardMsg::Run { parts } = msg {
             for p in parts {

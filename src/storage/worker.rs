@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use super::channel::{self, ShardRx, ShardTx};
+use super::channel::{self, ShardRx};
 use super::outbox::Deliveries;
 use super::{
     now_ms, run_one, sampler, wal_syncer, Backend, DebugOp, DualShards, Engine, EngineStats,
@@ -30,19 +30,6 @@ use super::{
 };
 use crate::config::Live;
 use crate::protocol::Reply;
-
-/// Sends `msg`, counting it when the channel is full and the sender has to wait
-/// (backpressure). False if the shard is gone.
-pub(super) async fn send(tx: &ShardTx, counters: &ShardCounters, msg: ShardMsg) -> bool {
-    match tx.try_send(msg) {
-        Ok(()) => true,
-        Err(flume::TrySendError::Full(msg)) => {
-            counters.backpressure.fetch_add(1, Ordering::Relaxed);
-            tx.send_async(msg).await.is_ok()
-        }
-        Err(flume::TrySendError::Disconnected(_)) => false,
-    }
-}
 
 /// Replies owed to one connection for one part; answers with an error if dropped
 /// before [`Pending::send`] (a panic unwinding through the group).
