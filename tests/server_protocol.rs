@@ -289,6 +289,68 @@ fn tiny_channel_and_batch_still_serve_a_flood() {
 }
 
 #[test]
+fn batch_max_caps_every_group_even_inside_one_pipeline() {
+    // One pipeline of 200 writes reaches the shard as one message; `--batch-max 4`
+    // still commits it in groups of at most 4 (with `always`, one synced write each).
+    for sync in [
+        &["--appendfsync", "no"][..],
+        &["--appendfsync", "always", "--always-sync", "group"],
+    ] {
+        let mut args = vec!["--shards", "1", "--batch-max", "4"];
+        args.extend_from_slice(sync);
+        let server = Server::start("dual", &args);
+        let mut c = server.raw();
+        let mut batch = Vec::new();
+        for i in 0..200 {
+            batch.extend(common::encode(&[b"SET", format!("k{i}").as_bytes(), b"v"]));
+        }
+        c.send(&batch);
+        for _ in 0..200 {
+            assert_eq!(c.read_reply(), b"+OK\r\n");
+        }
+        assert_eq!(c.call(&["DBSIZE"]), ":200\r\n");
+        let storage = c.call(&["INFO", "storage"]);
+        let field = |name: &str| -> u64 {
+            let at = storage.find(&format!("{name}=")).expect(name) + name.len() + 1;
+            let rest = &storage[at..];
+            rest[..rest.find(',').unwrap()].parse().unwrap()
+        };
+        assert_eq!(field("max_group"), 4, "{sync:?}: {storage}");
+        assert!(field("groups") >= 50, "{sync:?}: {storage}");
+    }
+}
+
+#[test]
+fn a_failed_group_inside_a_pipeline_fails_only_its_own_writes() {
+    let server = Server::start(
+        "dual",
+        &[
+            "--shards",
+            "1",
+            "--batch-max",
+            "2",
+            "--enable-debug-command",
+            "yes",
+        ],
+    );
+    let mut c = server.raw();
+    assert_eq!(c.call(&["DEBUG", "STORAGE-ERROR", "1"]), "+OK\r\n");
+    let mut batch = Vec::new();
+    for k in ["a1", "a2", "a3", "a4"] {
+        batch.extend(common::encode(&[b"SET", k.as_bytes(), b"v"]));
+    }
+    c.send(&batch);
+    let replies: Vec<String> = (0..4)
+        .map(|_| String::from_utf8(c.read_reply()).unwrap())
+        .collect();
+    assert!(replies[0].starts_with("-ERR storage error"), "{replies:?}");
+    assert!(replies[1].starts_with("-ERR storage error"), "{replies:?}");
+    assert_eq!(replies[2..], ["+OK\r\n", "+OK\r\n"]);
+    assert_eq!(c.call(&["EXISTS", "a1", "a2", "a3", "a4"]), ":2\r\n");
+    assert_eq!(c.call(&["GET", "a3"]), "$1\r\nv\r\n");
+}
+
+#[test]
 fn config_file_sets_parameters_and_flags_override_it() {
     let tmp = tempfile::tempdir().unwrap();
     let conf = tmp.path().join("shardis.conf");

@@ -1,12 +1,17 @@
 //! The dual runtime's shard tasks: group commit, holds, fault injection, supervision.
 //!
-//! A shard task waits for its first message, then drains what is already queued (up to
-//! `batch-max` requests; it never waits for more), executes the group in order,
-//! commits it in one RocksDB write and only then sends the replies. Every reply that is
-//! owed travels in a [`Pending`] that answers with an error if it is dropped unsent, so
-//! a shard that panics mid-group still answers everyone: its supervisor logs the panic
-//! and starts a fresh shard on the same channel. What the panicked group had not
-//! committed was never acknowledged.
+//! A shard task waits for its first message, then drains what is already queued (it
+//! never waits for more) and executes it in order. Every `batch-max` requests, and when
+//! it stops draining (the queue is empty, or it took `batch-max` requests since it woke
+//! and lets the other shards on its thread run), it commits what it executed in one
+//! RocksDB write (a group), and only then sends the group's replies. A group may end
+//! inside one connection's pipeline; that part's replies then wait for the commit of
+//! its last request.
+//!
+//! Every reply that is owed travels in a [`Pending`] that answers with an error if it
+//! is dropped unsent, so a shard that panics mid-group still answers everyone: its
+//! supervisor logs the panic and starts a fresh shard on the same channel. What the
+//! panicked group had not committed was never acknowledged.
 //!
 //! With `appendfsync always` a shard does not wait for the fsync itself: it writes the
 //! group without sync and hands the group's replies to the [`SyncStage`], a thread
@@ -45,14 +50,20 @@ struct Pending {
 }
 
 impl Pending {
+    /// Turns the replies of the writes executed so far into errors: their commit
+    /// failed.
+    fn fail_writes(&mut self, e: &str) {
+        for i in self.wrote.drain(..) {
+            self.replies[i as usize] = Reply::Error(format!("ERR {e}").into());
+        }
+    }
+
     /// Hands the replies to `out` (sent when the caller flushes it).
     fn send(mut self, failed: Option<&str>, out: &mut Deliveries) {
-        let mut replies = std::mem::take(&mut self.replies);
         if let Some(e) = failed {
-            for &i in &self.wrote {
-                replies[i as usize] = Reply::Error(format!("ERR {e}").into());
-            }
+            self.fail_writes(e);
         }
+        let replies = std::mem::take(&mut self.replies);
         if let Some(tx) = self.reply.take() {
             let mut times = self.times;
             times.commit_us = self.executed.elapsed().as_micros() as u64;
@@ -226,7 +237,9 @@ async fn shard_task(
             .fetch_max(rx.len() as u64 + 1, Ordering::Relaxed);
         let batch_max = live.batch_max().max(1);
         let mut now = now_ms();
+        // Requests in the group not yet committed, and requests taken since the wake.
         let mut size = 0usize;
+        let mut drained = 0usize;
         let mut next = Some(first);
         while let Some(msg) = next.take() {
             match msg {
@@ -256,28 +269,39 @@ async fn shard_task(
                                 p.wrote.push(p.replies.len() as u32);
                             }
                             p.replies.push(r);
+                            size += 1;
+                            if size >= batch_max {
+                                // A full group inside a part: commit it now. The part's
+                                // replies wait for the commit of its last request.
+                                let result =
+                                    finish_group(&mut shard, &mut pending, size, &counters, &stage);
+                                if let Err(e) = result {
+                                    p.fail_writes(&e);
+                                }
+                                size = 0;
+                            }
                         }
                         p.executed = clock;
                         p.times.storage_us = clock.duration_since(started).as_micros() as u64;
-                        size += part.reqs.len();
+                        drained += part.reqs.len();
                         pending.push(p);
                     }
                 }
                 ShardMsg::Sweep => {
                     // Between groups, with a fresh clock.
-                    finish_group(&mut shard, &mut pending, size, &counters, &stage);
+                    let _ = finish_group(&mut shard, &mut pending, size, &counters, &stage);
                     size = 0;
                     now = now_ms();
                     shard.sweep(now, 256);
                 }
                 ShardMsg::Hold(granted) => {
-                    finish_group(&mut shard, &mut pending, size, &counters, &stage);
+                    let _ = finish_group(&mut shard, &mut pending, size, &counters, &stage);
                     size = 0;
                     serve_hold(&mut shard, granted).await;
                     now = now_ms();
                 }
                 ShardMsg::Stop(done) => {
-                    finish_group(&mut shard, &mut pending, size, &counters, &stage);
+                    let _ = finish_group(&mut shard, &mut pending, size, &counters, &stage);
                     let _ = done.send(());
                     return;
                 }
@@ -285,7 +309,7 @@ async fn shard_task(
                     let _ = done.send(());
                 }
                 ShardMsg::Debug(op) => {
-                    finish_group(&mut shard, &mut pending, size, &counters, &stage);
+                    let _ = finish_group(&mut shard, &mut pending, size, &counters, &stage);
                     size = 0;
                     match op {
                         DebugOp::Stall(d) => {
@@ -299,22 +323,25 @@ async fn shard_task(
                     now = now_ms();
                 }
             }
-            if size < batch_max {
+            if drained < batch_max {
                 next = rx.try_recv();
             }
         }
-        finish_group(&mut shard, &mut pending, size, &counters, &stage);
+        let _ = finish_group(&mut shard, &mut pending, size, &counters, &stage);
     }
     let _ = shard.commit();
 }
 
+/// Commits the shard's open write batch as one group and releases (or stages) the
+/// replies of `pending`. Returns the commit's error, if any, for a part that is still
+/// executing and had writes in this group.
 fn finish_group(
     shard: &mut Shard,
     pending: &mut Vec<Pending>,
     size: usize,
     counters: &ShardCounters,
     stage: &SyncStage,
-) {
+) -> Result<(), String> {
     let staged = shard.sync_in_stage();
     let result = if staged {
         shard.commit_unsynced()
@@ -331,7 +358,7 @@ fn finish_group(
         if !pending.is_empty() {
             stage.submit(std::mem::take(pending));
         }
-        return;
+        return Ok(());
     }
     let failed = result.err().map(|e| e.to_string());
     let mut out = Deliveries::default();
@@ -339,6 +366,7 @@ fn finish_group(
         p.send(failed.as_deref(), &mut out);
     }
     out.flush();
+    failed.map_or(Ok(()), Err)
 }
 
 async fn serve_hold(shard: &mut Shard, granted: oneshot::Sender<flume::Sender<HeldOp>>) {
