@@ -56,6 +56,8 @@ pub struct EngineOptions {
     pub l0_stop_trigger: i32,
     /// Bytes per second flushes and compactions may write (0: unlimited).
     pub rate_limit: i64,
+    /// Obsolete WAL files kept for reuse.
+    pub recycle_wal_files: usize,
 }
 
 impl Default for EngineOptions {
@@ -68,6 +70,7 @@ impl Default for EngineOptions {
             l0_slowdown_trigger: 20,
             l0_stop_trigger: 36,
             rate_limit: 0,
+            recycle_wal_files: 4,
         }
     }
 }
@@ -414,6 +417,7 @@ impl Engine {
         // finds little left to write.
         opts.set_wal_bytes_per_sync(1 << 20);
         opts.set_enable_pipelined_write(true);
+        opts.set_recycle_log_file_num(tuning.recycle_wal_files);
         if tuning.rate_limit > 0 {
             // Auto-tuned: RocksDB lowers the rate when there is little to write.
             opts.set_auto_tuned_ratelimiter(tuning.rate_limit, 100_000, 10);
