@@ -101,6 +101,13 @@ fn rocksdb_options_change_at_run_time() {
     assert!(c
         .call(&["CONFIG", "SET", "rocksdb-write-buffer-size", "big"])
         .starts_with("-ERR CONFIG SET failed"));
+    // RocksDB reads this one only when it opens the database.
+    assert_eq!(
+        c.call(&["CONFIG", "GET", "rocksdb-recycle-wal-files"]),
+        "*2\r\n$25\r\nrocksdb-recycle-wal-files\r\n$1\r\n4\r\n"
+    );
+    let r = c.call(&["CONFIG", "SET", "rocksdb-recycle-wal-files", "0"]);
+    assert!(r.contains("can't set immutable config"), "{r}");
     assert_eq!(c.call(&["SET", "still", "works"]), "+OK\r\n");
 }
 

@@ -608,6 +608,7 @@ impl Live {
                 "dbfilename",
                 "enable-debug-command",
                 "rocksdb-rate-limit",
+                "rocksdb-recycle-wal-files",
             ],
             changed: Mutex::new(std::collections::BTreeSet::new()),
             from_command_line: cfg.command_line.clone(),
