@@ -197,6 +197,7 @@ fn engine_options(cfg: &Config) -> EngineOptions {
         l0_stop_trigger: cfg.rocksdb_l0_stop_trigger,
         rate_limit: cfg.rocksdb_rate_limit,
         recycle_wal_files: cfg.rocksdb_recycle_wal_files,
+        memtable_max_entries: cfg.rocksdb_memtable_max_entries,
     }
 }
 

@@ -161,3 +161,49 @@ fn writes_into_recycled_wal_files_survive_sigkill() {
         assert_eq!(c.call(&["GET", k]), format!("$200\r\n{value}\r\n"));
     }
 }
+
+/// `rocksdb_memtable_entries` from INFO rocksdb, once the sampler has caught up.
+fn memtable_entries_after_writes(c: &mut common::Raw) -> u64 {
+    // The storage side samples RocksDB's properties every 500 ms.
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    let info = c.call(&["INFO", "rocksdb"]);
+    let at = info.find("rocksdb_memtable_entries:").expect("field") + 25;
+    let line = info[at..].lines().next().unwrap();
+    line.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{line:?} in {info}"))
+}
+
+#[test]
+fn memtable_max_entries_ends_memtables_by_count() {
+    for (max, bounded) in [("0", false), ("1000", true)] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        let server = Server::start_in(&dir, "dual", &["--rocksdb-memtable-max-entries", max]);
+        let mut c = server.raw();
+        for round in 0..40 {
+            let mut batch = Vec::new();
+            for i in 0..500 {
+                let key = format!("k{}", round * 500 + i);
+                batch.extend(common::encode(&[b"SET", key.as_bytes(), b"small"]));
+            }
+            c.send(&batch);
+            for _ in 0..500 {
+                assert_eq!(c.read_reply(), b"+OK\r\n");
+            }
+        }
+        let entries = memtable_entries_after_writes(&mut c);
+        if bounded {
+            // Ended every 1000 entries, checked every 250 and each group is at most 256.
+            assert!(entries <= 1000 + 250 + 256, "{entries} entries");
+        } else {
+            // 20,000 small entries stay far below the 16 MB memtable size.
+            assert!(entries >= 20_000, "{entries} entries");
+        }
+        drop(server); // SIGKILL
+        let server = Server::start_in(&dir, "dual", &[]);
+        let mut c = server.raw();
+        assert_eq!(c.call(&["DBSIZE"]), ":20000\r\n", "max {max}");
+        assert_eq!(c.call(&["GET", "k19999"]), "$5\r\nsmall\r\n");
+    }
+}

@@ -466,6 +466,7 @@ fn section(out: &mut String, ctx: &ServerCtx, name: &str, keyspace: &[(i64, i64)
             let e = ctx.backend.engine_stats();
             let v = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
             w("rocksdb_memtable_bytes", &v(&e.memtable_bytes));
+            w("rocksdb_memtable_entries", &v(&e.memtable_entries));
             w("rocksdb_l0_files", &v(&e.l0_files));
             w(
                 "rocksdb_pending_compaction_bytes",

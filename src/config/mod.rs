@@ -233,6 +233,10 @@ pub struct Config {
     /// commit: with `appendfsync always` a sync took 25-35% less time (tuning.md).
     #[arg(long, default_value_t = 4)]
     pub rocksdb_recycle_wal_files: usize,
+    /// Entries after which a memtable is ended early, so that small values make small,
+    /// fast memtables (0: only `--rocksdb-write-buffer-size` ends a memtable).
+    #[arg(long, default_value_t = 0)]
+    pub rocksdb_memtable_max_entries: u64,
     /// Bytes per second RocksDB's flushes and compactions may write (0: unlimited).
     /// Fixed at start: RocksDB cannot change a running rate limiter through its C API.
     #[arg(long, default_value_t = 0)]
@@ -546,6 +550,10 @@ impl Live {
             cfg.rocksdb_rate_limit.to_string(),
         );
         params.insert(
+            "rocksdb-memtable-max-entries".into(),
+            cfg.rocksdb_memtable_max_entries.to_string(),
+        );
+        params.insert(
             "rocksdb-recycle-wal-files".into(),
             cfg.rocksdb_recycle_wal_files.to_string(),
         );
@@ -609,6 +617,7 @@ impl Live {
                 "enable-debug-command",
                 "rocksdb-rate-limit",
                 "rocksdb-recycle-wal-files",
+                "rocksdb-memtable-max-entries",
             ],
             changed: Mutex::new(std::collections::BTreeSet::new()),
             from_command_line: cfg.command_line.clone(),

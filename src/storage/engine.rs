@@ -58,6 +58,8 @@ pub struct EngineOptions {
     pub rate_limit: i64,
     /// Obsolete WAL files kept for reuse.
     pub recycle_wal_files: usize,
+    /// Entries after which the active memtable is ended early (0: only its size ends it).
+    pub memtable_max_entries: u64,
 }
 
 impl Default for EngineOptions {
@@ -71,6 +73,7 @@ impl Default for EngineOptions {
             l0_stop_trigger: 36,
             rate_limit: 0,
             recycle_wal_files: 4,
+            memtable_max_entries: 0,
         }
     }
 }
@@ -80,6 +83,8 @@ impl Default for EngineOptions {
 pub struct EngineStats {
     /// Bytes in all memtables.
     pub memtable_bytes: AtomicU64,
+    /// Entries in the active memtable.
+    pub memtable_entries: AtomicU64,
     /// SST files in level 0.
     pub l0_files: AtomicU64,
     /// Bytes compaction still has to rewrite.
@@ -169,6 +174,13 @@ pub struct Engine {
     db: Arc<DB>,
     sync_write: WriteOptions,
     async_write: WriteOptions,
+    /// `--rocksdb-memtable-max-entries` (0: off).
+    memtable_max_entries: u64,
+    /// Operations written so far; every quarter of `memtable_max_entries` the writer
+    /// wakes the memtable watcher.
+    written: AtomicU64,
+    /// Wakes the memtable watcher (see [`Engine::end_full_memtable`]), once started.
+    memtable_check: OnceLock<std::sync::mpsc::SyncSender<()>>,
 }
 
 /// Writes that are applied together, atomically, by [`Engine::write`].
@@ -447,6 +459,9 @@ impl Engine {
             db,
             sync_write,
             async_write: WriteOptions::default(),
+            memtable_max_entries: tuning.memtable_max_entries,
+            written: AtomicU64::new(0),
+            memtable_check: OnceLock::new(),
         })
     }
 
@@ -464,7 +479,69 @@ impl Engine {
             &self.async_write
         };
         self.db.write_opt(batch.build(), opts)?;
+        if let Some(check) = self.memtable_check.get() {
+            let step = (self.memtable_max_entries / 4).max(1);
+            let n = batch.len() as u64;
+            let before = self.written.fetch_add(n, Ordering::Relaxed);
+            if (before + n) / step != before / step {
+                // A wake-up already pending covers this one too.
+                let _ = check.try_send(());
+            }
+        }
         Ok(())
+    }
+
+    /// With `--rocksdb-memtable-max-entries`, starts the thread that ends full
+    /// memtables. `spawn` runs a closure on a thread of the storage side's placement;
+    /// the watcher's own thread inherits it and ends when the engine is dropped.
+    pub fn start_memtable_watcher(self: &Arc<Self>, spawn: impl FnOnce(Box<dyn FnOnce() + Send>)) {
+        if self.memtable_max_entries == 0 {
+            return;
+        }
+        let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
+        if self.memtable_check.set(tx).is_err() {
+            return;
+        }
+        let engine = Arc::downgrade(self);
+        spawn(Box::new(move || {
+            let watcher = move || {
+                while rx.recv().is_ok() {
+                    let Some(engine) = engine.upgrade() else {
+                        return;
+                    };
+                    if let Err(e) = engine.end_full_memtable() {
+                        tracing::warn!(target: "shardis::storage", "ending a full memtable failed: {e}");
+                    }
+                }
+            };
+            let started = std::thread::Builder::new()
+                .name("shardis-storage".into())
+                .spawn(watcher);
+            if let Err(e) = started {
+                tracing::warn!(target: "shardis::storage", "no memtable watcher: {e}");
+            }
+        }));
+    }
+
+    /// Ends the active memtable (RocksDB flushes it in the background) if it holds
+    /// `--rocksdb-memtable-max-entries` entries or more.
+    ///
+    /// RocksDB ends a memtable by size only. Small entries make a memtable of many
+    /// entries, and every insert searches its skiplist with a cache miss per level; a
+    /// memtable ended by count stays small and fast for small values, while large
+    /// values still reach the size limit first. Runs on a blocking thread of the
+    /// storage side, never a shard: RocksDB holds a manual flush back while it would
+    /// stall writes.
+    pub fn end_full_memtable(&self) -> Result<(), StorageError> {
+        let entries = self
+            .property("rocksdb.num-entries-active-mem-table")
+            .unwrap_or(0);
+        if self.memtable_max_entries == 0 || entries < self.memtable_max_entries {
+            return Ok(());
+        }
+        let mut opts = rocksdb::FlushOptions::default();
+        opts.set_wait(false);
+        Ok(self.db.flush_opt(&opts)?)
     }
 
     /// Calls `visit(key, value)` for keys in `[from, to)` in order until it returns false.
@@ -548,6 +625,10 @@ impl Engine {
         set(
             &stats.memtable_bytes,
             int("rocksdb.cur-size-all-mem-tables"),
+        );
+        set(
+            &stats.memtable_entries,
+            int("rocksdb.num-entries-active-mem-table"),
         );
         set(&stats.l0_files, int("rocksdb.num-files-at-level0"));
         set(

@@ -600,6 +600,7 @@ pub fn start_single(
         }
     });
     rt.spawn(wal_syncer(engine.clone(), live.clone()));
+    start_memtable_watcher(rt, &engine);
     let stats = Arc::new(EngineStats::default());
     rt.spawn(sampler(engine.clone(), stats.clone()));
     Backend::Single(Arc::new(SingleShards {
@@ -619,6 +620,15 @@ pub(crate) async fn sampler(engine: Arc<Engine>, stats: Arc<EngineStats>) {
         every.tick().await;
         engine.sample(&stats);
     }
+}
+
+/// Starts the thread that ends memtables at `--rocksdb-memtable-max-entries` entries
+/// (see [`Engine::end_full_memtable`]), from a thread of the storage runtime so that it
+/// runs on the storage cores.
+pub(crate) fn start_memtable_watcher(rt: &tokio::runtime::Handle, engine: &Arc<Engine>) {
+    engine.start_memtable_watcher(|start| {
+        rt.spawn_blocking(start);
+    });
 }
 
 /// `appendfsync everysec`: makes the WAL durable once a second.

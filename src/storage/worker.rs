@@ -30,8 +30,8 @@ use tokio::sync::oneshot;
 use super::channel::{self, ShardRx};
 use super::outbox::Deliveries;
 use super::{
-    now_ms, run_one, sampler, wal_syncer, Backend, DebugOp, DualShards, Engine, EngineStats,
-    HeldOp, ReplyTx, Shard, ShardCounters, ShardMsg, ShardReply, StageTimes,
+    now_ms, run_one, sampler, start_memtable_watcher, wal_syncer, Backend, DebugOp, DualShards,
+    Engine, EngineStats, HeldOp, ReplyTx, Shard, ShardCounters, ShardMsg, ShardReply, StageTimes,
 };
 use crate::config::Live;
 use crate::protocol::Reply;
@@ -171,6 +171,7 @@ pub fn start_dual(
         }
     });
     rt.spawn(wal_syncer(engine.clone(), live.clone()));
+    start_memtable_watcher(rt, &engine);
     let stats = Arc::new(EngineStats::default());
     rt.spawn(sampler(engine.clone(), stats.clone()));
     Backend::Dual(Arc::new(DualShards {
