@@ -198,6 +198,7 @@ fn engine_options(cfg: &Config) -> EngineOptions {
         rate_limit: cfg.rocksdb_rate_limit,
         recycle_wal_files: cfg.rocksdb_recycle_wal_files,
         memtable_max_entries: cfg.rocksdb_memtable_max_entries,
+        low_priority_background: cfg.rocksdb_background_priority == "low",
     }
 }
 

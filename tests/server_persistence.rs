@@ -207,3 +207,69 @@ fn memtable_max_entries_ends_memtables_by_count() {
         assert_eq!(c.call(&["GET", "k19999"]), "$5\r\nsmall\r\n");
     }
 }
+
+/// Nice values of the server's threads named `name`.
+fn nice_of_threads(pid: u32, name: &str) -> Vec<i64> {
+    let mut nices = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let task = task.unwrap().path();
+        let comm = std::fs::read_to_string(task.join("comm")).unwrap_or_default();
+        if comm.trim() != name {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.join("stat")).unwrap();
+        // The fields after the command name (which ends with ')'): nice is field 19.
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        nices.push(after.split(' ').nth(16).unwrap().parse().unwrap());
+    }
+    nices
+}
+
+#[test]
+fn background_priority_low_renices_the_flush_thread() {
+    for (priority, expected) in [("normal", 0), ("low", 19)] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        let args = [
+            "--rocksdb-background-priority",
+            priority,
+            "--rocksdb-write-buffer-size",
+            "65536",
+        ];
+        let server = Server::start_in(&dir, "dual", &args);
+        let mut c = server.raw();
+        let value = "v".repeat(200);
+        let mut batch = Vec::new();
+        for i in 0..2000 {
+            batch.extend(common::encode(&[
+                b"SET",
+                format!("k{i}").as_bytes(),
+                value.as_bytes(),
+            ]));
+        }
+        c.send(&batch);
+        for _ in 0..2000 {
+            assert_eq!(c.read_reply(), b"+OK\r\n");
+        }
+        // RocksDB sets a pool thread's priority when the thread takes its next job,
+        // and the 2,000 writes fill about ten memtables.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let nices = nice_of_threads(server.pid(), "rocksdb:high");
+            assert!(!nices.is_empty(), "no flush thread");
+            if expected == 0 {
+                assert!(nices.iter().all(|&n| n == 0), "{priority}: {nices:?}");
+                break;
+            }
+            if nices.contains(&expected) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{priority}: rocksdb:high nice values {nices:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert_eq!(c.call(&["DBSIZE"]), ":2000\r\n");
+    }
+}

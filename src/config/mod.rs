@@ -233,6 +233,10 @@ pub struct Config {
     /// commit: with `appendfsync always` a sync took 25-35% less time (tuning.md).
     #[arg(long, default_value_t = 4)]
     pub rocksdb_recycle_wal_files: usize,
+    /// CPU priority of RocksDB's flush and compaction threads: `low` (nice 19) lets the
+    /// network and storage threads preempt them on shared cores.
+    #[arg(long, default_value = "normal", value_parser = ["normal", "low"])]
+    pub rocksdb_background_priority: String,
     /// Entries after which a memtable is ended early, so that small values make small,
     /// fast memtables (0: only `--rocksdb-write-buffer-size` ends a memtable).
     #[arg(long, default_value_t = 0)]
@@ -550,6 +554,10 @@ impl Live {
             cfg.rocksdb_rate_limit.to_string(),
         );
         params.insert(
+            "rocksdb-background-priority".into(),
+            cfg.rocksdb_background_priority.clone(),
+        );
+        params.insert(
             "rocksdb-memtable-max-entries".into(),
             cfg.rocksdb_memtable_max_entries.to_string(),
         );
@@ -618,6 +626,7 @@ impl Live {
                 "rocksdb-rate-limit",
                 "rocksdb-recycle-wal-files",
                 "rocksdb-memtable-max-entries",
+                "rocksdb-background-priority",
             ],
             changed: Mutex::new(std::collections::BTreeSet::new()),
             from_command_line: cfg.command_line.clone(),

@@ -60,6 +60,8 @@ pub struct EngineOptions {
     pub recycle_wal_files: usize,
     /// Entries after which the active memtable is ended early (0: only its size ends it).
     pub memtable_max_entries: u64,
+    /// Flush and compaction threads at the lowest CPU priority (nice 19).
+    pub low_priority_background: bool,
 }
 
 impl Default for EngineOptions {
@@ -74,6 +76,7 @@ impl Default for EngineOptions {
             rate_limit: 0,
             recycle_wal_files: 4,
             memtable_max_entries: 0,
+            low_priority_background: false,
         }
     }
 }
@@ -430,6 +433,12 @@ impl Engine {
         opts.set_wal_bytes_per_sync(1 << 20);
         opts.set_enable_pipelined_write(true);
         opts.set_recycle_log_file_num(tuning.recycle_wal_files);
+        if tuning.low_priority_background {
+            let mut env = rocksdb::Env::new()?;
+            env.lower_thread_pool_cpu_priority();
+            env.lower_high_priority_thread_pool_cpu_priority();
+            opts.set_env(&env);
+        }
         if tuning.rate_limit > 0 {
             // Auto-tuned: RocksDB lowers the rate when there is little to write.
             opts.set_auto_tuned_ratelimiter(tuning.rate_limit, 100_000, 10);

@@ -100,6 +100,11 @@ impl Server {
     }
 
     /// Sends a signal to the server process.
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn signal(&self, sig: i32) {
         // SAFETY: kill(2) on our own child's pid.
         unsafe {
