@@ -229,8 +229,8 @@ pub struct Config {
     #[arg(long, default_value_t = 36)]
     pub rocksdb_l0_stop_trigger: i32,
     /// Old WAL files RocksDB keeps to write over instead of creating new ones (0: none).
-    /// Writing over a file's existing blocks spares each WAL sync a file-system journal
-    /// commit: with `appendfsync always` a sync took 25-35% less time (tuning.md).
+    /// Writing over a file's existing blocks spares each WAL sync the write of the file's
+    /// metadata: with `appendfsync always` a sync took 25-35% less time (tuning.md).
     #[arg(long, default_value_t = 4)]
     pub rocksdb_recycle_wal_files: usize,
     /// CPU priority of RocksDB's flush and compaction threads: `low` (nice 19) lets the
