@@ -549,38 +549,40 @@ impl Live {
         params.insert("always-sync".into(), cfg.always_sync.name().into());
         params.insert("shards".into(), cfg.shards().to_string());
         params.insert("network-threads".into(), cfg.network_threads().to_string());
-        params.insert(
-            "rocksdb-rate-limit".into(),
-            cfg.rocksdb_rate_limit.to_string(),
-        );
-        params.insert(
-            "rocksdb-background-priority".into(),
-            cfg.rocksdb_background_priority.clone(),
-        );
-        params.insert(
-            "rocksdb-memtable-max-entries".into(),
-            cfg.rocksdb_memtable_max_entries.to_string(),
-        );
-        params.insert(
-            "rocksdb-recycle-wal-files".into(),
-            cfg.rocksdb_recycle_wal_files.to_string(),
-        );
-        params.insert(
-            "rocksdb-write-buffer-size".into(),
-            cfg.rocksdb_write_buffer_size.to_string(),
-        );
-        params.insert(
-            "rocksdb-l0-compaction-trigger".into(),
-            cfg.rocksdb_l0_compaction_trigger.to_string(),
-        );
-        params.insert(
-            "rocksdb-l0-slowdown-trigger".into(),
-            cfg.rocksdb_l0_slowdown_trigger.to_string(),
-        );
-        params.insert(
-            "rocksdb-l0-stop-trigger".into(),
-            cfg.rocksdb_l0_stop_trigger.to_string(),
-        );
+        // The RocksDB parameters (CONFIG GET shows them; some change at run time).
+        for (name, value) in [
+            ("rocksdb-rate-limit", cfg.rocksdb_rate_limit.to_string()),
+            (
+                "rocksdb-background-priority",
+                cfg.rocksdb_background_priority.clone(),
+            ),
+            (
+                "rocksdb-memtable-max-entries",
+                cfg.rocksdb_memtable_max_entries.to_string(),
+            ),
+            (
+                "rocksdb-recycle-wal-files",
+                cfg.rocksdb_recycle_wal_files.to_string(),
+            ),
+            (
+                "rocksdb-write-buffer-size",
+                cfg.rocksdb_write_buffer_size.to_string(),
+            ),
+            (
+                "rocksdb-l0-compaction-trigger",
+                cfg.rocksdb_l0_compaction_trigger.to_string(),
+            ),
+            (
+                "rocksdb-l0-slowdown-trigger",
+                cfg.rocksdb_l0_slowdown_trigger.to_string(),
+            ),
+            (
+                "rocksdb-l0-stop-trigger",
+                cfg.rocksdb_l0_stop_trigger.to_string(),
+            ),
+        ] {
+            params.insert(name.into(), value);
+        }
         Live {
             databases: cfg.databases,
             debug_enabled: cfg.enable_debug_command == "yes",

@@ -500,36 +500,26 @@ impl Engine {
         Ok(())
     }
 
-    /// With `--rocksdb-memtable-max-entries`, starts the thread that ends full
-    /// memtables. `spawn` runs a closure on a thread of the storage side's placement;
-    /// the watcher's own thread inherits it and ends when the engine is dropped.
-    pub fn start_memtable_watcher(self: &Arc<Self>, spawn: impl FnOnce(Box<dyn FnOnce() + Send>)) {
+    /// With `--rocksdb-memtable-max-entries`, the loop that ends full memtables: it
+    /// waits until writes wake it, calls [`Engine::end_full_memtable`], and returns
+    /// once the engine is dropped. `None` when the option is off or a loop exists.
+    pub fn memtable_watcher(self: &Arc<Self>) -> Option<impl FnOnce() + Send + 'static> {
         if self.memtable_max_entries == 0 {
-            return;
+            return None;
         }
         let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
-        if self.memtable_check.set(tx).is_err() {
-            return;
-        }
+        self.memtable_check.set(tx).ok()?;
         let engine = Arc::downgrade(self);
-        spawn(Box::new(move || {
-            let watcher = move || {
-                while rx.recv().is_ok() {
-                    let Some(engine) = engine.upgrade() else {
-                        return;
-                    };
-                    if let Err(e) = engine.end_full_memtable() {
-                        tracing::warn!(target: "shardis::storage", "ending a full memtable failed: {e}");
-                    }
+        Some(move || {
+            while rx.recv().is_ok() {
+                let Some(engine) = engine.upgrade() else {
+                    return;
+                };
+                if let Err(e) = engine.end_full_memtable() {
+                    tracing::warn!(target: "shardis::storage", "ending a full memtable failed: {e}");
                 }
-            };
-            let started = std::thread::Builder::new()
-                .name("shardis-storage".into())
-                .spawn(watcher);
-            if let Err(e) = started {
-                tracing::warn!(target: "shardis::storage", "no memtable watcher: {e}");
             }
-        }));
+        })
     }
 
     /// Ends the active memtable (RocksDB flushes it in the background) if it holds

@@ -626,8 +626,18 @@ pub(crate) async fn sampler(engine: Arc<Engine>, stats: Arc<EngineStats>) {
 /// (see [`Engine::end_full_memtable`]), from a thread of the storage runtime so that it
 /// runs on the storage cores.
 pub(crate) fn start_memtable_watcher(rt: &tokio::runtime::Handle, engine: &Arc<Engine>) {
-    engine.start_memtable_watcher(|start| {
-        rt.spawn_blocking(start);
+    let Some(watcher) = engine.memtable_watcher() else {
+        return;
+    };
+    // A thread of its own (the loop never ends while the server runs), started by a
+    // thread of the storage runtime so that it inherits the storage cores.
+    rt.spawn_blocking(move || {
+        let started = std::thread::Builder::new()
+            .name("shardis-storage".into())
+            .spawn(watcher);
+        if let Err(e) = started {
+            tracing::warn!(target: "shardis::storage", "no memtable watcher: {e}");
+        }
     });
 }
 
