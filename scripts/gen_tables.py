@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerates src/commands/redis_spec.rs and src/config/redis_params.rs from a
+"""Regenerates src/spec/redis_spec.rs and src/config/redis_params.rs from a
 running Redis 7 server, the oracle for arity, flags, key positions, docs and
 configuration defaults.
 
@@ -136,7 +136,7 @@ def main():
         "//! `COMMAND DOCS`: arity, flags, key positions and documentation of every",
         "//! command shardis implements. Do not edit by hand.",
         "",
-        "use super::spec::RedisSpec;",
+        "use super::RedisSpec;",
         "",
         "/// Redis's own description of each implemented command, sorted by name.",
         "pub(crate) static REDIS_SPECS: &[RedisSpec] = &[",
@@ -147,7 +147,7 @@ def main():
             sys.exit(f"redis does not know {name}")
         lines.extend(spec_line(info, docs_of(conn, name), 4))
     lines.append("];")
-    with open("src/commands/redis_spec.rs", "w") as f:
+    with open("src/spec/redis_spec.rs", "w") as f:
         f.write("\n".join(lines) + "\n")
 
     params = conn.call("CONFIG", "GET", "*")

@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::server::ServerCtx;
+use crate::state::ServerCtx;
 
 /// Most admin requests served at once.
 const MAX_OPEN: usize = 64;

@@ -23,15 +23,27 @@
 //!               replies back over the connection's channel, written in request order
 //! ```
 //!
+//! ## Layers
+//!
+//! Each module imports only from the modules listed before it (`tests/layering.rs`
+//! reads this list and fails on an import from a module listed after):
+//!
+//! Layers (bottom to top):
+//! * [`clock`], [`error`], [`rng`], [`glob`]: pure helpers; every error reply's text.
 //! * [`protocol`]: RESP parsing and reply encoding (pure).
-//! * [`network`]: listeners, connections, the per-connection pipeline.
-//! * [`commands`]: the command table and every command's handler.
-//! * [`storage`]: shards, group commit, key/value encodings, the RocksDB engine.
-//! * [`runtime`]: thread placement and runtime construction.
+//! * [`spec`]: Redis's own metadata of each command (generated, pure).
 //! * [`config`]: the typed configuration and the live (CONFIG SET) part.
-//! * [`metrics`]: per-thread command statistics, merged when INFO reads them.
-//! * [`server`]: start-up, shutdown and server-wide state.
+//! * [`runtime`]: thread placement and runtime construction.
+//! * [`metrics`]: per-thread command statistics and the slow log.
+//! * [`storage`]: shards, group commit, holds, key/value encodings, the RocksDB
+//!   engine. Runs on storage threads.
+//! * [`state`]: server-wide and per-connection state that network-side commands use.
+//! * [`commands`]: the command table and every command's handler: `commands::shard`
+//!   runs on storage threads, `commands::local` on network threads.
+//! * [`network`]: listeners, connections, the per-connection pipeline, coordinators.
+//!   Runs on network threads.
 //! * [`admin`]: the HTTP health checks and Prometheus metrics (`--admin-port`).
+//! * [`server`]: start-up and shutdown.
 //!
 //! Two crossings per keyed command: connection → owning shard → connection. Handlers
 //! never touch the socket; the network side never touches RocksDB.
@@ -39,12 +51,17 @@
 #![warn(missing_docs)]
 
 pub mod admin;
+pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod error;
 pub mod glob;
 pub mod metrics;
 pub mod network;
 pub mod protocol;
+pub mod rng;
 pub mod runtime;
 pub mod server;
+pub mod spec;
+pub mod state;
 pub mod storage;

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use ahash::AHashMap;
 use hdrhistogram::Histogram;
 
-use crate::commands::redis_spec::REDIS_SPECS;
-use crate::commands::spec::RedisSpec;
+use crate::spec::redis_spec::REDIS_SPECS;
+use crate::spec::RedisSpec;
 
 /// Counters of one command.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -217,7 +217,7 @@ pub fn slowlog_maybe(threshold: i64, max_len: u64, usec: u64, args: &[bytes::Byt
     log.next_id += 1;
     log.entries.push_front(SlowEntry {
         id,
-        time: crate::storage::now_ms() / 1000,
+        time: crate::clock::now_ms() / 1000,
         usec,
         args: kept,
         client,
@@ -352,7 +352,7 @@ impl Dumper {
         let now = std::time::SystemTime::now();
         Dumper {
             dir,
-            run: crate::storage::now_ms(),
+            run: crate::clock::now_ms(),
             seq: 0,
             last: Recorder::default(),
             last_at: now,
@@ -469,7 +469,7 @@ mod tests {
 
     #[test]
     fn counts_merge_and_reset() {
-        let get = spec_index(crate::commands::lookup(b"get").unwrap().spec).unwrap();
+        let get = spec_index(REDIS_SPECS.iter().find(|s| s.name == "get").unwrap()).unwrap();
         assert_eq!(REDIS_SPECS[get].name, "get");
         let mut a = Recorder::default();
         a.command(Some(get), false, None, 10);

@@ -1,4 +1,4 @@
-//! Start-up and shared server state.
+//! Start-up and shutdown (the top layer: it builds the state and starts every thread).
 //!
 //! [`run`] builds the storage side first (opening RocksDB from a storage-pinned
 //! thread), then binds one `SO_REUSEPORT` listener per network thread and starts the
@@ -6,7 +6,7 @@
 //! Shutting down commits and stops every shard and makes the WAL durable.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -14,177 +14,52 @@ use ahash::AHashMap;
 use tokio::sync::Notify;
 
 use crate::config::{Config, Live, RuntimeMode};
-use crate::network::{self, ClientInfo};
+use crate::network;
 use crate::runtime::{self, Placement};
-use crate::storage::{self, Backend, Engine, EngineOptions};
+use crate::state::{NetThreadStats, ServerCtx, Shape, Stats, ThreadCpu};
+use crate::storage::{self, Engine, EngineOptions};
 
-/// The shape of the running server, as INFO shows it.
-#[derive(Debug, Clone)]
-pub struct Shape {
-    /// `dual` or `single`.
-    pub runtime_mode: &'static str,
-    /// Network threads.
-    pub network_threads: usize,
-    /// Cores the network threads are pinned to (`none` if floating).
-    pub network_cores: String,
-    /// Storage worker threads.
-    pub storage_threads: usize,
-    /// Cores the storage side is pinned to (`none` if floating).
-    pub storage_cores: String,
-    /// Shards.
-    pub shards: usize,
-    /// Capacity of each shard channel.
-    pub channel_capacity: u64,
-}
-
-/// Server-wide counters.
-#[derive(Default)]
-pub struct Stats {
-    /// Connections accepted.
-    pub connections: AtomicU64,
-    /// Commands processed.
-    pub commands: AtomicU64,
-    /// Error replies sent.
-    pub errors: AtomicU64,
-    /// Bytes read from clients.
-    pub net_in: AtomicU64,
-    /// Bytes written to clients.
-    pub net_out: AtomicU64,
-}
-
-/// Per-thread CPU time published by each runtime thread.
-#[derive(Default)]
-pub struct ThreadCpu {
-    /// `(name, core, cpu µs)` per thread, refreshed by each thread itself.
-    pub threads: Mutex<Vec<(String, String, u64)>>,
-}
-
-/// State shared by every connection and thread.
-pub struct ServerCtx {
-    /// The configuration the server started with.
-    pub config: Config,
-    /// Settings CONFIG SET changes.
-    pub live: Arc<Live>,
-    /// The storage side.
-    pub backend: Backend,
-    /// Connected clients, by id (locked on connect, disconnect and CLIENT LIST only).
-    pub clients: Mutex<AHashMap<u64, Arc<ClientInfo>>>,
-    /// Next client id.
-    pub next_client_id: AtomicU64,
-    /// Counters.
-    pub stats: Stats,
-    /// Start time.
-    pub started: Instant,
-    /// Start time, Unix seconds.
-    pub started_unix: u64,
-    /// The server's shape.
-    pub shape: Shape,
-    /// Address the server listens on.
-    pub addr: SocketAddr,
-    /// Woken by SHUTDOWN.
-    pub shutdown: Notify,
-    /// CPU time per runtime thread.
-    pub cpu: ThreadCpu,
-    /// Unix time of the last successful SAVE/BGSAVE (the start time before any).
-    pub last_save: AtomicU64,
-    /// Directory of the last checkpoint.
-    pub last_save_path: Mutex<String>,
-    /// A BGSAVE is running.
-    pub bgsave_running: std::sync::atomic::AtomicBool,
-    /// Counters of each network thread (INFO network).
-    pub net_threads: Mutex<Vec<Arc<network::NetThreadStats>>>,
-    /// One no-op responder per network thread, by thread name (the network health check).
-    pub net_pingers: Mutex<Vec<(String, NetPinger)>>,
-    /// Index of the next network thread to start.
-    pub net_next: std::sync::atomic::AtomicUsize,
-}
-
-/// Where a network thread's health responder listens.
-pub type NetPinger = tokio::sync::mpsc::UnboundedSender<tokio::sync::oneshot::Sender<()>>;
-
-impl ServerCtx {
-    /// Starts, on the calling thread's runtime, a task that answers network health
-    /// pings, and registers it.
-    pub fn start_net_pinger(
-        &self,
-        name: &str,
-        spawn: impl FnOnce(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>),
-    ) {
-        let (tx, mut rx) =
-            tokio::sync::mpsc::unbounded_channel::<tokio::sync::oneshot::Sender<()>>();
-        spawn(Box::pin(async move {
-            while let Some(done) = rx.recv().await {
-                let _ = done.send(());
-            }
-        }));
-        self.net_pingers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((name.to_string(), tx));
+/// Starts or retires network threads until `n` are active (dual runtime). A new
+/// thread is pinned like the first ones and binds its own SO_REUSEPORT listener; a
+/// retired one stops accepting and exits once its connections have closed.
+pub fn set_network_threads(ctx: &Arc<ServerCtx>, n: usize) -> std::io::Result<()> {
+    // One change at a time: two concurrent ones would both count the same threads.
+    static CHANGING: Mutex<()> = Mutex::new(());
+    let _one = CHANGING.lock().unwrap_or_else(|e| e.into_inner());
+    let active: Vec<Arc<NetThreadStats>> = ctx
+        .net_threads
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .filter(|t| !t.retiring())
+        .cloned()
+        .collect();
+    for t in active.iter().skip(n) {
+        t.retire();
     }
-
-    /// Network threads running and not retiring.
-    pub fn active_network_threads(&self) -> usize {
-        self.net_threads
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .filter(|t| !t.retiring())
-            .count()
-    }
-
-    /// Starts or retires network threads until `n` are active (dual runtime). A new
-    /// thread is pinned like the first ones and binds its own SO_REUSEPORT listener; a
-    /// retired one stops accepting and exits once its connections have closed.
-    pub fn set_network_threads(self: &Arc<Self>, n: usize) -> std::io::Result<()> {
-        // One change at a time: two concurrent ones would both count the same threads.
-        static CHANGING: Mutex<()> = Mutex::new(());
-        let _one = CHANGING.lock().unwrap_or_else(|e| e.into_inner());
-        let active: Vec<Arc<network::NetThreadStats>> = self
-            .net_threads
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .filter(|t| !t.retiring())
-            .cloned()
-            .collect();
-        for t in active.iter().skip(n) {
-            t.retire();
+    let mut used: Vec<String> = active.iter().take(n).map(|t| t.core.clone()).collect();
+    for _ in active.len()..n {
+        let i = ctx
+            .net_next
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let listener = network::bind(ctx.addr)?;
+        // A free core of the list first (a retired thread's), then round robin.
+        let free = ctx.config.network_cores.as_ref().and_then(|list| {
+            list.0
+                .iter()
+                .copied()
+                .find(|c| !used.contains(&c.to_string()))
+        });
+        let place = match free {
+            Some(core) => Placement::Fixed(core),
+            None => Placement::nth(ctx.config.network_cores.as_ref(), i),
+        };
+        if let Placement::Fixed(c) = place {
+            used.push(c.to_string());
         }
-        let mut used: Vec<String> = active.iter().take(n).map(|t| t.core.clone()).collect();
-        for _ in active.len()..n {
-            let i = self
-                .net_next
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let listener = network::bind(self.addr)?;
-            // A free core of the list first (a retired thread's), then round robin.
-            let free = self.config.network_cores.as_ref().and_then(|list| {
-                list.0
-                    .iter()
-                    .copied()
-                    .find(|c| !used.contains(&c.to_string()))
-            });
-            let place = match free {
-                Some(core) => Placement::Fixed(core),
-                None => Placement::nth(self.config.network_cores.as_ref(), i),
-            };
-            if let Placement::Fixed(c) = place {
-                used.push(c.to_string());
-            }
-            network::spawn_thread(i, place, listener, self.clone())?;
-        }
-        Ok(())
+        network::spawn_thread(i, place, listener, ctx.clone())?;
     }
-}
-
-impl ServerCtx {
-    /// Records `n` commands and `errors` error replies.
-    pub fn count(&self, n: u64, errors: u64) {
-        self.stats.commands.fetch_add(n, Ordering::Relaxed);
-        if errors > 0 {
-            self.stats.errors.fetch_add(errors, Ordering::Relaxed);
-        }
-    }
+    Ok(())
 }
 
 fn engine_options(cfg: &Config) -> EngineOptions {
@@ -300,11 +175,11 @@ pub fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
 
     match ctx.config.runtime {
         RuntimeMode::Dual => {
-            ctx.set_network_threads(net_threads)?;
+            set_network_threads(&ctx, net_threads)?;
             let weak = Arc::downgrade(&ctx);
             ctx.live.on_network_threads(Box::new(move |n| {
                 let ctx = weak.upgrade().ok_or("server is stopping")?;
-                ctx.set_network_threads(n).map_err(|e| e.to_string())
+                set_network_threads(&ctx, n).map_err(|e| e.to_string())
             }));
         }
         RuntimeMode::Single => {

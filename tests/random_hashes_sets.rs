@@ -22,38 +22,11 @@ mod common;
 
 use std::collections::VecDeque;
 
-use common::{Raw, Server, RUNTIMES};
+use common::{Raw, Rng, Server, RUNTIMES};
 use shardis::storage::encoding::{key_hash, shard_of};
 
 /// Shard count the harness starts shardis with.
 const SHARDS: usize = 4;
-
-/// splitmix64: small, seedable, plenty for picking operations.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE5_E4B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n`.
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-
-    /// True with probability `percent` / 100.
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-}
 
 /// A parsed reply: enough structure to sort the elements of an aggregate.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -393,7 +366,7 @@ fn run(
     let string = colocated("str:", 1).pop().unwrap();
     let hashes: Vec<&str> = hashes.iter().map(String::as_str).collect();
     let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let mut history: VecDeque<String> = VecDeque::new();
     let mut errors = 0;
     let mut done = 0;

@@ -13,42 +13,11 @@ mod common;
 
 use std::collections::VecDeque;
 
-use common::{Raw, Server, RUNTIMES};
+use common::{Raw, Rng, Server, RUNTIMES};
 use shardis::storage::encoding::{key_hash, shard_of};
 
 /// Shard count the harness starts shardis with.
 const SHARDS: usize = 4;
-
-/// splitmix64: small, seedable, good enough to pick operations.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (n > 0).
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + self.below((hi - lo + 1) as u64) as i64
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
 
 /// List keys; `rs` holds a string, for WRONGTYPE replies.
 const KEYS: [&str; 5] = ["ra", "rb", "rc", "rd", "re"];
@@ -74,7 +43,7 @@ impl Gen {
             }
         }
         Gen {
-            rng: Rng(seed),
+            rng: Rng::new(seed),
             pairs,
         }
     }
@@ -93,7 +62,7 @@ impl Gen {
             0 => String::new(),
             1 => format!(
                 "long-{}-{}",
-                "x".repeat(self.rng.below(40) as usize),
+                "x".repeat(self.rng.below(40)),
                 self.rng.below(5)
             ),
             2 => format!("{}", self.rng.range(-3, 3)),
@@ -363,7 +332,7 @@ fn run_pipelined(seed: u64, ops: usize, redis_port: u16, shardis_port: u16, runt
     let mut gen = Gen::new(seed);
     let mut done = 0;
     while done < ops {
-        let n = (1 + gen.rng.below(64) as usize).min(ops - done);
+        let n = (1 + gen.rng.below(64)).min(ops - done);
         let mut batch: Vec<Vec<String>> = (0..n).map(|_| gen.command()).collect();
         for key in KEYS {
             batch.push(["LRANGE", key, "0", "-1"].map(String::from).to_vec());

@@ -13,44 +13,7 @@
 
 mod common;
 
-use common::{Raw, Server, RUNTIMES};
-
-/// xorshift64*: tiny, seeded, good enough to pick operations.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// A number in `[0, n)`.
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    /// True with probability `pct`%.
-    fn chance(&mut self, pct: usize) -> bool {
-        self.below(100) < pct
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-
-    /// An integer in `[lo, hi]`.
-    fn int(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + self.below((hi - lo + 1) as usize) as i64
-    }
-}
+use common::{Raw, Rng, Server, RUNTIMES};
 
 const KEYS: [&str; 3] = ["rz:a", "rz:b", "rz:c"];
 const STRING_KEY: &str = "rz:str";
@@ -102,7 +65,7 @@ fn key(rng: &mut Rng) -> &'static str {
 fn score(rng: &mut Rng) -> String {
     if rng.chance(10) {
         // Any small integer or half, to spread scores out.
-        format!("{}", rng.int(-40, 40) as f64 / 2.0)
+        format!("{}", rng.range(-40, 40) as f64 / 2.0)
     } else {
         rng.pick(&SCORES).to_owned()
     }
@@ -110,7 +73,7 @@ fn score(rng: &mut Rng) -> String {
 
 fn bound(rng: &mut Rng) -> String {
     let b = if rng.chance(15) {
-        format!("{}", rng.int(-20, 20) as f64 / 2.0)
+        format!("{}", rng.range(-20, 20) as f64 / 2.0)
     } else {
         rng.pick(&BOUNDS).to_owned()
     };
@@ -141,14 +104,14 @@ fn lex_bound(rng: &mut Rng) -> String {
 }
 
 fn rank(rng: &mut Rng) -> String {
-    rng.int(-25, 25).to_string()
+    rng.range(-25, 25).to_string()
 }
 
 fn limit(rng: &mut Rng, cmd: &mut Vec<String>) {
     if rng.chance(40) {
         cmd.push("LIMIT".into());
-        cmd.push(rng.int(-1, 8).to_string());
-        cmd.push(rng.int(-2, 8).to_string());
+        cmd.push(rng.range(-1, 8).to_string());
+        cmd.push(rng.range(-2, 8).to_string());
     }
 }
 
@@ -243,7 +206,7 @@ fn random_command(rng: &mut Rng) -> Vec<String> {
             let cmd = if rng.chance(50) { "ZPOPMIN" } else { "ZPOPMAX" };
             c.extend([s(cmd), k]);
             if rng.chance(60) {
-                c.push(rng.int(-1, 5).to_string());
+                c.push(rng.range(-1, 5).to_string());
             }
         }
         80..=83 => c.extend([s("ZREMRANGEBYSCORE"), k, bound(rng), bound(rng)]),

@@ -7,18 +7,7 @@ mod common;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use common::{Raw, Server};
-use shardis::storage::encoding::{key_hash, shard_of};
-
-const SHARDS: usize = 4;
-
-/// A key name that lives on `shard`.
-fn key_on(shard: usize, tag: &str) -> String {
-    (0..)
-        .map(|i| format!("{tag}:{i}"))
-        .find(|k| shard_of(key_hash(k.as_bytes()), SHARDS) == shard)
-        .unwrap()
-}
+use common::{key_on, Raw, Server};
 
 fn timed(c: &mut Raw, args: &[&str]) -> (String, Duration) {
     let t = Instant::now();

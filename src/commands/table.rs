@@ -1,7 +1,10 @@
 //! The command table: name → Redis metadata and where the command runs.
 //!
-//! Lookup is one case-folding copy of the name into a stack buffer and one hash-map
-//! probe; the map is built once from [`REDIS_SPECS`] and [`kind_of`].
+//! Each family file (`strings.rs`, `keys.rs`, ...) lists its commands and where each
+//! runs (`COMMANDS`); the table joins those lists with Redis's own metadata
+//! ([`REDIS_SPECS`]: arity, flags, key positions) once, and is the only place the
+//! connection learns anything about a command. Lookup is one case-folding copy of the
+//! name into a stack buffer and one hash-map probe.
 //!
 //! Routing rule, for every keyed command: a key belongs to shard
 //! `shard_of(key_hash(key), S)` (see `storage::encoding`). A command with one key goes
@@ -15,11 +18,11 @@ use std::sync::OnceLock;
 use ahash::AHashMap;
 use bytes::Bytes;
 
-use super::redis_spec::REDIS_SPECS;
-use super::spec::RedisSpec;
 use super::{connection, hashes, keys, lists, server, sets, strings, zsets, ExecFn};
-use crate::network::Session;
 use crate::protocol::Reply;
+use crate::spec::redis_spec::REDIS_SPECS;
+use crate::spec::RedisSpec;
+use crate::state::Session;
 
 /// A network-side handler: connection and server state only.
 pub type LocalFn = fn(&mut Session, &[Bytes]) -> Reply;
@@ -71,8 +74,11 @@ pub enum Coord {
 /// Where a command runs.
 #[derive(Clone, Copy)]
 pub enum Kind {
-    /// On the network thread.
+    /// On the network thread, in pipeline order.
     Local(LocalFn),
+    /// On the network thread, once the replies before it are out: HELLO, which changes
+    /// how the replies after it are encoded.
+    Barrier(LocalFn),
     /// On the shard of args\[1\].
     Single(ExecFn),
     /// Split by the shards of its keys, then merged.
@@ -81,8 +87,54 @@ pub enum Kind {
     All(ExecFn, Merge),
     /// On the shard that owns the cursor (SCAN).
     Scan(ExecFn),
-    /// By the connection, holding the shards it needs.
-    Coordinated(Coord),
+    /// By the connection, holding the shards it needs; when every key lives on one
+    /// shard and the command has a one-shard handler, as a plain [`Kind::Single`].
+    Coordinated(Coord, Option<ExecFn>),
+}
+
+/// What the connection needs to know of a command beyond where it runs, from
+/// Redis's own flags (and, for subscribed mode, Redis's list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flags {
+    /// Runs before AUTH (`no_auth`).
+    pub no_auth: bool,
+    /// May change the data (`write`).
+    pub write: bool,
+    /// May block the client (`blocking`).
+    pub may_block: bool,
+    /// May be queued inside MULTI (not `no_multi`).
+    pub in_multi: bool,
+    /// May be called from a script (not `noscript`).
+    pub in_script: bool,
+    /// Allowed on a RESP2 connection in subscribed mode.
+    pub in_subscribed: bool,
+}
+
+/// Commands Redis accepts from a RESP2 client in subscribed mode.
+const SUBSCRIBED_MODE: &[&str] = &[
+    "ping",
+    "quit",
+    "reset",
+    "subscribe",
+    "unsubscribe",
+    "psubscribe",
+    "punsubscribe",
+    "ssubscribe",
+    "sunsubscribe",
+];
+
+impl Flags {
+    fn of(spec: &RedisSpec) -> Flags {
+        let has = |f: &str| spec.flags.contains(&f);
+        Flags {
+            no_auth: has("no_auth"),
+            write: has("write"),
+            may_block: has("blocking"),
+            in_multi: !has("no_multi"),
+            in_script: !has("noscript"),
+            in_subscribed: SUBSCRIBED_MODE.contains(&spec.name),
+        }
+    }
 }
 
 /// One entry of the command table.
@@ -91,157 +143,36 @@ pub struct Command {
     pub spec: &'static RedisSpec,
     /// Where it runs.
     pub kind: Kind,
+    /// What the connection checks before running it.
+    pub flags: Flags,
 }
 
-/// Where each implemented command runs, by its lowercase name.
-fn kind_of(name: &str) -> Option<Kind> {
-    use Kind::*;
-    Some(match name {
-        // strings
-        "get" => Single(strings::get),
-        "set" => Single(strings::set),
-        "setnx" => Single(strings::setnx),
-        "setex" => Single(strings::setex),
-        "psetex" => Single(strings::psetex),
-        "getset" => Single(strings::getset),
-        "getdel" => Single(strings::getdel),
-        "getex" => Single(strings::getex),
-        "incr" => Single(strings::incr),
-        "decr" => Single(strings::decr),
-        "incrby" => Single(strings::incrby),
-        "decrby" => Single(strings::decrby),
-        "incrbyfloat" => Single(strings::incrbyfloat),
-        "append" => Single(strings::append),
-        "strlen" => Single(strings::strlen),
-        "getrange" | "substr" => Single(strings::getrange),
-        "setrange" => Single(strings::setrange),
-        "mget" => Multi(strings::mget, Merge::Gather),
-        "mset" => Multi(strings::mset, Merge::AllOk),
-        "msetnx" => Coordinated(Coord::MsetNx),
-        // keys
-        "del" | "unlink" => Multi(keys::del, Merge::Sum),
-        "exists" | "touch" => Multi(keys::exists, Merge::Sum),
-        "type" => Single(keys::type_),
-        "expire" => Single(keys::expire),
-        "pexpire" => Single(keys::pexpire),
-        "expireat" => Single(keys::expireat),
-        "pexpireat" => Single(keys::pexpireat),
-        "ttl" => Single(keys::ttl),
-        "pttl" => Single(keys::pttl),
-        "expiretime" => Single(keys::expiretime),
-        "pexpiretime" => Single(keys::pexpiretime),
-        "persist" => Single(keys::persist),
-        "keys" => All(keys::keys, Merge::Concat),
-        "scan" => Scan(keys::scan),
-        "randomkey" => All(keys::randomkey, Merge::Pick),
-        "rename" | "renamenx" => Coordinated(Coord::Rename),
-        "dbsize" => All(keys::dbsize, Merge::Sum),
-        "flushdb" => All(keys::flushdb, Merge::AllOk),
-        "flushall" => All(keys::flushall, Merge::AllOk),
-        // connection and server
-        "select" => Local(connection::select),
-        "ping" => Local(connection::ping),
-        "echo" => Local(connection::echo),
-        "quit" => Local(connection::quit),
-        "hello" => Local(connection::hello),
-        "auth" => Local(connection::auth),
-        "client" => Local(connection::client),
-        "command" => Local(server::command),
-        "config" => Local(server::config),
-        "time" => Local(server::time),
-        "lastsave" => Local(server::lastsave),
-        "latency" => Local(server::latency),
-        "slowlog" => Local(server::slowlog),
-        "info" => Coordinated(Coord::Info),
-        "shutdown" => Coordinated(Coord::Shutdown),
-        "debug" => Coordinated(Coord::Debug),
-        "save" | "bgsave" => Coordinated(Coord::Save),
-        // hashes
-        "hset" => Single(hashes::hset),
-        "hsetnx" => Single(hashes::hsetnx),
-        "hget" => Single(hashes::hget),
-        "hmset" => Single(hashes::hmset),
-        "hmget" => Single(hashes::hmget),
-        "hgetall" => Single(hashes::hgetall),
-        "hdel" => Single(hashes::hdel),
-        "hlen" => Single(hashes::hlen),
-        "hstrlen" => Single(hashes::hstrlen),
-        "hexists" => Single(hashes::hexists),
-        "hkeys" => Single(hashes::hkeys),
-        "hvals" => Single(hashes::hvals),
-        "hincrby" => Single(hashes::hincrby),
-        "hincrbyfloat" => Single(hashes::hincrbyfloat),
-        "hrandfield" => Single(hashes::hrandfield),
-        "hscan" => Single(hashes::hscan),
-        // lists
-        "lpush" => Single(lists::lpush),
-        "rpush" => Single(lists::rpush),
-        "lpushx" => Single(lists::lpushx),
-        "rpushx" => Single(lists::rpushx),
-        "lpop" => Single(lists::lpop),
-        "rpop" => Single(lists::rpop),
-        "llen" => Single(lists::llen),
-        "lrange" => Single(lists::lrange),
-        "lindex" => Single(lists::lindex),
-        "lset" => Single(lists::lset),
-        "linsert" => Single(lists::linsert),
-        "lrem" => Single(lists::lrem),
-        "ltrim" => Single(lists::ltrim),
-        "lpos" => Single(lists::lpos),
-        "lmove" | "rpoplpush" => Coordinated(Coord::Move),
-        "lmpop" | "zmpop" => Coordinated(Coord::MultiPop),
-        // sets
-        "sadd" => Single(sets::sadd),
-        "srem" => Single(sets::srem),
-        "smembers" => Single(sets::smembers),
-        "sismember" => Single(sets::sismember),
-        "smismember" => Single(sets::smismember),
-        "scard" => Single(sets::scard),
-        "spop" => Single(sets::spop),
-        "srandmember" => Single(sets::srandmember),
-        "sscan" => Single(sets::sscan),
-        "smove" => Coordinated(Coord::SMove),
-        "sinter" | "sunion" | "sdiff" | "sintercard" | "sinterstore" | "sunionstore"
-        | "sdiffstore" => Coordinated(Coord::SetAlgebra),
-        // sorted sets
-        "zadd" => Single(zsets::zadd),
-        "zincrby" => Single(zsets::zincrby),
-        "zrem" => Single(zsets::zrem),
-        "zcard" => Single(zsets::zcard),
-        "zscore" => Single(zsets::zscore),
-        "zmscore" => Single(zsets::zmscore),
-        "zrank" => Single(zsets::zrank),
-        "zrevrank" => Single(zsets::zrevrank),
-        "zrange" => Single(zsets::zrange),
-        "zrangebyscore" => Single(zsets::zrangebyscore),
-        "zrevrangebyscore" => Single(zsets::zrevrangebyscore),
-        "zrangebylex" => Single(zsets::zrangebylex),
-        "zrevrangebylex" => Single(zsets::zrevrangebylex),
-        "zrevrange" => Single(zsets::zrevrange),
-        "zcount" => Single(zsets::zcount),
-        "zlexcount" => Single(zsets::zlexcount),
-        "zpopmin" => Single(zsets::zpopmin),
-        "zpopmax" => Single(zsets::zpopmax),
-        "zrandmember" => Single(zsets::zrandmember),
-        "zremrangebyscore" => Single(zsets::zremrangebyscore),
-        "zremrangebyrank" => Single(zsets::zremrangebyrank),
-        "zremrangebylex" => Single(zsets::zremrangebylex),
-        "zscan" => Single(zsets::zscan),
-        "zrangestore" => Coordinated(Coord::ZRangeStore),
-        "zunion" | "zinter" | "zdiff" | "zintercard" | "zunionstore" | "zinterstore"
-        | "zdiffstore" => Coordinated(Coord::ZSetAlgebra),
-        _ => return None,
-    })
+/// Every family's commands: each family file lists its own, beside their handlers.
+const FAMILIES: &[&[(&str, Kind)]] = &[
+    strings::COMMANDS,
+    keys::COMMANDS,
+    hashes::COMMANDS,
+    lists::COMMANDS,
+    sets::COMMANDS,
+    zsets::COMMANDS,
+    connection::COMMANDS,
+    server::COMMANDS,
+];
+
+fn registered() -> impl Iterator<Item = &'static (&'static str, Kind)> {
+    FAMILIES.iter().flat_map(|f| f.iter())
 }
 
 fn table() -> &'static AHashMap<&'static [u8], Command> {
     static TABLE: OnceLock<AHashMap<&'static [u8], Command>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        REDIS_SPECS
-            .iter()
-            .filter_map(|spec| {
-                let kind = kind_of(spec.name)?;
-                Some((spec.name.as_bytes(), Command { spec, kind }))
+        let specs: AHashMap<&str, &'static RedisSpec> =
+            REDIS_SPECS.iter().map(|s| (s.name, s)).collect();
+        registered()
+            .filter_map(|&(name, kind)| {
+                let spec = *specs.get(name)?;
+                let flags = Flags::of(spec);
+                Some((spec.name.as_bytes(), Command { spec, kind, flags }))
             })
             .collect()
     })
@@ -269,11 +200,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_spec_has_a_handler() {
+    fn every_spec_has_a_handler_and_every_handler_a_spec() {
+        let names: Vec<&str> = registered().map(|(n, _)| *n).collect();
         for spec in REDIS_SPECS {
-            assert!(kind_of(spec.name).is_some(), "{} has no handler", spec.name);
+            assert!(names.contains(&spec.name), "{} has no handler", spec.name);
         }
+        for name in &names {
+            assert!(
+                REDIS_SPECS.iter().any(|s| s.name == *name),
+                "{name} is registered but has no Redis spec"
+            );
+        }
+        assert_eq!(
+            names.len(),
+            REDIS_SPECS.len(),
+            "a command is registered twice"
+        );
         assert_eq!(table().len(), REDIS_SPECS.len());
+    }
+
+    #[test]
+    fn flags_come_from_redis() {
+        let f = |n: &[u8]| lookup(n).unwrap().flags;
+        assert!(f(b"auth").no_auth && f(b"hello").no_auth && f(b"quit").no_auth);
+        assert!(!f(b"get").no_auth && !f(b"get").write && f(b"set").write);
+        assert!(f(b"ping").in_subscribed && !f(b"get").in_subscribed);
+        assert!(f(b"get").in_multi && f(b"get").in_script);
+        assert!(!f(b"auth").in_script);
     }
 
     #[test]

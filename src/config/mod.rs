@@ -184,7 +184,7 @@ pub struct Config {
     #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
     pub storage_timeout_ms: u64,
     /// Largest bulk argument a client may send, bytes.
-    #[arg(long, default_value_t = 512 * 1024 * 1024)]
+    #[arg(long, default_value_t = 512 * 1024 * 1024, value_parser = size_arg)]
     pub proto_max_bulk_len: u64,
     /// Most connected clients.
     #[arg(long, default_value_t = 10_000)]
@@ -206,13 +206,13 @@ pub struct Config {
     #[arg(long, default_value = "notice")]
     pub loglevel: String,
     /// Value cache in front of RocksDB, bytes for all shards together (0: none).
-    #[arg(long, default_value_t = 256 << 20)]
+    #[arg(long, default_value_t = 256 << 20, value_parser = size_arg)]
     pub cache_size: u64,
     /// RocksDB memtable size, bytes.
-    #[arg(long, default_value_t = 16 << 20)]
+    #[arg(long, default_value_t = 16 << 20, value_parser = size_arg)]
     pub rocksdb_write_buffer_size: u64,
     /// RocksDB block cache size, bytes.
-    #[arg(long, default_value_t = 256 << 20)]
+    #[arg(long, default_value_t = 256 << 20, value_parser = size_arg)]
     pub rocksdb_block_cache_size: u64,
     /// RocksDB flush and compaction threads.
     #[arg(long, default_value_t = 2)]
@@ -243,7 +243,7 @@ pub struct Config {
     pub rocksdb_memtable_max_entries: u64,
     /// Bytes per second RocksDB's flushes and compactions may write (0: unlimited).
     /// Fixed at start: RocksDB cannot change a running rate limiter through its C API.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = rate_arg)]
     pub rocksdb_rate_limit: i64,
     /// Names of the flags given on the command line (set by `load`).
     #[arg(skip)]
@@ -499,6 +499,16 @@ const MEMORY_PARAMS: &[&str] = &[
     "list-max-ziplist-size",
     "list-max-listpack-size",
 ];
+
+/// A size flag: bytes, or a Redis memory value such as `4mb` or `1gb`.
+fn size_arg(s: &str) -> Result<u64, String> {
+    parse_memory(s).ok_or_else(|| format!("'{s}' is not a size (bytes, or 4mb, 1gb, ...)"))
+}
+
+/// A rate flag (bytes per second): like [`size_arg`].
+fn rate_arg(s: &str) -> Result<i64, String> {
+    size_arg(s).and_then(|v| i64::try_from(v).map_err(|_| format!("'{s}' is too large")))
+}
 
 /// Parses a Redis memory value: `100`, `1k` (1000), `1kb` (1024), `2gb`...
 pub fn parse_memory(s: &str) -> Option<u64> {
@@ -1024,6 +1034,32 @@ mod tests {
         assert_eq!("0,2,5-6".parse::<CoreList>().unwrap().0, vec![0, 2, 5, 6]);
         assert!("3-1".parse::<CoreList>().is_err());
         assert!("x".parse::<CoreList>().is_err());
+    }
+
+    #[test]
+    fn every_size_flag_takes_redis_units() {
+        let cfg = Config::try_parse_from([
+            "shardis",
+            "--rocksdb-write-buffer-size",
+            "4mb",
+            "--rocksdb-block-cache-size",
+            "1gb",
+            "--cache-size",
+            "64mb",
+            "--proto-max-bulk-len",
+            "1mb",
+            "--rocksdb-rate-limit",
+            "10mb",
+        ])
+        .unwrap();
+        assert_eq!(cfg.rocksdb_write_buffer_size, 4 << 20);
+        assert_eq!(cfg.rocksdb_block_cache_size, 1 << 30);
+        assert_eq!(
+            (cfg.cache_size, cfg.proto_max_bulk_len),
+            (64 << 20, 1 << 20)
+        );
+        assert_eq!(cfg.rocksdb_rate_limit, 10 << 20);
+        assert!(Config::try_parse_from(["shardis", "--cache-size", "4xb"]).is_err());
     }
 
     #[test]

@@ -23,12 +23,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::coordinator;
-use super::session::{ClientInfo, Session};
-use crate::commands::table::{Coord, Kind, Merge};
-use crate::commands::{self, keys, lists, sets, strings, Command, ExecFn};
+use crate::commands::table::{Kind, Merge};
+use crate::commands::{self, keys, Command, ExecFn};
 use crate::metrics;
 use crate::protocol::{parser, Parsed, Reply};
-use crate::server::ServerCtx;
+use crate::state::ServerCtx;
+use crate::state::{ClientInfo, Session};
 use crate::storage::encoding::{key_hash, shard_of};
 use crate::storage::{ReplyChannel, ShardReq, StageTimes};
 
@@ -173,7 +173,7 @@ impl Connection {
                 if let Some(reply) = reply {
                     ctx.count(1, reply.is_error() as u64);
                     let error = match &reply {
-                        Reply::Error(e) => Some(e.as_ref()),
+                        Reply::Error(e) => Some(e.code()),
                         _ => None,
                     };
                     let usec = started.elapsed().as_micros() as u64;
@@ -328,7 +328,7 @@ impl Pipeline {
                 .push(Slot::Ready(commands::arity_error(spec.name)));
             return Flow::Continue;
         }
-        if !session.authed && !matches!(spec.name, "auth" | "hello" | "quit") {
+        if !session.authed && !cmd.flags.no_auth {
             self.slots
                 .push(Slot::Ready(Reply::error("NOAUTH Authentication required.")));
             return Flow::Continue;
@@ -337,10 +337,7 @@ impl Pipeline {
         self.current.1 = false;
         let db = session.db;
         match cmd.kind {
-            Kind::Local(f) if spec.name == "hello" => {
-                let _ = f;
-                return Flow::Barrier(cmd, args);
-            }
+            Kind::Barrier(_) => return Flow::Barrier(cmd, args),
             Kind::Local(f) => {
                 let started = std::time::Instant::now();
                 let reply = f(session, &args);
@@ -395,16 +392,9 @@ impl Pipeline {
                     keys: 0,
                 });
             }
-            Kind::Coordinated(coord) => {
+            Kind::Coordinated(_, one_shard) => {
                 // On one shard these need no coordination: run them as plain commands.
-                let local: Option<ExecFn> = match coord {
-                    Coord::Rename => Some(keys::rename),
-                    Coord::MsetNx => Some(strings::msetnx),
-                    Coord::Move => Some(lists::lmove),
-                    Coord::SMove => Some(sets::smove),
-                    _ => None,
-                };
-                match local.and_then(|exec| self.one_shard(cmd, &args).map(|s| (exec, s))) {
+                match one_shard.and_then(|exec| self.one_shard(cmd, &args).map(|s| (exec, s))) {
                     Some((exec, shard)) => {
                         self.one(
                             shard,
@@ -547,7 +537,7 @@ impl Pipeline {
                 Slot::Merged { merge, parts, keys } => self.merge(merge, parts, keys),
             };
             let code = match &reply {
-                Reply::Error(e) => Some(error_code(e)),
+                Reply::Error(e) => Some(e.code()),
                 _ => None,
             };
             errors += code.is_some() as u64;
@@ -663,21 +653,4 @@ fn unknown_command(args: &[Bytes]) -> Reply {
     Reply::error(format!(
         "ERR unknown command '{name}', with args beginning with: {rest}"
     ))
-}
-
-/// The error code of an error reply (`ERR`, `WRONGTYPE`, ...), as a static string for
-/// the codes shardis produces, so recording it allocates nothing.
-fn error_code(text: &str) -> &'static str {
-    const CODES: [&str; 8] = [
-        "ERR",
-        "WRONGTYPE",
-        "NOAUTH",
-        "WRONGPASS",
-        "NOPROTO",
-        "EXECABORT",
-        "BUSY",
-        "LOADING",
-    ];
-    let code = text.split(' ').next().unwrap_or("ERR");
-    CODES.iter().find(|c| **c == code).copied().unwrap_or("ERR")
 }

@@ -1,213 +1,159 @@
 //! Commands that run alone, after the batch before them has been answered: those that
-//! need several shards at one instant (cross-shard RENAME and MSETNX), those that
-//! gather from every shard (INFO), and those that change how replies are encoded
-//! (HELLO).
+//! need several shards at one instant (cross-shard RENAME, MSETNX, LMOVE, SMOVE, the
+//! set and sorted-set algebra), those that gather from every shard (INFO), and those
+//! that change how replies are encoded (HELLO).
 //!
-//! Cross-shard commands hold their shards in ascending order (see
-//! [`crate::storage::Backend::hold`]): while held, a shard runs nothing else, so
-//! other clients never see a half-done RENAME.
+//! Cross-shard commands hold their shards ([`crate::storage::Held`]): every step is a
+//! typed closure run on the shard that owns its key, the values it returns are plain
+//! Rust values, and all the writes of the command are committed as one RocksDB write
+//! batch. Other clients never see a half-done RENAME, and neither does a crash.
 
 use bytes::Bytes;
 
-use super::Session;
 use crate::commands::algebra::{self, Source};
 use crate::commands::table::{Coord, Kind};
-use crate::commands::{
-    is, keys, lists, server, sets, strings, zsets, Command, CommandError, ExecFn,
-};
+use crate::commands::{is, keys, lists, server, sets, zsets, Command, CommandError};
 use crate::protocol::Reply;
-use crate::storage::encoding::{key_hash, shard_of};
-use crate::storage::{DebugOp, Held};
-use crate::storage::{ReplyChannel, ShardReq};
+use crate::state::Session;
+use crate::storage::encoding::{key_hash, shard_of, ValueType};
+use crate::storage::{DebugOp, Held, ReplyChannel};
+
+type Result<T> = std::result::Result<T, CommandError>;
 
 /// Runs a barrier command; `None` means no reply (SHUTDOWN closes the connection).
 pub(super) async fn run(
     session: &mut Session,
     cmd: &'static Command,
     args: Vec<Bytes>,
-    chan: &mut ReplyChannel,
+    _chan: &mut ReplyChannel,
 ) -> Option<Reply> {
     let coord = match cmd.kind {
-        Kind::Local(f) => return Some(f(session, &args)),
-        Kind::Coordinated(c) => c,
+        Kind::Local(f) | Kind::Barrier(f) => return Some(f(session, &args)),
+        Kind::Coordinated(c, _) => c,
         _ => return Some(Reply::error("ERR internal error: not a barrier command")),
     };
-    Some(match coord {
+    let result = match coord {
         Coord::Rename => rename(session, args).await,
         Coord::MsetNx => msetnx(session, args).await,
-        Coord::Info => {
-            let counts = keyspace(session, chan).await;
-            server::info(session, &args[1..], &counts)
-        }
+        Coord::Info => match keyspace(session).await {
+            Ok(counts) => Ok(server::info(session, &args[1..], &counts)),
+            Err(e) => Err(e),
+        },
         Coord::Shutdown => return shutdown(session, &args),
         Coord::Move => lmove(session, args).await,
         Coord::SMove => smove(session, args).await,
-        Coord::MultiPop => multi_pop(session, args).await.unwrap_or_else(Reply::from),
-        Coord::SetAlgebra => set_algebra(session, args).await.unwrap_or_else(Reply::from),
-        Coord::ZSetAlgebra => zset_algebra(session, args)
-            .await
-            .unwrap_or_else(Reply::from),
+        Coord::MultiPop => multi_pop(session, args).await,
+        Coord::SetAlgebra => set_algebra(session, args).await,
+        Coord::ZSetAlgebra => zset_algebra(session, args).await,
         Coord::ZRangeStore => zrangestore(session, args).await,
-        Coord::Debug => debug(session, args, chan).await,
-        Coord::Save => save(session, &args).await,
-    })
+        Coord::Debug => Ok(debug(session, args).await),
+        Coord::Save => Ok(save(session, &args).await),
+    };
+    Some(result.unwrap_or_else(Reply::from))
 }
 
 fn shard(session: &Session, key: &[u8]) -> usize {
     shard_of(key_hash(key), session.ctx.backend.shards())
 }
 
-async fn rename(session: &mut Session, args: Vec<Bytes>) -> Reply {
+/// Holds the shards of `keys`: ascending and without repeats.
+async fn hold(session: &Session, keys: &[&Bytes]) -> Result<Held> {
+    let mut shards: Vec<usize> = keys.iter().map(|k| shard(session, k)).collect();
+    shards.sort_unstable();
+    shards.dedup();
+    session.ctx.backend.hold(&shards).await
+}
+
+/// Runs `f` with `key` on the held shard that owns it.
+async fn on_key<T, F>(held: &mut Held, session: &Session, key: &Bytes, f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut crate::storage::Tx<'_>, &[u8]) -> Result<T> + Send + 'static,
+{
+    let key = key.clone();
+    held.call(shard(session, &key), session.db, move |tx| f(tx, &key))
+        .await
+}
+
+/// The type of `key`, `None` if it does not exist.
+async fn kind_of(held: &mut Held, session: &Session, key: &Bytes) -> Result<Option<ValueType>> {
+    on_key(held, session, key, |tx, k| Ok(tx.get(k)?.map(|v| v.kind))).await
+}
+
+/// RENAME / RENAMENX across shards: the key's whole image moves in one commit.
+async fn rename(session: &mut Session, args: Vec<Bytes>) -> Result<Reply> {
     let nx = is(&args[0], "renamenx");
-    let db = session.db;
-    let (from, to) = (shard(session, &args[1]), shard(session, &args[2]));
-    let mut order = [from, to];
-    order.sort_unstable();
-    let mut held = match session.ctx.backend.hold(&order).await {
-        Ok(h) => h,
-        Err(e) => return e,
-    };
-    let client = session.info.id;
-    let req = |exec, args: Vec<Bytes>| ShardReq {
-        db,
-        exec,
-        args,
-        client,
-    };
-    let dumped = held
-        .exec(
-            from,
-            req(keys::dump_raw, vec![args[0].clone(), args[1].clone()]),
-        )
-        .await;
-    let fields = match dumped {
-        Reply::Array(v) => v,
-        Reply::Nil => return Reply::error("ERR no such key"),
-        other => return other,
-    };
-    if nx {
-        let exists = held
-            .exec(
-                to,
-                req(keys::exists, vec![args[0].clone(), args[2].clone()]),
-            )
-            .await;
-        if exists != Reply::Int(0) {
-            return if exists.is_error() {
-                exists
-            } else {
-                Reply::Int(0)
-            };
-        }
+    let (from, to) = (&args[1], &args[2]);
+    let mut held = hold(session, &[from, to]).await?;
+    let image = on_key(&mut held, session, from, |tx, k| tx.export(k)).await?;
+    let image = image.ok_or(CommandError::NoSuchKey)?;
+    if nx && kind_of(&mut held, session, to).await?.is_some() {
+        return Ok(Reply::Int(0));
     }
-    let mut restore = vec![args[0].clone(), args[2].clone()];
-    for f in fields {
-        restore.push(match f {
-            Reply::Int(n) => Bytes::from(n.to_string()),
-            Reply::Bulk(b) => b,
-            _ => return Reply::error("ERR internal error: bad dump"),
-        });
-    }
-    let r = held.exec(to, req(keys::restore_raw, restore)).await;
-    if r.is_error() {
-        return r;
-    }
-    let r = held
-        .exec(from, req(keys::del, vec![args[0].clone(), args[1].clone()]))
-        .await;
-    if r.is_error() {
-        return r;
-    }
-    if nx {
-        Reply::Int(1)
-    } else {
-        Reply::Ok
-    }
+    on_key(&mut held, session, to, move |tx, k| tx.import(k, &image)).await?;
+    on_key(&mut held, session, from, |tx, k| {
+        tx.remove(k);
+        Ok(())
+    })
+    .await?;
+    held.commit().await?;
+    Ok(if nx { Reply::Int(1) } else { Reply::Ok })
 }
 
-async fn msetnx(session: &mut Session, args: Vec<Bytes>) -> Reply {
-    let db = session.db;
+/// MSETNX across shards: no key exists on any shard, then every pair is written.
+async fn msetnx(session: &mut Session, args: Vec<Bytes>) -> Result<Reply> {
     let n = session.ctx.backend.shards();
-    let mut per_shard: Vec<Vec<Bytes>> = vec![Vec::new(); n];
+    let mut per_shard: Vec<Vec<(Bytes, Bytes)>> = vec![Vec::new(); n];
     for pair in args[1..].chunks_exact(2) {
-        per_shard[shard(session, &pair[0])].extend_from_slice(pair);
+        per_shard[shard(session, &pair[0])].push((pair[0].clone(), pair[1].clone()));
     }
-    let involved: Vec<usize> = (0..n).filter(|&s| !per_shard[s].is_empty()).collect();
-    let mut held = match session.ctx.backend.hold(&involved).await {
-        Ok(h) => h,
-        Err(e) => return e,
-    };
-    for &s in &involved {
-        let mut exists_args = vec![Bytes::from_static(b"exists")];
-        exists_args.extend(per_shard[s].chunks_exact(2).map(|p| p[0].clone()));
-        let r = held
-            .exec(
-                s,
-                ShardReq {
-                    db,
-                    exec: keys::exists,
-                    args: exists_args,
-                    client: 0,
-                },
-            )
-            .await;
-        match r {
-            Reply::Int(0) => {}
-            Reply::Int(_) => return Reply::Int(0),
-            other => return other,
-        }
-    }
-    for &s in &involved {
-        let mut set_args = vec![Bytes::from_static(b"mset")];
-        set_args.append(&mut per_shard[s]);
-        let r = held
-            .exec(
-                s,
-                ShardReq {
-                    db,
-                    exec: strings::mset,
-                    args: set_args,
-                    client: 0,
-                },
-            )
-            .await;
-        if r.is_error() {
-            return r;
-        }
-    }
-    Reply::Int(1)
-}
-
-/// `(keys, expires)` per database, summed over every shard.
-async fn keyspace(session: &Session, chan: &mut ReplyChannel) -> Vec<(i64, i64)> {
-    let backend = &session.ctx.backend;
-    let n = backend.shards();
-    let mut work: Vec<Vec<ShardReq>> = (0..n)
-        .map(|_| {
-            vec![ShardReq {
-                db: 0,
-                exec: keys::keyspace,
-                args: vec![Bytes::from_static(b"keyspace")],
-                client: 0,
-            }]
-        })
-        .collect();
-    let mut results: Vec<Vec<Reply>> = vec![Vec::new(); n];
-    backend.run(&mut work, &mut results, chan).await;
-    let mut counts = vec![(0i64, 0i64); session.ctx.live.databases as usize];
-    for reply in results.into_iter().flatten() {
-        if let Reply::Array(dbs) = reply {
-            for (db, r) in dbs.into_iter().enumerate() {
-                if let Reply::Array(kv) = r {
-                    if let (Some(Reply::Int(k)), Some(Reply::Int(e))) = (kv.first(), kv.get(1)) {
-                        counts[db].0 += k;
-                        counts[db].1 += e;
+    let keys: Vec<&Bytes> = args[1..].iter().step_by(2).collect();
+    let mut held = hold(session, &keys).await?;
+    let db = session.db;
+    for (s, pairs) in per_shard.iter().enumerate().filter(|(_, p)| !p.is_empty()) {
+        let keys: Vec<Bytes> = pairs.iter().map(|(k, _)| k.clone()).collect();
+        let any = held
+            .call(s, db, move |tx| {
+                for k in &keys {
+                    if tx.get(k)?.is_some() {
+                        return Ok(true);
                     }
                 }
-            }
+                Ok(false)
+            })
+            .await?;
+        if any {
+            return Ok(Reply::Int(0));
         }
     }
-    counts
+    for (s, pairs) in per_shard.into_iter().enumerate() {
+        if pairs.is_empty() {
+            continue;
+        }
+        held.call(s, db, move |tx| {
+            for (k, v) in &pairs {
+                tx.put(k, ValueType::String, 0, v);
+            }
+            Ok(())
+        })
+        .await?;
+    }
+    held.commit().await?;
+    Ok(Reply::Int(1))
+}
+
+/// `(keys, expires)` per database, summed over every shard. A shard that does not
+/// answer in time counts nothing: INFO still answers while a shard is stalled.
+async fn keyspace(session: &Session) -> Result<Vec<(i64, i64)>> {
+    let mut counts = vec![(0i64, 0i64); session.ctx.live.databases as usize];
+    for part in session.ctx.backend.each(0, keys::keyspace).await {
+        let Ok(part) = part else { continue };
+        for (db, (k, e)) in part.into_iter().enumerate() {
+            counts[db].0 += k;
+            counts[db].1 += e;
+        }
+    }
+    Ok(counts)
 }
 
 fn shutdown(session: &mut Session, args: &[Bytes]) -> Option<Reply> {
@@ -216,7 +162,7 @@ fn shutdown(session: &mut Session, args: &[Bytes]) -> Option<Reply> {
             return Some(Reply::error("ERR No shutdown in progress."));
         }
         if !["nosave", "save", "now", "force"].iter().any(|k| is(a, k)) {
-            return Some(Reply::error("ERR syntax error"));
+            return Some(CommandError::Syntax.into());
         }
     }
     tracing::info!(target: "shardis::network", client = session.info.id, "SHUTDOWN requested");
@@ -225,179 +171,88 @@ fn shutdown(session: &mut Session, args: &[Bytes]) -> Option<Reply> {
     None
 }
 
-/// The shards of `keys`, ascending and without repeats (the hold order).
-fn shards_of(session: &Session, keys: &[&Bytes]) -> Vec<usize> {
-    let mut v: Vec<usize> = keys.iter().map(|k| shard(session, k)).collect();
-    v.sort_unstable();
-    v.dedup();
-    v
-}
-
-/// Runs `exec` with `args` on the shard of `args[1]`.
-async fn on_key(held: &mut Held, session: &Session, exec: ExecFn, args: Vec<Bytes>) -> Reply {
-    let s = shard(session, &args[1]);
-    held.exec(
-        s,
-        ShardReq {
-            db: session.db,
-            exec,
-            args,
-            client: 0,
-        },
-    )
-    .await
-}
-
-fn b(s: &'static str) -> Bytes {
-    Bytes::from_static(s.as_bytes())
-}
-
-/// The type name of `key` as TYPE reports it.
-async fn type_of(held: &mut Held, session: &Session, key: &Bytes) -> Result<String, Reply> {
-    match on_key(held, session, keys::type_, vec![b("type"), key.clone()]).await {
-        Reply::Status(t) => Ok(t.into_owned()),
-        other => Err(other),
+/// LEFT or RIGHT.
+fn side(a: &[u8]) -> Result<bool> {
+    if is(a, "left") {
+        Ok(true)
+    } else if is(a, "right") {
+        Ok(false)
+    } else {
+        Err(CommandError::Syntax)
     }
 }
 
 /// LMOVE / RPOPLPUSH across shards: pop on the source's shard, push on the destination's.
-async fn lmove(session: &mut Session, args: Vec<Bytes>) -> Reply {
+async fn lmove(session: &mut Session, args: Vec<Bytes>) -> Result<Reply> {
     let (from_left, to_left) = if is(&args[0], "rpoplpush") {
         (false, true)
     } else {
-        let side = |a: &Bytes| {
-            if is(a, "left") {
-                Some(true)
-            } else if is(a, "right") {
-                Some(false)
-            } else {
-                None
-            }
-        };
-        match (side(&args[3]), side(&args[4])) {
-            (Some(f), Some(t)) => (f, t),
-            _ => return Reply::error("ERR syntax error"),
-        }
+        (side(&args[3])?, side(&args[4])?)
     };
-    let (src, dst) = (args[1].clone(), args[2].clone());
-    let mut held = match session
-        .ctx
-        .backend
-        .hold(&shards_of(session, &[&src, &dst]))
-        .await
-    {
-        Ok(h) => h,
-        Err(e) => return e,
-    };
-    match type_of(&mut held, session, &src).await {
-        Ok(t) if t == "none" => return Reply::Nil,
-        Ok(t) if t != "list" => return CommandError::WrongType.into(),
-        Err(e) => return e,
-        _ => {}
+    let (src, dst) = (&args[1], &args[2]);
+    let mut held = hold(session, &[src, dst]).await?;
+    let is_list =
+        |tx: &mut crate::storage::Tx<'_>, k: &[u8]| Ok(tx.meta(k, ValueType::List)?.is_some());
+    if !on_key(&mut held, session, src, is_list).await? {
+        return Ok(Reply::Nil);
     }
-    match type_of(&mut held, session, &dst).await {
-        Ok(t) if t != "none" && t != "list" => return CommandError::WrongType.into(),
-        Err(e) => return e,
-        _ => {}
-    }
-    let (pop, pop_name): (ExecFn, _) = if from_left {
-        (lists::lpop, "lpop")
-    } else {
-        (lists::rpop, "rpop")
+    on_key(&mut held, session, dst, is_list).await?;
+    let popped = on_key(&mut held, session, src, move |tx, k| {
+        lists::pop_elements(tx, k, 1, from_left)
+    })
+    .await?;
+    let Some(element) = popped.and_then(|v| v.into_iter().next()) else {
+        return Ok(Reply::Nil);
     };
-    let element = match on_key(&mut held, session, pop, vec![b(pop_name), src]).await {
-        Reply::Bulk(e) => e,
-        other => return other,
-    };
-    let (push, push_name): (ExecFn, _) = if to_left {
-        (lists::lpush, "lpush")
-    } else {
-        (lists::rpush, "rpush")
-    };
-    let r = on_key(
-        &mut held,
-        session,
-        push,
-        vec![b(push_name), dst, element.clone()],
-    )
-    .await;
-    if r.is_error() {
-        return r;
-    }
-    Reply::Bulk(element)
+    let pushed = [element.clone()];
+    on_key(&mut held, session, dst, move |tx, k| {
+        lists::push_elements(tx, k, &pushed, to_left)
+    })
+    .await?;
+    held.commit().await?;
+    Ok(Reply::Bulk(element))
 }
 
 /// SMOVE across shards: remove on the source's shard, add on the destination's.
-async fn smove(session: &mut Session, args: Vec<Bytes>) -> Reply {
-    let (src, dst, member) = (args[1].clone(), args[2].clone(), args[3].clone());
-    let mut held = match session
-        .ctx
-        .backend
-        .hold(&shards_of(session, &[&src, &dst]))
-        .await
-    {
-        Ok(h) => h,
-        Err(e) => return e,
+async fn smove(session: &mut Session, args: Vec<Bytes>) -> Result<Reply> {
+    let (src, dst) = (&args[1], &args[2]);
+    let member = [args[3].clone()];
+    let mut held = hold(session, &[src, dst]).await?;
+    // Redis: a missing source is 0 before any type check of the destination.
+    let Some(src_kind) = kind_of(&mut held, session, src).await? else {
+        return Ok(Reply::Int(0));
     };
-    let src_type = match type_of(&mut held, session, &src).await {
-        Ok(t) => t,
-        Err(e) => return e,
-    };
-    if src_type == "none" {
-        return Reply::Int(0);
+    let dst_kind = kind_of(&mut held, session, dst).await?;
+    if src_kind != ValueType::Set || dst_kind.is_some_and(|k| k != ValueType::Set) {
+        return Err(CommandError::WrongType);
     }
-    let dst_type = match type_of(&mut held, session, &dst).await {
-        Ok(t) => t,
-        Err(e) => return e,
-    };
-    if src_type != "set" || (dst_type != "none" && dst_type != "set") {
-        return CommandError::WrongType.into();
+    let m = member.clone();
+    let removed = on_key(&mut held, session, src, move |tx, k| {
+        sets::remove_members(tx, k, &m)
+    })
+    .await?;
+    if removed == 0 {
+        return Ok(Reply::Int(0));
     }
-    match on_key(
-        &mut held,
-        session,
-        sets::srem,
-        vec![b("srem"), src, member.clone()],
-    )
-    .await
-    {
-        Reply::Int(1) => {}
-        other if other.is_error() => return other,
-        _ => return Reply::Int(0),
-    }
-    let r = on_key(&mut held, session, sets::sadd, vec![b("sadd"), dst, member]).await;
-    if r.is_error() {
-        return r;
-    }
-    Reply::Int(1)
-}
-
-fn flatten(items: Vec<Reply>) -> Vec<Reply> {
-    items
-        .into_iter()
-        .flat_map(|r| match r {
-            Reply::Array(inner) => inner,
-            other => vec![other],
-        })
-        .collect()
+    on_key(&mut held, session, dst, move |tx, k| {
+        sets::add(tx, k, &member)
+    })
+    .await?;
+    held.commit().await?;
+    Ok(Reply::Int(1))
 }
 
 /// LMPOP / ZMPOP: pops from the first key that has elements, holding every key's shard.
-async fn multi_pop(session: &mut Session, args: Vec<Bytes>) -> Result<Reply, CommandError> {
+async fn multi_pop(session: &mut Session, args: Vec<Bytes>) -> Result<Reply> {
     let zset = is(&args[0], "zmpop");
     let n = algebra::parse_numkeys(&args[1], "lmpop", args.len() - 2)?;
     let keys = &args[2..2 + n];
     let mut rest = args[2 + n..].iter();
     let dir = rest.next().ok_or(CommandError::Syntax)?;
-    let first = if zset {
-        is(dir, "min")
+    let (first, last) = if zset {
+        (is(dir, "min"), is(dir, "max"))
     } else {
-        is(dir, "left")
-    };
-    let last = if zset {
-        is(dir, "max")
-    } else {
-        is(dir, "right")
+        (is(dir, "left"), is(dir, "right"))
     };
     if !first && !last {
         return Err(CommandError::Syntax);
@@ -407,59 +262,45 @@ async fn multi_pop(session: &mut Session, args: Vec<Bytes>) -> Result<Reply, Com
         match rest.next() {
             Some(v) if is(opt, "count") && count.is_none() => {
                 count = Some(match crate::commands::arg_i64(v) {
-                    Ok(c) if c > 0 => v.clone(),
+                    Ok(c) if c > 0 => c as u64,
                     _ => return Err(CommandError::other("ERR count should be greater than 0")),
                 });
             }
             _ => return Err(CommandError::Syntax),
         }
     }
-    let count = count.unwrap_or_else(|| b("1"));
-    let (exec, name): (ExecFn, &'static str) = match (zset, first) {
-        (false, true) => (lists::lpop, "lpop"),
-        (false, false) => (lists::rpop, "rpop"),
-        (true, true) => (zsets::zpopmin, "zpopmin"),
-        (true, false) => (zsets::zpopmax, "zpopmax"),
-    };
+    let count = count.unwrap_or(1);
     let key_refs: Vec<&Bytes> = keys.iter().collect();
-    let mut held = session
-        .ctx
-        .backend
-        .hold(&shards_of(session, &key_refs))
-        .await
-        .map_err(reply_error)?;
+    let mut held = hold(session, &key_refs).await?;
     for key in keys {
-        let r = on_key(
-            &mut held,
-            session,
-            exec,
-            vec![b(name), key.clone(), count.clone()],
-        )
-        .await;
-        let items = match r {
-            Reply::Array(items) if !items.is_empty() => items,
-            Reply::Pairs(pairs) if !pairs.is_empty() => {
-                pairs.into_iter().flat_map(|(m, s)| [m, s]).collect()
-            }
-            Reply::Error(e) => return Err(CommandError::Other(e)),
-            _ => continue,
-        };
         let items = if zset {
-            let flat = flatten(items);
-            Reply::Array(flat.chunks(2).map(|p| Reply::Array(p.to_vec())).collect())
+            let popped = on_key(&mut held, session, key, move |tx, k| {
+                zsets::pop_entries(tx, k, count, last)
+            })
+            .await?
+            .unwrap_or_default();
+            let pairs = popped
+                .into_iter()
+                .map(|(s, m)| Reply::Array(vec![Reply::Bulk(m), Reply::Double(s)]));
+            pairs.collect::<Vec<_>>()
         } else {
-            Reply::Array(items)
+            let popped = on_key(&mut held, session, key, move |tx, k| {
+                lists::pop_elements(tx, k, count, first)
+            })
+            .await?
+            .unwrap_or_default();
+            popped.into_iter().map(Reply::Bulk).collect()
         };
-        return Ok(Reply::Array(vec![Reply::Bulk(key.clone()), items]));
+        if items.is_empty() {
+            continue;
+        }
+        held.commit().await?;
+        return Ok(Reply::Array(vec![
+            Reply::Bulk(key.clone()),
+            Reply::Array(items),
+        ]));
     }
     Ok(Reply::NilArray)
-}
-
-fn reply_error(r: Reply) -> CommandError {
-    match r {
-        Reply::Error(e) => CommandError::Other(e),
-        _ => CommandError::other("ERR internal error"),
-    }
 }
 
 /// Reads every source key (type-checked as a set, or as a set or sorted set).
@@ -468,17 +309,10 @@ async fn gather(
     session: &Session,
     keys: &[Bytes],
     zset_ok: bool,
-) -> Result<Vec<Source>, CommandError> {
+) -> Result<Vec<Source>> {
     let mut out = Vec::with_capacity(keys.len());
     for key in keys {
-        let r = on_key(
-            held,
-            session,
-            algebra::dump_members,
-            vec![b("dump"), key.clone()],
-        )
-        .await;
-        let source = algebra::parse_dump(r).map_err(reply_error)?;
+        let source = on_key(held, session, key, algebra::read_source).await?;
         match &source {
             Source::Other => return Err(CommandError::WrongType),
             Source::ZSet(_) if !zset_ok => return Err(CommandError::WrongType),
@@ -489,19 +323,10 @@ async fn gather(
 }
 
 /// Holds the shards of every source key and of the destination, if any.
-async fn hold_keys(
-    session: &Session,
-    keys: &[Bytes],
-    dest: Option<&Bytes>,
-) -> Result<Held, CommandError> {
+async fn hold_keys(session: &Session, keys: &[Bytes], dest: Option<&Bytes>) -> Result<Held> {
     let mut all: Vec<&Bytes> = keys.iter().collect();
     all.extend(dest);
-    session
-        .ctx
-        .backend
-        .hold(&shards_of(session, &all))
-        .await
-        .map_err(reply_error)
+    hold(session, &all).await
 }
 
 /// The reply of SINTERCARD / ZINTERCARD: the size, capped by LIMIT (0: no cap).
@@ -511,7 +336,7 @@ fn cardinality(len: usize, limit: usize) -> Reply {
 }
 
 /// SINTER SUNION SDIFF, SINTERSTORE SUNIONSTORE SDIFFSTORE, SINTERCARD.
-async fn set_algebra(session: &mut Session, args: Vec<Bytes>) -> Result<Reply, CommandError> {
+async fn set_algebra(session: &mut Session, args: Vec<Bytes>) -> Result<Reply> {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
     let (dest, keys, limit) = match name.as_str() {
         "sintercard" => {
@@ -540,16 +365,19 @@ async fn set_algebra(session: &mut Session, args: Vec<Bytes>) -> Result<Reply, C
     }
     match dest {
         Some(dest) => {
-            let mut store = vec![b("store"), dest];
-            store.extend(result);
-            Ok(on_key(&mut held, session, sets::store, store).await)
+            let size = on_key(&mut held, session, &dest, move |tx, k| {
+                sets::store(tx, k, &result)
+            })
+            .await?;
+            held.commit().await?;
+            Ok(Reply::Int(size))
         }
         None => Ok(Reply::Set(result.into_iter().map(Reply::Bulk).collect())),
     }
 }
 
 /// ZUNION ZINTER ZDIFF, their STORE forms, ZINTERCARD.
-async fn zset_algebra(session: &mut Session, args: Vec<Bytes>) -> Result<Reply, CommandError> {
+async fn zset_algebra(session: &mut Session, args: Vec<Bytes>) -> Result<Reply> {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
     let store = name.ends_with("store");
     let (dest, at) = if store {
@@ -582,12 +410,13 @@ async fn zset_algebra(session: &mut Session, args: Vec<Bytes>) -> Result<Reply, 
         return Ok(cardinality(result.len(), limit));
     }
     if let Some(dest) = dest {
-        let mut args = vec![b("store"), dest];
-        for (m, s) in result {
-            args.push(Bytes::from(crate::protocol::reply::format_double(s)));
-            args.push(m);
-        }
-        return Ok(on_key(&mut held, session, zsets::store, args).await);
+        let entries: Vec<zsets::Entry> = result.into_iter().map(|(m, s)| (s, m)).collect();
+        let size = on_key(&mut held, session, &dest, move |tx, k| {
+            zsets::store_entries(tx, k, &entries)
+        })
+        .await?;
+        held.commit().await?;
+        return Ok(Reply::Int(size));
     }
     Ok(if options.withscores {
         Reply::Pairs(
@@ -602,70 +431,25 @@ async fn zset_algebra(session: &mut Session, args: Vec<Bytes>) -> Result<Reply, 
 }
 
 /// ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]
-async fn zrangestore(session: &mut Session, args: Vec<Bytes>) -> Reply {
-    let (dst, src) = (args[1].clone(), args[2].clone());
-    let bylex = args[5..].iter().any(|a| is(a, "bylex"));
-    let mut held = match session
-        .ctx
-        .backend
-        .hold(&shards_of(session, &[&src, &dst]))
-        .await
-    {
-        Ok(h) => h,
-        Err(e) => return e,
-    };
-    let mut range = vec![b("zrange"), src.clone()];
-    range.extend_from_slice(&args[3..]);
-    if !bylex {
-        range.push(b("withscores"));
-    }
-    let items = match on_key(&mut held, session, zsets::zrange, range).await {
-        Reply::Array(items) => flatten(items),
-        Reply::Pairs(pairs) => pairs.into_iter().flat_map(|(m, s)| [m, s]).collect(),
-        other => return other,
-    };
-    let pairs: Vec<(Reply, Reply)> = if bylex {
-        let mut q = vec![b("zmscore"), src];
-        q.extend(items.iter().filter_map(|r| {
-            if let Reply::Bulk(m) = r {
-                Some(m.clone())
-            } else {
-                None
-            }
-        }));
-        let scores = if items.is_empty() {
-            Vec::new()
-        } else {
-            match on_key(&mut held, session, zsets::zmscore, q).await {
-                Reply::Array(s) => s,
-                other => return other,
-            }
-        };
-        items.into_iter().zip(scores).collect()
-    } else {
-        items
-            .chunks(2)
-            .filter_map(|p| Some((p.first()?.clone(), p.get(1)?.clone())))
-            .collect()
-    };
-    let mut store = vec![b("store"), dst];
-    for (m, s) in pairs {
-        let score = match s {
-            Reply::Double(d) => crate::protocol::reply::format_double(d),
-            Reply::Bulk(t) => String::from_utf8_lossy(&t).into_owned(),
-            _ => continue,
-        };
-        if let Reply::Bulk(m) = m {
-            store.push(Bytes::from(score));
-            store.push(m);
-        }
-    }
-    on_key(&mut held, session, zsets::store, store).await
+async fn zrangestore(session: &mut Session, args: Vec<Bytes>) -> Result<Reply> {
+    let query = zsets::store_range_query(&args)?;
+    let (dst, src) = (&args[1], &args[2]);
+    let mut held = hold(session, &[src, dst]).await?;
+    let entries = on_key(&mut held, session, src, move |tx, k| {
+        zsets::select_range(tx, k, &query)
+    })
+    .await?;
+    let size = on_key(&mut held, session, dst, move |tx, k| {
+        zsets::store_entries(tx, k, &entries)
+    })
+    .await?;
+    held.commit().await?;
+    Ok(Reply::Int(size))
 }
 
 /// DEBUG COMPACT | RECORDS | STORAGE-STALL ms [shard] | STORAGE-ERROR n [shard] |
 /// STORAGE-PANIC [shard]; refused unless the server runs with --enable-debug-command yes.
-async fn debug(session: &mut Session, args: Vec<Bytes>, chan: &mut ReplyChannel) -> Reply {
+async fn debug(session: &mut Session, args: Vec<Bytes>) -> Reply {
     if !session.ctx.live.debug_enabled {
         return Reply::error(
             "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", \
@@ -674,37 +458,36 @@ async fn debug(session: &mut Session, args: Vec<Bytes>, chan: &mut ReplyChannel)
         );
     }
     let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
-    let number = |i: usize| -> Result<Option<u64>, Reply> {
+    let number = |i: usize| -> Result<Option<u64>> {
         match args.get(i) {
             None => Ok(None),
             Some(a) => std::str::from_utf8(a)
                 .ok()
                 .and_then(|s| s.parse().ok())
                 .map(Some)
-                .ok_or_else(|| Reply::error("ERR value is not an integer or out of range")),
+                .ok_or(CommandError::NotInteger),
         }
     };
     let op = match sub.as_str() {
         "compact" | "records" => {
-            let backend = &session.ctx.backend;
-            let n = backend.shards();
-            let mut work: Vec<Vec<ShardReq>> = (0..n)
-                .map(|_| {
-                    vec![ShardReq {
-                        db: 0,
-                        exec: keys::debug,
-                        args: args.clone(),
-                        client: 0,
-                    }]
+            let compact = sub == "compact";
+            let parts = session
+                .ctx
+                .backend
+                .each(0, move |tx| {
+                    if compact {
+                        tx.compact_own_ranges();
+                        Ok(0)
+                    } else {
+                        tx.count_own_records()
+                    }
                 })
-                .collect();
-            let mut results: Vec<Vec<Reply>> = vec![Vec::new(); n];
-            backend.run(&mut work, &mut results, chan).await;
+                .await;
             let mut total = 0;
-            for r in results.into_iter().flatten() {
-                match r {
-                    Reply::Int(v) => total += v,
-                    other => return other,
+            for part in parts {
+                match part {
+                    Ok(n) => total += n as i64,
+                    Err(e) => return e.into(),
                 }
             }
             return Reply::Int(total);
@@ -712,8 +495,8 @@ async fn debug(session: &mut Session, args: Vec<Bytes>, chan: &mut ReplyChannel)
         "storage-stall" | "storage-error" if args.len() >= 3 && args.len() <= 4 => {
             let n = match number(2) {
                 Ok(Some(n)) => n,
-                Ok(None) => return Reply::error("ERR syntax error"),
-                Err(e) => return e,
+                Ok(None) => return CommandError::Syntax.into(),
+                Err(e) => return e.into(),
             };
             if sub == "storage-stall" {
                 DebugOp::Stall(std::time::Duration::from_millis(n))
@@ -732,7 +515,7 @@ async fn debug(session: &mut Session, args: Vec<Bytes>, chan: &mut ReplyChannel)
     let shard_arg = if op == DebugOp::Panic { 2 } else { 3 };
     let shard = match number(shard_arg) {
         Ok(s) => s.map(|s| s as usize),
-        Err(e) => return e,
+        Err(e) => return e.into(),
     };
     match session.ctx.backend.debug(op, shard).await {
         Ok(()) => Reply::Ok,
@@ -752,9 +535,9 @@ fn checkpoint_path(session: &Session) -> std::path::PathBuf {
 
 /// Makes a checkpoint and records it for LASTSAVE and INFO persistence.
 async fn checkpoint(
-    ctx: &crate::server::ServerCtx,
+    ctx: &crate::state::ServerCtx,
     path: std::path::PathBuf,
-) -> Result<(), String> {
+) -> std::result::Result<(), String> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
     }
@@ -778,7 +561,7 @@ async fn save(session: &mut Session, args: &[Bytes]) -> Reply {
     let path = checkpoint_path(session);
     if is(&args[0], "save") {
         if args.len() > 1 {
-            return Reply::error("ERR syntax error");
+            return CommandError::Syntax.into();
         }
         return match checkpoint(&ctx, path).await {
             Ok(()) => Reply::Ok,
@@ -786,7 +569,7 @@ async fn save(session: &mut Session, args: &[Bytes]) -> Reply {
         };
     }
     if args.len() > 2 || (args.len() == 2 && !is(&args[1], "schedule")) {
-        return Reply::error("ERR syntax error");
+        return CommandError::Syntax.into();
     }
     if ctx.bgsave_running.swap(true, Ordering::SeqCst) {
         return Reply::error("ERR Background save already in progress");

@@ -11,81 +11,17 @@
 
 pub mod connection;
 mod coordinator;
-mod session;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use std::cell::OnceCell;
-use std::sync::atomic::AtomicU64;
-use std::sync::Mutex;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::runtime::Placement;
-use crate::server::ServerCtx;
-pub use session::{ClientInfo, Session};
-
-/// Counters of one network thread, written by that thread alone (relaxed atomics; the
-/// histogram's lock is taken once per batch by its own thread) and read by INFO.
-pub struct NetThreadStats {
-    /// Thread name (matches /proc, for CPU time).
-    pub name: String,
-    /// Core it is pinned to, or `none`.
-    pub core: String,
-    /// Connections open now.
-    pub connections: AtomicU64,
-    /// Commands answered.
-    pub commands: AtomicU64,
-    /// Bytes read.
-    pub bytes_in: AtomicU64,
-    /// Bytes written.
-    pub bytes_out: AtomicU64,
-    /// Response time of each batch, µs.
-    pub latency: Mutex<Option<hdrhistogram::Histogram<u64>>>,
-    retiring: std::sync::atomic::AtomicBool,
-    retire: tokio::sync::Notify,
-}
-
-impl NetThreadStats {
-    fn new(name: String, core: String) -> NetThreadStats {
-        NetThreadStats {
-            name,
-            core,
-            connections: AtomicU64::new(0),
-            commands: AtomicU64::new(0),
-            bytes_in: AtomicU64::new(0),
-            bytes_out: AtomicU64::new(0),
-            latency: Mutex::new(None),
-            retiring: std::sync::atomic::AtomicBool::new(false),
-            retire: tokio::sync::Notify::new(),
-        }
-    }
-
-    /// Whether the thread was told to stop accepting.
-    pub fn retiring(&self) -> bool {
-        self.retiring.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    /// Tells the thread to stop accepting and exit once its connections are gone.
-    pub fn retire(&self) {
-        self.retiring
-            .store(true, std::sync::atomic::Ordering::Relaxed);
-        self.retire.notify_one();
-    }
-
-    /// Records one answered batch: `n` commands, `us` from first parse to reply.
-    pub fn batch(&self, n: u64, us: u64) {
-        use std::sync::atomic::Ordering;
-        self.commands.fetch_add(n, Ordering::Relaxed);
-        let mut h = self.latency.lock().unwrap_or_else(|e| e.into_inner());
-        h.get_or_insert_with(|| {
-            hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 2).expect("valid bounds")
-        })
-        .saturating_record(us.max(1));
-    }
-}
+use crate::state::{NetThreadStats, ServerCtx};
 
 thread_local! {
     static THREAD_STATS: OnceCell<Arc<NetThreadStats>> = const { OnceCell::new() };

@@ -9,6 +9,8 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 
+use crate::error::CommandError;
+
 /// A reply to one command.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
@@ -17,7 +19,7 @@ pub enum Reply {
     /// A simple string, `+text`.
     Status(Cow<'static, str>),
     /// An error; the text starts with its code (`ERR ...`, `WRONGTYPE ...`).
-    Error(Cow<'static, str>),
+    Error(CommandError),
     /// `:n`.
     Int(i64),
     /// `$len\r\nbytes`.
@@ -44,7 +46,7 @@ pub enum Reply {
 impl Reply {
     /// An error reply from any text; the caller includes the code.
     pub fn error(text: impl Into<Cow<'static, str>>) -> Reply {
-        Reply::Error(text.into())
+        Reply::Error(CommandError::Other(text.into()))
     }
 
     /// A bulk reply copied from a byte slice.
@@ -73,11 +75,12 @@ impl Reply {
         match self {
             Reply::Ok => out.extend_from_slice(b"+OK\r\n"),
             Reply::Status(s) => line(out, b'+', s.as_bytes()),
-            Reply::Error(s) => {
+            Reply::Error(e) => {
                 // An error text must stay on one line.
                 out.push(b'-');
                 out.extend(
-                    s.bytes()
+                    e.text()
+                        .bytes()
                         .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
                 );
                 out.extend_from_slice(b"\r\n");
@@ -142,9 +145,9 @@ impl Reply {
     }
 }
 
-impl From<crate::commands::CommandError> for Reply {
-    fn from(e: crate::commands::CommandError) -> Reply {
-        Reply::Error(e.text())
+impl From<CommandError> for Reply {
+    fn from(e: CommandError) -> Reply {
+        Reply::Error(e)
     }
 }
 

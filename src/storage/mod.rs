@@ -25,6 +25,7 @@ pub mod cache;
 mod channel;
 pub mod encoding;
 pub mod engine;
+mod hold;
 pub mod outbox;
 pub mod shard;
 mod worker;
@@ -35,10 +36,14 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
+pub use crate::clock::now_ms;
 use crate::config::Live;
+use crate::error::CommandError;
 use crate::protocol::Reply;
 pub use engine::{Engine, EngineOptions, EngineStats, StorageError};
-pub use shard::{now_ms, KeyImage, Shard, ShardCounters, ShardReq, Span, Tx};
+pub use hold::Held;
+use hold::{HeldOp, HeldShard};
+pub use shard::{ExecFn, KeyImage, Shard, ShardCounters, ShardReq, Span, Tx};
 pub use worker::start_dual;
 
 /// A message to a shard task.
@@ -48,8 +53,10 @@ pub enum ShardMsg {
         /// One part per connection (several when a network thread's outbox batched them).
         parts: Vec<RunPart>,
     },
-    /// Let a coordinator run requests alone on this shard until it drops the sender.
+    /// Let a coordinator run steps alone on this shard until it drops the sender.
     Hold(oneshot::Sender<flume::Sender<HeldOp>>),
+    /// Run one typed step in queue order, then commit what it wrote.
+    Call(HeldOp),
     /// Remove some expired keys.
     Sweep,
     /// Commit, then stop the shard.
@@ -127,12 +134,6 @@ impl ReplyTx {
     }
 }
 
-/// One request of a coordinator holding a shard.
-pub struct HeldOp {
-    pub(crate) req: ShardReq,
-    pub(crate) reply: oneshot::Sender<Reply>,
-}
-
 /// The network side's handle on the storage side.
 #[derive(Clone)]
 pub enum Backend {
@@ -187,11 +188,11 @@ impl Default for ReplyChannel {
 }
 
 fn timed_out() -> Reply {
-    Reply::error("ERR storage timeout: the shard did not answer in time (storage-timeout-ms)")
+    CommandError::Timeout.into()
 }
 
 fn unavailable() -> Reply {
-    Reply::error("ERR storage unavailable")
+    CommandError::Unavailable.into()
 }
 
 impl Backend {
@@ -432,50 +433,114 @@ impl Backend {
         }
     }
 
-    /// Holds `shards` (ascending, no duplicates) for a coordinated command.
+    /// Holds `shards` (ascending, no duplicates): see [`Held`].
     ///
-    /// Each grant and each request on a held shard is bounded by storage-timeout-ms;
+    /// Each grant and each step on a held shard is bounded by storage-timeout-ms;
     /// when it runs out, what was held is released and the caller gets the error.
-    pub async fn hold(&self, shards: &[usize]) -> Result<Held, Reply> {
-        let mut held = Vec::with_capacity(shards.len());
+    pub async fn hold(&self, shards: &[usize]) -> Result<Held, CommandError> {
+        let mut held = Held {
+            held: Vec::with_capacity(shards.len()),
+            timeout: self.live().storage_timeout(),
+            now_ms: now_ms(),
+        };
         match self {
             Backend::Dual(d) => {
-                let timeout = d.live.storage_timeout();
                 for &s in shards {
                     let (tx, rx) = oneshot::channel();
                     d.senders[s]
                         .send_async(ShardMsg::Hold(tx))
                         .await
-                        .map_err(|_| unavailable())?;
+                        .map_err(|_| CommandError::Unavailable)?;
                     // A late grant finds the receiver gone and the shard moves on.
-                    let ops = match tokio::time::timeout(timeout, rx).await {
+                    let ops = match tokio::time::timeout(held.timeout, rx).await {
                         Ok(Ok(ops)) => ops,
-                        Ok(Err(_)) => return Err(unavailable()),
+                        Ok(Err(_)) => return Err(CommandError::Unavailable),
                         Err(_) => {
                             d.counters[s].timeouts.fetch_add(1, Ordering::Relaxed);
-                            return Err(timed_out());
+                            return Err(CommandError::Timeout);
                         }
                     };
-                    held.push((s, HeldShard::Dual(ops)));
+                    held.held.push((s, HeldShard::Dual(ops)));
                 }
             }
             Backend::Single(single) => {
-                let timeout = single.live.storage_timeout();
                 for &s in shards {
                     let lock = single.shards[s].clone().lock_owned();
-                    let Ok(guard) = tokio::time::timeout(timeout, lock).await else {
+                    let Ok(mut guard) = tokio::time::timeout(held.timeout, lock).await else {
                         single.counters[s].timeouts.fetch_add(1, Ordering::Relaxed);
-                        return Err(timed_out());
+                        return Err(CommandError::Timeout);
                     };
-                    held.push((s, HeldShard::Single(guard)));
+                    guard.begin_hold();
+                    held.held.push((s, HeldShard::Single(guard)));
                 }
             }
         }
-        let timeout = match self {
-            Backend::Dual(d) => d.live.storage_timeout(),
-            Backend::Single(s) => s.live.storage_timeout(),
-        };
-        Ok(Held { held, timeout })
+        Ok(held)
+    }
+
+    /// Runs `f` on every shard (concurrently in the dual runtime, each in its queue
+    /// order) and returns each shard's result, in shard order. Not atomic across
+    /// shards: for figures such as INFO keyspace and for operator commands.
+    pub async fn each<T, F>(&self, db: u8, f: F) -> Vec<Result<T, CommandError>>
+    where
+        T: Send + 'static,
+        F: Fn(&mut Tx<'_>) -> Result<T, CommandError> + Clone + Send + 'static,
+    {
+        let now = now_ms();
+        match self {
+            Backend::Dual(d) => {
+                let mut waits = Vec::with_capacity(d.senders.len());
+                for tx in &d.senders {
+                    let (done, wait) = oneshot::channel();
+                    let f = f.clone();
+                    let op: HeldOp = Box::new(move |s: &mut Shard| {
+                        let _ = done.send(s.run_step(db, now, f));
+                    });
+                    let sent = tx.send_async(ShardMsg::Call(op)).await.is_ok();
+                    waits.push(sent.then_some(wait));
+                }
+                let deadline = tokio::time::Instant::now() + d.live.storage_timeout();
+                let mut out = Vec::with_capacity(waits.len());
+                for (s, wait) in waits.into_iter().enumerate() {
+                    out.push(match wait {
+                        None => Err(CommandError::Unavailable),
+                        Some(wait) => match tokio::time::timeout_at(deadline, wait).await {
+                            Ok(Ok(r)) => r,
+                            Ok(Err(_)) => Err(CommandError::Unavailable),
+                            Err(_) => {
+                                d.counters[s].timeouts.fetch_add(1, Ordering::Relaxed);
+                                Err(CommandError::Timeout)
+                            }
+                        },
+                    });
+                }
+                out
+            }
+            Backend::Single(single) => {
+                let timeout = single.live.storage_timeout();
+                let mut out = Vec::with_capacity(single.shards.len());
+                for (s, shard) in single.shards.iter().enumerate() {
+                    let Ok(mut shard) = tokio::time::timeout(timeout, shard.lock()).await else {
+                        single.counters[s].timeouts.fetch_add(1, Ordering::Relaxed);
+                        out.push(Err(CommandError::Timeout));
+                        continue;
+                    };
+                    let r = shard.run_step(db, now, f.clone());
+                    out.push(match shard.commit() {
+                        Err(e) => Err(e.into()),
+                        Ok(()) => r,
+                    });
+                }
+                out
+            }
+        }
+    }
+
+    fn live(&self) -> &Live {
+        match self {
+            Backend::Dual(d) => &d.live,
+            Backend::Single(s) => &s.live,
+        }
     }
 
     /// Commits and stops every shard, then makes the WAL durable and flushes memtables.
@@ -502,48 +567,6 @@ impl Backend {
     }
 }
 
-/// Shards held by a coordinator; dropping it releases them.
-pub struct Held {
-    held: Vec<(usize, HeldShard)>,
-    timeout: Duration,
-}
-
-enum HeldShard {
-    Dual(flume::Sender<HeldOp>),
-    Single(tokio::sync::OwnedMutexGuard<Shard>),
-}
-
-impl Held {
-    /// Runs one request on held shard `shard` and commits it.
-    pub async fn exec(&mut self, shard: usize, req: ShardReq) -> Reply {
-        let Some((_, h)) = self.held.iter_mut().find(|(s, _)| *s == shard) else {
-            return Reply::error("ERR internal error: shard not held");
-        };
-        match h {
-            HeldShard::Dual(ops) => {
-                let (tx, rx) = oneshot::channel();
-                if ops.send_async(HeldOp { req, reply: tx }).await.is_err() {
-                    return unavailable();
-                }
-                match tokio::time::timeout(self.timeout, rx).await {
-                    Ok(reply) => reply.unwrap_or_else(|_| unavailable()),
-                    Err(_) => timed_out(),
-                }
-            }
-            HeldShard::Single(guard) => run_one(guard, req),
-        }
-    }
-}
-
-/// Executes and commits one request.
-pub(crate) fn run_one(shard: &mut Shard, req: ShardReq) -> Reply {
-    let (reply, wrote) = shard.execute(&req, now_ms());
-    match shard.commit() {
-        Err(e) if wrote => Reply::Error(format!("ERR {e}").into()),
-        _ => reply,
-    }
-}
-
 /// Executes a group and commits it; replies of writes are errors if the commit fails.
 fn run_group(shard: &mut Shard, reqs: &[ShardReq], counters: &ShardCounters) -> Vec<Reply> {
     let now = now_ms();
@@ -558,7 +581,7 @@ fn run_group(shard: &mut Shard, reqs: &[ShardReq], counters: &ShardCounters) -> 
     }
     if let Err(e) = shard.commit() {
         for i in wrote {
-            replies[i] = Reply::Error(format!("ERR {e}").into());
+            replies[i] = Reply::Error(CommandError::Storage(e.0.clone()));
         }
     }
     counters.record_group(reqs.len() as u64, false);

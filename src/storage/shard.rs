@@ -12,16 +12,19 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, UNIX_EPOCH};
 
 use bytes::Bytes;
 
 use super::cache::ValueCache;
 use super::encoding::{self, CollectionMeta, Space, Value, ValueType};
 use super::engine::{Batch, Engine, StorageError};
-use crate::commands::{CommandError, ExecFn};
 use crate::config::Live;
+use crate::error::CommandError;
 use crate::protocol::Reply;
+
+/// A storage-side command handler: runs on the owning shard, args\[0\] is the name.
+pub type ExecFn = fn(&mut Tx<'_>, &[Bytes]) -> Result<Reply, CommandError>;
 
 /// One command on its way to a shard.
 pub struct ShardReq {
@@ -105,6 +108,8 @@ pub struct Shard {
     pending_ranges: Vec<(Vec<u8>, Vec<u8>)>,
     /// Execution times of the current group's requests, µs.
     op_times: Vec<u64>,
+    /// [`Shard::writes`] when the current hold began.
+    hold_mark: u64,
 }
 
 impl Shard {
@@ -134,6 +139,7 @@ impl Shard {
             committed_ops: 0,
             pending_ranges: Vec::new(),
             op_times: Vec::new(),
+            hold_mark: 0,
         }
     }
 
@@ -166,7 +172,7 @@ impl Shard {
         };
         let reply = match (req.exec)(&mut tx, &req.args) {
             Ok(r) => r,
-            Err(e) => Reply::Error(e.text()),
+            Err(e) => Reply::Error(e),
         };
         let ended = Instant::now();
         let usec = ended.saturating_duration_since(started).as_micros() as u64;
@@ -240,6 +246,91 @@ impl Shard {
             self.cache.evict();
         }
         result
+    }
+
+    /// Runs `f` against this shard in database `db` at time `now_ms`: one step of a
+    /// hold (see [`super::hold`]). Its writes join the batch; nothing is committed.
+    pub(crate) fn run_step<T>(
+        &mut self,
+        db: u8,
+        now_ms: u64,
+        f: impl FnOnce(&mut Tx<'_>) -> T,
+    ) -> T {
+        let mut tx = Tx {
+            shard: self,
+            db,
+            now_ms,
+        };
+        f(&mut tx)
+    }
+
+    /// Hands the hold's writes over to the shard that commits the hold for every
+    /// shard; fails if an early commit of the hold already failed.
+    pub(crate) fn take_batch(&mut self) -> Result<Batch, StorageError> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
+        if self.fail_writes > 0 && !self.batch.is_empty() {
+            // This shard's part of the one write fails, so the whole write does.
+            self.fail_writes -= 1;
+            return Err(StorageError(
+                "injected write failure (DEBUG STORAGE-ERROR)".into(),
+            ));
+        }
+        self.committed_ops += self.batch.len() as u64;
+        Ok(std::mem::take(&mut self.batch))
+    }
+
+    /// Commits this shard's writes together with `others` (taken from the other held
+    /// shards by [`Shard::take_batch`]) as one RocksDB write.
+    pub(crate) fn commit_with_others(
+        &mut self,
+        mut others: Vec<Batch>,
+    ) -> Result<(), StorageError> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
+        let sync = self.live.fsync_always();
+        let result = if self.fail_writes > 0 {
+            self.fail_writes -= 1;
+            Err(StorageError(
+                "injected write failure (DEBUG STORAGE-ERROR)".into(),
+            ))
+        } else if others.iter().all(Batch::is_empty) {
+            if self.batch.is_empty() {
+                Ok(())
+            } else {
+                self.engine.write(&mut self.batch, sync)
+            }
+        } else {
+            others.push(std::mem::take(&mut self.batch));
+            let result = self.engine.write_all(&mut others, sync);
+            self.batch = others.pop().unwrap_or_default();
+            result
+        };
+        self.retire_batch();
+        result
+    }
+
+    /// Starts a hold: remembers how much the shard had written, so that
+    /// [`Shard::end_hold`] knows whether the hold wrote anything.
+    pub(crate) fn begin_hold(&mut self) {
+        self.hold_mark = self.writes();
+    }
+
+    /// Ends a hold: what it wrote is committed (`committed`) or dropped. Either way
+    /// the batch is empty afterwards, and a dropped hold leaves no trace in the cache
+    /// (the cache is the overlay of uncommitted writes).
+    pub(crate) fn end_hold(&mut self, committed: bool) {
+        let wrote = self.writes() != self.hold_mark || self.failed.is_some();
+        self.failed = None;
+        self.retire_batch();
+        if wrote && !committed {
+            self.cache.clear();
+        } else {
+            self.cache.evict();
+        }
+        self.hold_mark = self.writes();
     }
 
     /// Makes the next `n` RocksDB writes fail (DEBUG STORAGE-ERROR).
@@ -335,14 +426,6 @@ impl Shard {
             self.sweep_cursor[db] = next;
         }
     }
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 /// A key's whole stored value, as [`Tx::export`] reads it and [`Tx::import`] writes it.

@@ -25,13 +25,11 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::oneshot;
-
 use super::channel::{self, ShardRx};
 use super::outbox::Deliveries;
 use super::{
-    now_ms, run_one, sampler, start_memtable_watcher, wal_syncer, Backend, DebugOp, DualShards,
-    Engine, EngineStats, HeldOp, ReplyTx, Shard, ShardCounters, ShardMsg, ShardReply, StageTimes,
+    hold, now_ms, sampler, start_memtable_watcher, wal_syncer, Backend, DebugOp, DualShards,
+    Engine, EngineStats, ReplyTx, Shard, ShardCounters, ShardMsg, ShardReply, StageTimes,
 };
 use crate::config::Live;
 use crate::protocol::Reply;
@@ -54,7 +52,7 @@ impl Pending {
     /// failed.
     fn fail_writes(&mut self, e: &str) {
         for i in self.wrote.drain(..) {
-            self.replies[i as usize] = Reply::Error(format!("ERR {e}").into());
+            self.replies[i as usize] = Reply::error(format!("ERR {e}"));
         }
     }
 
@@ -298,7 +296,16 @@ async fn shard_task(
                 ShardMsg::Hold(granted) => {
                     let _ = finish_group(&mut shard, &mut pending, size, &counters, &stage);
                     size = 0;
-                    serve_hold(&mut shard, granted).await;
+                    hold::serve(&mut shard, granted).await;
+                    now = now_ms();
+                }
+                ShardMsg::Call(op) => {
+                    let _ = finish_group(&mut shard, &mut pending, size, &counters, &stage);
+                    size = 0;
+                    op(&mut shard);
+                    if let Err(e) = shard.commit() {
+                        tracing::error!(target: "shardis::storage", shard = shard.id(), "commit failed: {e}");
+                    }
                     now = now_ms();
                 }
                 ShardMsg::Stop(done) => {
@@ -368,14 +375,4 @@ fn finish_group(
     }
     out.flush();
     failed.map_or(Ok(()), Err)
-}
-
-async fn serve_hold(shard: &mut Shard, granted: oneshot::Sender<flume::Sender<HeldOp>>) {
-    let (tx, rx) = flume::unbounded();
-    if granted.send(tx).is_err() {
-        return;
-    }
-    while let Ok(op) = rx.recv_async().await {
-        let _ = op.reply.send(run_one(shard, op.req));
-    }
 }

@@ -9,6 +9,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Shards the harness starts shardis with.
+pub const SHARDS: usize = 4;
+
+/// The first key `tag:<n>` that lives on `shard` (of [`SHARDS`]).
+pub fn key_on(shard: usize, tag: &str) -> String {
+    use shardis::storage::encoding::{key_hash, shard_of};
+    (0..)
+        .map(|i| format!("{tag}:{i}"))
+        .find(|k| shard_of(key_hash(k.as_bytes()), SHARDS) == shard)
+        .unwrap()
+}
+
 /// Both runtime modes: every behaviour test runs in each.
 pub const RUNTIMES: [&str; 2] = ["dual", "single"];
 
@@ -49,7 +61,7 @@ impl Server {
                 "--runtime",
                 runtime,
                 "--shards",
-                "4",
+                &SHARDS.to_string(),
                 "--loglevel",
                 "warning",
             ])
@@ -226,6 +238,21 @@ impl Raw {
         }
     }
 
+    /// Sends bytes; false if the connection is gone (the server was killed).
+    pub fn try_send(&mut self, bytes: &[u8]) -> bool {
+        self.writer.write_all(bytes).is_ok()
+    }
+
+    /// Reads a one-line reply (`+OK`, `-ERR ...`, `:1`); `None` if the connection
+    /// is gone.
+    pub fn try_read_line(&mut self) -> Option<String> {
+        let mut line = String::new();
+        match self.reader.read_line(&mut line) {
+            Ok(n) if n > 0 && line.ends_with("\r\n") => Some(line),
+            _ => None,
+        }
+    }
+
     /// True if the server closed the connection (reads EOF).
     pub fn closed(&mut self) -> bool {
         let mut buf = [0u8; 1];
@@ -302,4 +329,40 @@ pub fn start_redis() -> Option<Redis> {
         std::thread::sleep(Duration::from_millis(20));
     }
     panic!("redis-server did not start");
+}
+
+/// The seeded generator of the randomized tests: shardis's own splitmix64
+/// ([`shardis::rng::Rng`]) with the helpers the tests pick operations with.
+pub struct Rng(shardis::rng::Rng);
+
+impl Rng {
+    /// A generator whose sequence depends only on `seed`.
+    pub fn new(seed: u64) -> Rng {
+        Rng(shardis::rng::Rng::seeded(seed))
+    }
+
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        self.0.next_u64()
+    }
+
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        self.0.below(n as u64) as usize
+    }
+
+    /// True with probability `percent` / 100.
+    pub fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+
+    /// One of `items`.
+    pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len())]
+    }
+
+    /// An integer in `lo..=hi`.
+    pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + self.0.below((hi - lo + 1) as u64) as i64
+    }
 }

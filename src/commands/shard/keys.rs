@@ -4,11 +4,10 @@
 
 use bytes::Bytes;
 
-use super::{arg_i64, is, CommandError, Tx};
+use crate::commands::table::{Coord, Kind, Merge};
+use crate::commands::{arg_i64, is, CommandError, Tx};
 use crate::glob;
 use crate::protocol::Reply;
-use crate::storage::encoding::{Space, ValueType};
-use crate::storage::KeyImage;
 
 type Result<T> = std::result::Result<T, CommandError>;
 
@@ -195,9 +194,9 @@ pub fn dbsize(tx: &mut Tx<'_>, _args: &[Bytes]) -> Result<Reply> {
     Ok(Reply::Int(n))
 }
 
-/// Counts this shard's keys and keys with a TTL in every database (for INFO keyspace):
-/// an array of `[keys, expires]` per database.
-pub fn keyspace(tx: &mut Tx<'_>, _args: &[Bytes]) -> Result<Reply> {
+/// Counts this shard's keys and keys with a TTL in every database (for INFO
+/// keyspace): `(keys, expires)` per database.
+pub fn keyspace(tx: &mut Tx<'_>) -> Result<Vec<(i64, i64)>> {
     let dbs = tx.live().databases;
     let mut out = Vec::with_capacity(dbs as usize);
     for db in 0..dbs {
@@ -208,14 +207,14 @@ pub fn keyspace(tx: &mut Tx<'_>, _args: &[Bytes]) -> Result<Reply> {
             expires += (v.expire_at != 0) as i64;
             true
         })?;
-        out.push(Reply::Array(vec![Reply::Int(keys), Reply::Int(expires)]));
+        out.push((keys, expires));
     }
-    Ok(Reply::Array(out))
+    Ok(out)
 }
 
 /// RANDOMKEY (this shard's candidate: a key at a random position of its range).
 pub fn randomkey(tx: &mut Tx<'_>, _args: &[Bytes]) -> Result<Reply> {
-    let start: u64 = rand_u64(tx.now_ms);
+    let start = crate::rng::random_u64();
     let mut found = None;
     tx.scan(start, |key, _| {
         found = Some(Reply::bulk(key));
@@ -228,10 +227,6 @@ pub fn randomkey(tx: &mut Tx<'_>, _args: &[Bytes]) -> Result<Reply> {
         })?;
     }
     Ok(found.unwrap_or(Reply::Nil))
-}
-
-fn rand_u64(seed: u64) -> u64 {
-    ahash::RandomState::new().hash_one(seed)
 }
 
 /// FLUSHDB [ASYNC|SYNC] (this shard's part).
@@ -334,52 +329,6 @@ impl<'a> ScanOptions<'a> {
     }
 }
 
-/// Reads a whole key for a RENAME across shards: nil, or
-/// `[type, expire_at, payload, space, suffix, value, space, suffix, value, ...]`.
-pub fn dump_raw(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
-    let Some(image) = tx.export(&args[1])? else {
-        return Ok(Reply::Nil);
-    };
-    let mut out = vec![
-        Reply::Int(image.kind as u8 as i64),
-        Reply::Int(image.expire_at as i64),
-        Reply::Bulk(image.payload),
-    ];
-    for (space, suffix, value) in image.records {
-        out.push(Reply::Int(space as u8 as i64));
-        out.push(Reply::Bulk(suffix));
-        out.push(Reply::Bulk(value));
-    }
-    Ok(Reply::Array(out))
-}
-
-/// Writes a key read by [`dump_raw`]: args are `key` followed by the dumped fields.
-pub fn restore_raw(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
-    let bad = || CommandError::other("ERR internal error: bad key image");
-    let int = |i: usize| args.get(i).ok_or_else(bad).and_then(|a| arg_i64(a));
-    let kind = ValueType::from_u8(int(2)? as u8).ok_or_else(bad)?;
-    let mut records = Vec::new();
-    for triple in args.get(5..).unwrap_or_default().chunks(3) {
-        let [space, suffix, value] = triple else {
-            return Err(bad());
-        };
-        let space = match arg_i64(space)? as u8 {
-            s if s == Space::Member as u8 => Space::Member,
-            s if s == Space::Score as u8 => Space::Score,
-            _ => return Err(bad()),
-        };
-        records.push((space, suffix.clone(), value.clone()));
-    }
-    let image = KeyImage {
-        kind,
-        expire_at: int(3)? as u64,
-        payload: args.get(4).cloned().ok_or_else(bad)?,
-        records,
-    };
-    tx.import(&args[1], &image)?;
-    Ok(Reply::Ok)
-}
-
 /// RENAME / RENAMENX when both keys live on this shard.
 pub fn rename(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     let nx = is(&args[0], "renamenx");
@@ -397,20 +346,28 @@ pub fn rename(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     Ok(if nx { Reply::Int(1) } else { Reply::Ok })
 }
 
-/// DEBUG COMPACT | RECORDS (this shard's part; the network side checks that DEBUG is
-/// enabled). COMPACT compacts this shard's ranges; RECORDS counts
-/// the raw RocksDB records (meta, member and score) this shard holds in every database.
-pub fn debug(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
-    let sub = args.get(1).map(|a| a.to_ascii_lowercase());
-    match sub.as_deref() {
-        Some(b"compact") => {
-            tx.compact_own_ranges();
-            Ok(Reply::Int(0))
-        }
-        Some(b"records") => Ok(Reply::Int(tx.count_own_records()? as i64)),
-        _ => Err(CommandError::other(format!(
-            "ERR unknown subcommand '{}'. Try DEBUG HELP.",
-            String::from_utf8_lossy(args.get(1).map_or(&b""[..], |a| a))
-        ))),
-    }
-}
+/// The key-space commands and where each runs, for the command table ([`crate::commands::table`]).
+pub(crate) const COMMANDS: &[(&str, Kind)] = &[
+    ("del", Kind::Multi(del, Merge::Sum)),
+    ("unlink", Kind::Multi(del, Merge::Sum)),
+    ("exists", Kind::Multi(exists, Merge::Sum)),
+    ("touch", Kind::Multi(exists, Merge::Sum)),
+    ("type", Kind::Single(type_)),
+    ("expire", Kind::Single(expire)),
+    ("pexpire", Kind::Single(pexpire)),
+    ("expireat", Kind::Single(expireat)),
+    ("pexpireat", Kind::Single(pexpireat)),
+    ("ttl", Kind::Single(ttl)),
+    ("pttl", Kind::Single(pttl)),
+    ("expiretime", Kind::Single(expiretime)),
+    ("pexpiretime", Kind::Single(pexpiretime)),
+    ("persist", Kind::Single(persist)),
+    ("keys", Kind::All(keys, Merge::Concat)),
+    ("scan", Kind::Scan(scan)),
+    ("randomkey", Kind::All(randomkey, Merge::Pick)),
+    ("rename", Kind::Coordinated(Coord::Rename, Some(rename))),
+    ("renamenx", Kind::Coordinated(Coord::Rename, Some(rename))),
+    ("dbsize", Kind::All(dbsize, Merge::Sum)),
+    ("flushdb", Kind::All(flushdb, Merge::AllOk)),
+    ("flushall", Kind::All(flushall, Merge::AllOk)),
+];

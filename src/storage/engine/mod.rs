@@ -5,6 +5,10 @@
 //! flush and compaction threads RocksDB starts inherit that placement and never run on
 //! a network core. Only shards (storage side) call into it.
 //!
+//! Beside it, in files of their own: the write batch ([`Batch`]), the compaction
+//! filter that drops dead member records (`dead_members`), and RocksDB's figures for
+//! INFO ([`EngineStats`]).
+//!
 //! One RocksDB instance holds every shard's keys: shards own disjoint key ranges (see
 //! [`super::encoding`]), so they never write the same key, and RocksDB's own write
 //! grouping lets commits of different shards share one WAL write.
@@ -13,25 +17,19 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
-use super::encoding;
+mod batch;
+mod dead_members;
+mod stats;
+
+pub use crate::error::StorageError;
+pub use batch::Batch;
 use bytes::Bytes;
-use rocksdb::compaction_filter::{CompactionFilter, Decision};
-use rocksdb::compaction_filter_factory::{CompactionFilterContext, CompactionFilterFactory};
+use dead_members::DeadMembers;
 use rocksdb::{
     BlockBasedOptions, Cache, DBCompressionType, Options, ReadOptions, WriteOptions, DB,
 };
-
-/// A failed RocksDB operation; becomes an `-ERR` reply, never a dropped connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StorageError(pub String);
-
-impl std::fmt::Display for StorageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "storage error: {}", self.0)
-    }
-}
-
-impl std::error::Error for StorageError {}
+pub use stats::EngineStats;
+use stats::StatsText;
 
 impl From<rocksdb::Error> for StorageError {
     fn from(e: rocksdb::Error) -> Self {
@@ -81,97 +79,6 @@ impl Default for EngineOptions {
     }
 }
 
-/// RocksDB's state as INFO shows it, refreshed by [`Engine::sample`].
-#[derive(Debug, Default)]
-pub struct EngineStats {
-    /// Bytes in all memtables.
-    pub memtable_bytes: AtomicU64,
-    /// Entries in the active memtable.
-    pub memtable_entries: AtomicU64,
-    /// SST files in level 0.
-    pub l0_files: AtomicU64,
-    /// Bytes compaction still has to rewrite.
-    pub pending_compaction_bytes: AtomicU64,
-    /// Flushes running now.
-    pub running_flushes: AtomicU64,
-    /// Compactions running now.
-    pub running_compactions: AtomicU64,
-    /// 1 while writes are stopped.
-    pub write_stopped: AtomicU64,
-    /// Bytes/s writes are slowed to (0: not slowed).
-    pub delayed_write_rate: AtomicU64,
-    /// Block cache bytes in use.
-    pub block_cache_bytes: AtomicU64,
-    /// Bytes of live SST files.
-    pub live_sst_bytes: AtomicU64,
-    /// Time writes spent stalled since start, µs.
-    pub stall_micros: AtomicU64,
-    /// Write stalls that slowed writes, since start.
-    pub stall_delays: AtomicU64,
-    /// Write stalls that stopped writes, since start.
-    pub stall_stops: AtomicU64,
-    /// Flushes and compactions finished since start.
-    pub compactions: AtomicU64,
-    /// Bytes written by flushes since start.
-    pub flushed_bytes: AtomicU64,
-}
-
-/// The cumulative figures of RocksDB's `rocksdb.stats` text.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct StatsText {
-    stall_micros: u64,
-    delays: u64,
-    stops: u64,
-    compactions: u64,
-    flushed_bytes: u64,
-}
-
-impl StatsText {
-    fn parse(text: &str) -> StatsText {
-        let mut out = StatsText::default();
-        let mut comp_col = None;
-        for line in text.lines() {
-            if let Some(rest) = line.strip_prefix("Cumulative stall: ") {
-                // "00:00:1.234 H:M:S, ..."
-                let hms = rest.split_whitespace().next().unwrap_or("");
-                let parts: Vec<f64> = hms.split(':').filter_map(|p| p.parse().ok()).collect();
-                if let [h, m, s] = parts[..] {
-                    out.stall_micros = ((h * 3600.0 + m * 60.0 + s) * 1e6) as u64;
-                }
-            } else if line.starts_with("Write Stall (count): cf-") || line.contains("total-delays:")
-            {
-                for item in line.split([',', ':']).collect::<Vec<_>>().windows(2) {
-                    let value = item[1].trim().parse().unwrap_or(0);
-                    match item[0].trim() {
-                        "total-delays" => out.delays = value,
-                        "total-stops" => out.stops = value,
-                        _ => {}
-                    }
-                }
-            } else if line.starts_with("Level ") && comp_col.is_none() {
-                comp_col = line.split_whitespace().position(|c| c == "Comp(cnt)");
-            } else if line.trim_start().starts_with("Sum ") {
-                // "Sum 0/0 0.00 KB ...": the size takes two fields, the header one.
-                if let Some(col) = comp_col {
-                    out.compactions = line
-                        .split_whitespace()
-                        .nth(col + 1)
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(0);
-                }
-            } else if let Some(rest) = line.strip_prefix("Flush(GB): cumulative ") {
-                let gb: f64 = rest
-                    .split(',')
-                    .next()
-                    .and_then(|v| v.trim().parse().ok())
-                    .unwrap_or(0.0);
-                out.flushed_bytes = (gb * 1073741824.0) as u64;
-            }
-        }
-        out
-    }
-}
-
 /// An open RocksDB database.
 pub struct Engine {
     db: Arc<DB>,
@@ -184,234 +91,6 @@ pub struct Engine {
     written: AtomicU64,
     /// Wakes the memtable watcher (see [`Engine::end_full_memtable`]), once started.
     memtable_check: OnceLock<std::sync::mpsc::SyncSender<()>>,
-}
-
-/// Writes that are applied together, atomically, by [`Engine::write`].
-///
-/// The batch keeps its operations itself and builds the RocksDB `WriteBatch` only when
-/// it is written, in an order that is cheaper for the memtable but gives the same
-/// result:
-///
-/// * Point writes (puts and deletes) after the last range delete are sorted by key
-///   (stably), and of several writes to one key only the last is kept. A batch is
-///   applied atomically, so nobody can observe the intermediate values, and a group
-///   that updates one collection's metadata once per command writes it once.
-/// * Inserting keys in ascending order lets RocksDB's skiplist memtable reuse the
-///   search path of the previous insert (its "splice") for the upper levels, instead of
-///   searching from the top with a cache miss per level. On a 2-core machine this
-///   search was the largest single cost of a write.
-/// * Range deletes, and the writes issued before them, keep their issue order, since a
-///   range delete must not overtake a write it covers.
-#[derive(Default)]
-pub struct Batch {
-    /// Keys and values, back to back.
-    data: Vec<u8>,
-    ops: Vec<BatchOp>,
-    /// `ops[..ordered]` are written in issue order; the rest may be sorted.
-    ordered: usize,
-}
-
-/// Most bytes of keys and values a cleared [`Batch`] keeps allocated.
-const BATCH_KEEP_BYTES: usize = 4 << 20;
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum OpKind {
-    Put,
-    Delete,
-    /// Deletes `[key, value)`.
-    DeleteRange,
-}
-
-/// One operation: its key is `data[at..at + key_len]`, its value the `value_len`
-/// bytes after it.
-#[derive(Clone, Copy, Debug)]
-struct BatchOp {
-    kind: OpKind,
-    at: usize,
-    key_len: usize,
-    value_len: usize,
-}
-
-impl BatchOp {
-    fn key<'a>(&self, data: &'a [u8]) -> &'a [u8] {
-        &data[self.at..self.at + self.key_len]
-    }
-
-    fn value<'a>(&self, data: &'a [u8]) -> &'a [u8] {
-        let from = self.at + self.key_len;
-        &data[from..from + self.value_len]
-    }
-}
-
-impl Batch {
-    fn push(&mut self, kind: OpKind, key: &[u8], value: &[u8]) {
-        self.ops.push(BatchOp {
-            kind,
-            at: self.data.len(),
-            key_len: key.len(),
-            value_len: value.len(),
-        });
-        self.data.extend_from_slice(key);
-        self.data.extend_from_slice(value);
-    }
-
-    /// Stores `value` under `key`.
-    pub fn put(&mut self, key: &[u8], value: &[u8]) {
-        self.push(OpKind::Put, key, value);
-    }
-
-    /// Removes `key`.
-    pub fn delete(&mut self, key: &[u8]) {
-        self.push(OpKind::Delete, key, &[]);
-    }
-
-    /// Removes every key in `[from, to)`.
-    pub fn delete_range(&mut self, from: &[u8], to: &[u8]) {
-        self.push(OpKind::DeleteRange, from, to);
-        self.ordered = self.ops.len();
-    }
-
-    /// Number of operations issued (before any merging of writes to one key).
-    pub fn len(&self) -> usize {
-        self.ops.len()
-    }
-
-    /// Whether the batch holds no operation.
-    pub fn is_empty(&self) -> bool {
-        self.ops.is_empty()
-    }
-
-    /// Empties the batch, keeping its buffers for the next group (up to
-    /// [`BATCH_KEEP_BYTES`]: one group of large values must not pin its memory).
-    pub fn clear(&mut self) {
-        if self.data.capacity() > BATCH_KEEP_BYTES {
-            *self = Batch::default();
-            return;
-        }
-        self.data.clear();
-        self.ops.clear();
-        self.ordered = 0;
-    }
-
-    /// Sorts the sortable operations (see the type's docs).
-    fn sort(&mut self) {
-        let data = &self.data;
-        self.ops[self.ordered..].sort_by(|a, b| a.key(data).cmp(b.key(data)));
-    }
-
-    /// Once sorted, the operations to write, in write order: of several writes to one
-    /// key in the sorted part, only the last.
-    fn to_write(&self) -> impl Iterator<Item = &BatchOp> + '_ {
-        let (data, ops) = (&self.data, &self.ops);
-        ops.iter().enumerate().filter_map(move |(i, op)| {
-            let overwritten = i >= self.ordered
-                && ops
-                    .get(i + 1)
-                    .is_some_and(|next| next.key(data) == op.key(data));
-            (!overwritten).then_some(op)
-        })
-    }
-
-    /// The RocksDB batch to write.
-    fn build(&mut self) -> rocksdb::WriteBatch {
-        self.sort();
-        let mut wb =
-            rocksdb::WriteBatch::with_capacity_bytes(self.data.len() + 16 * self.ops.len());
-        for op in self.to_write() {
-            let (key, value) = (op.key(&self.data), op.value(&self.data));
-            match op.kind {
-                OpKind::Put => wb.put(key, value),
-                OpKind::Delete => wb.delete(key),
-                OpKind::DeleteRange => wb.delete_range(key, value),
-            }
-        }
-        wb
-    }
-}
-
-/// The name RocksDB records for the compaction filter (and its factory).
-const DEAD_MEMBERS: &std::ffi::CStr = c"shardis-dead-members";
-
-/// Makes one [`DeadMemberFilter`] per compaction.
-struct DeadMembers {
-    /// The database, once it is open.
-    db: Arc<OnceLock<Weak<DB>>>,
-}
-
-impl CompactionFilterFactory for DeadMembers {
-    type Filter = DeadMemberFilter;
-
-    fn create(&mut self, _: CompactionFilterContext) -> DeadMemberFilter {
-        DeadMemberFilter {
-            db: self.db.clone(),
-            now_ms: super::now_ms(),
-            scratch: Vec::new(),
-            last: None,
-        }
-    }
-
-    fn name(&self) -> &std::ffi::CStr {
-        DEAD_MEMBERS
-    }
-}
-
-/// Drops the member records whose collection is gone: deleted, replaced by a newer
-/// version, or expired. It asks the key's meta record, a point read from RocksDB's own
-/// compaction thread (as Kvrocks does).
-///
-/// A compaction meets one collection's records one after another (they share a key
-/// prefix), so the filter remembers the last meta record it read and asks again only
-/// when the collection changes: one read per collection and compaction, not one per
-/// record. (One read per record made compaction of a 200,000-element list spend 86% of
-/// its time decompressing the same blocks, and writes stalled behind it.) What it
-/// remembers cannot turn stale in a harmful way: a record judged dead belongs to a
-/// version that no collection will have again, and one judged alive is only kept.
-struct DeadMemberFilter {
-    db: Arc<OnceLock<Weak<DB>>>,
-    /// Expiry is judged against the compaction's start.
-    now_ms: u64,
-    scratch: Vec<u8>,
-    /// The meta key read last and the value it held.
-    last: Option<(Vec<u8>, Option<Vec<u8>>)>,
-}
-
-impl CompactionFilter for DeadMemberFilter {
-    fn filter(&mut self, _level: u32, key: &[u8], _value: &[u8]) -> Decision {
-        if key
-            .first()
-            .is_none_or(|b| b & 0xc0 == encoding::Space::Meta as u8)
-        {
-            return Decision::Keep;
-        }
-        let Some((db_index, user_key, _, _)) = encoding::decode_member_key(key) else {
-            return Decision::Keep;
-        };
-        self.scratch.clear();
-        encoding::encode_key(&mut self.scratch, db_index, user_key);
-        if !matches!(&self.last, Some((k, _)) if *k == self.scratch) {
-            let Some(db) = self.db.get().and_then(Weak::upgrade) else {
-                return Decision::Keep;
-            };
-            let read = db.get_pinned(&self.scratch).map(|m| m.map(|m| m.to_vec()));
-            match read {
-                Ok(meta) => self.last = Some((self.scratch.clone(), meta)),
-                Err(_) => {
-                    self.last = None;
-                    return Decision::Keep;
-                }
-            }
-        }
-        let meta = self.last.as_ref().and_then(|(_, m)| m.as_deref());
-        if encoding::member_is_dead(key, meta, self.now_ms) {
-            Decision::Remove
-        } else {
-            Decision::Keep
-        }
-    }
-
-    fn name(&self) -> &std::ffi::CStr {
-        DEAD_MEMBERS
-    }
 }
 
 impl Engine {
@@ -482,15 +161,34 @@ impl Engine {
     /// Applies a batch atomically; with `sync` the WAL is on disk before it returns.
     /// The batch is left as it was (the caller clears it to reuse its buffers).
     pub fn write(&self, batch: &mut Batch, sync: bool) -> Result<(), StorageError> {
+        let n = batch.len() as u64;
+        self.write_built(batch.build(), n, sync)
+    }
+
+    /// Writes several batches (of different shards: their keys never overlap) as one
+    /// RocksDB write, so that a crash keeps all of them or none.
+    pub fn write_all(&self, batches: &mut [Batch], sync: bool) -> Result<(), StorageError> {
+        let bytes: usize = batches
+            .iter()
+            .map(|b| b.data.len() + 16 * b.ops.len())
+            .sum();
+        let mut wb = rocksdb::WriteBatch::with_capacity_bytes(bytes);
+        for b in batches.iter_mut() {
+            b.append_to(&mut wb);
+        }
+        let n = batches.iter().map(|b| b.len() as u64).sum();
+        self.write_built(wb, n, sync)
+    }
+
+    fn write_built(&self, wb: rocksdb::WriteBatch, n: u64, sync: bool) -> Result<(), StorageError> {
         let opts = if sync {
             &self.sync_write
         } else {
             &self.async_write
         };
-        self.db.write_opt(batch.build(), opts)?;
+        self.db.write_opt(wb, opts)?;
         if let Some(check) = self.memtable_check.get() {
             let step = (self.memtable_max_entries / 4).max(1);
-            let n = batch.len() as u64;
             let before = self.written.fetch_add(n, Ordering::Relaxed);
             if (before + n) / step != before / step {
                 // A wake-up already pending covers this one too.
@@ -681,7 +379,8 @@ impl Engine {
 
 #[cfg(test)]
 mod tests {
-    use super::{Batch, OpKind, StatsText};
+    use super::batch::OpKind;
+    use super::{Batch, StatsText};
 
     /// The batch's write plan as (kind, key, value) triples.
     fn planned(mut b: Batch) -> Vec<(OpKind, Vec<u8>, Vec<u8>)> {
@@ -739,7 +438,7 @@ mod tests {
             "sorted again: the range delete's order barrier is gone"
         );
         let mut big = Batch::default();
-        big.put(b"k", &vec![0; super::BATCH_KEEP_BYTES + 1]);
+        big.put(b"k", &vec![0; super::batch::BATCH_KEEP_BYTES + 1]);
         big.clear();
         assert_eq!(big.data.capacity(), 0, "a large buffer is let go");
     }

@@ -13,7 +13,8 @@ use std::collections::HashSet;
 use bytes::Bytes;
 
 use super::hashes::{check_cursor, random_count, sample, scan_pattern, scan_reply};
-use super::{arg_i64, CommandError, Tx};
+use crate::commands::table::{Coord, Kind};
+use crate::commands::{arg_i64, CommandError, Tx};
 use crate::glob;
 use crate::protocol::Reply;
 use crate::storage::encoding::{CollectionMeta, Space, ValueType};
@@ -31,7 +32,7 @@ fn contains(tx: &mut Tx<'_>, key: &[u8], meta: &CollectionMeta, member: &[u8]) -
 }
 
 /// Adds members to the set at `key` (created if missing); returns how many are new.
-fn add(tx: &mut Tx<'_>, key: &[u8], members: &[Bytes]) -> Result<i64> {
+pub fn add(tx: &mut Tx<'_>, key: &[u8], members: &[Bytes]) -> Result<i64> {
     let (mut meta, at, fresh) = match tx.meta(key, SET)? {
         Some((m, at)) => (m, at, false),
         None => (tx.new_collection(), 0, true),
@@ -91,6 +92,14 @@ fn members(tx: &mut Tx<'_>, key: &[u8]) -> Result<Vec<Reply>> {
     Ok(out)
 }
 
+/// Removes members from the set at `key`; returns how many were there.
+pub fn remove_members(tx: &mut Tx<'_>, key: &[u8], members: &[Bytes]) -> Result<i64> {
+    match tx.meta(key, SET)? {
+        Some((meta, at)) => remove(tx, key, meta, at, members),
+        None => Ok(0),
+    }
+}
+
 /// SADD key member [member ...]
 pub fn sadd(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     Ok(Reply::Int(add(tx, &args[1], &args[2..])?))
@@ -98,11 +107,7 @@ pub fn sadd(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
 
 /// SREM key member [member ...]
 pub fn srem(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
-    let key = &args[1];
-    let Some((meta, at)) = tx.meta(key, SET)? else {
-        return Ok(Reply::Int(0));
-    };
-    Ok(Reply::Int(remove(tx, key, meta, at, &args[2..])?))
+    Ok(Reply::Int(remove_members(tx, &args[1], &args[2..])?))
 }
 
 /// SMEMBERS key
@@ -250,16 +255,12 @@ pub fn smove(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     Ok(Reply::Int(1))
 }
 
-/// `store key member [member ...]` (internal, for SINTERSTORE and friends): replaces
-/// whatever `key` held with a set of exactly these members (no TTL), or deletes it
-/// when there are none. Replies the new size.
-pub fn store(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
-    let Some(key) = args.get(1) else {
-        return Err(CommandError::other("ERR internal error: store needs a key"));
-    };
+/// Replaces whatever `key` held with a set of exactly these members, without a TTL
+/// (none: deletes the key), for SINTERSTORE and friends. Returns the new size.
+pub fn store(tx: &mut Tx<'_>, key: &[u8], members: &[Bytes]) -> Result<i64> {
     let mut meta = tx.new_collection();
-    let mut seen: HashSet<&[u8]> = HashSet::with_capacity(args.len().saturating_sub(2));
-    for member in &args[2..] {
+    let mut seen: HashSet<&[u8]> = HashSet::with_capacity(members.len());
+    for member in members {
         if seen.insert(member.as_ref()) {
             tx.record_put(Space::Member, key, meta.version, member, b"");
         }
@@ -267,8 +268,29 @@ pub fn store(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     meta.size = seen.len() as u64;
     // Size 0 deletes the key, whatever type it had.
     tx.put_meta(key, SET, &meta, 0);
-    Ok(Reply::Int(meta.size as i64))
+    Ok(meta.size as i64)
 }
+
+/// The set commands and where each runs, for the command table ([`crate::commands::table`]).
+pub(crate) const COMMANDS: &[(&str, Kind)] = &[
+    ("sadd", Kind::Single(sadd)),
+    ("srem", Kind::Single(srem)),
+    ("smembers", Kind::Single(smembers)),
+    ("sismember", Kind::Single(sismember)),
+    ("smismember", Kind::Single(smismember)),
+    ("scard", Kind::Single(scard)),
+    ("spop", Kind::Single(spop)),
+    ("srandmember", Kind::Single(srandmember)),
+    ("sscan", Kind::Single(sscan)),
+    ("smove", Kind::Coordinated(Coord::SMove, Some(smove))),
+    ("sinter", Kind::Coordinated(Coord::SetAlgebra, None)),
+    ("sunion", Kind::Coordinated(Coord::SetAlgebra, None)),
+    ("sdiff", Kind::Coordinated(Coord::SetAlgebra, None)),
+    ("sintercard", Kind::Coordinated(Coord::SetAlgebra, None)),
+    ("sinterstore", Kind::Coordinated(Coord::SetAlgebra, None)),
+    ("sunionstore", Kind::Coordinated(Coord::SetAlgebra, None)),
+    ("sdiffstore", Kind::Coordinated(Coord::SetAlgebra, None)),
+];
 
 #[cfg(test)]
 mod tests {
@@ -307,6 +329,11 @@ mod tests {
         reply
     }
 
+    /// [`store`] as a command: `store key member ...`.
+    fn store_cmd(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+        Ok(Reply::Int(store(tx, &args[1], &args[2..])?))
+    }
+
     fn members(r: Reply) -> Vec<Vec<u8>> {
         match r {
             Reply::Set(items) => items
@@ -325,7 +352,7 @@ mod tests {
         let (mut s, _dir) = shard();
         run(&mut s, crate::commands::strings::set, &["set", "k", "v"]);
         run(&mut s, keys::expire, &["expire", "k", "100"]);
-        let r = run(&mut s, store, &["store", "k", "b", "a", "b", "c", "a"]);
+        let r = run(&mut s, store_cmd, &["store", "k", "b", "a", "b", "c", "a"]);
         assert_eq!(r, Reply::Int(3));
         assert_eq!(
             run(&mut s, keys::type_, &["type", "k"]),
@@ -335,16 +362,16 @@ mod tests {
         let m = members(run(&mut s, smembers, &["smembers", "k"]));
         assert_eq!(m, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
         // Storing over a set drops its old members.
-        assert_eq!(run(&mut s, store, &["store", "k", "z"]), Reply::Int(1));
+        assert_eq!(run(&mut s, store_cmd, &["store", "k", "z"]), Reply::Int(1));
         assert_eq!(
             members(run(&mut s, smembers, &["smembers", "k"])),
             vec![b"z".to_vec()]
         );
         assert_eq!(run(&mut s, scard, &["scard", "k"]), Reply::Int(1));
         // No members: the key goes.
-        assert_eq!(run(&mut s, store, &["store", "k"]), Reply::Int(0));
+        assert_eq!(run(&mut s, store_cmd, &["store", "k"]), Reply::Int(0));
         assert_eq!(run(&mut s, keys::exists, &["exists", "k"]), Reply::Int(0));
-        assert_eq!(run(&mut s, store, &["store", "missing"]), Reply::Int(0));
+        assert_eq!(run(&mut s, store_cmd, &["store", "missing"]), Reply::Int(0));
     }
 
     #[test]

@@ -1,8 +1,11 @@
-//! Redis's own metadata of a command, as `COMMAND INFO` and `COMMAND DOCS` give it.
+//! Redis's own metadata of every command shardis implements, as `COMMAND INFO` and
+//! `COMMAND DOCS` give it: generated data ([`redis_spec`]) and how to read it.
+
+pub mod redis_spec;
 
 use crate::protocol::Reply;
 
-/// One command's (or subcommand's) Redis metadata. Generated into [`super::redis_spec`].
+/// One command's (or subcommand's) Redis metadata. Generated into [`redis_spec`].
 #[derive(Debug)]
 pub struct RedisSpec {
     /// Lowercase name (`client|setname` for a subcommand).

@@ -2,7 +2,8 @@
 
 use bytes::Bytes;
 
-use super::{arg_f64, arg_i64, is, CommandError, Tx};
+use crate::commands::table::{Coord, Kind, Merge};
+use crate::commands::{arg_f64, arg_i64, is, CommandError, Tx};
 use crate::protocol::parser::parse_i64;
 use crate::protocol::Reply;
 use crate::storage::encoding::{Value, ValueType};
@@ -453,6 +454,31 @@ pub fn setrange(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     tx.put(&args[1], ValueType::String, expire, &value);
     Ok(Reply::Int(value.len() as i64))
 }
+
+/// The string commands and where each runs, for the command table ([`crate::commands::table`]).
+pub(crate) const COMMANDS: &[(&str, Kind)] = &[
+    ("get", Kind::Single(get)),
+    ("set", Kind::Single(set)),
+    ("setnx", Kind::Single(setnx)),
+    ("setex", Kind::Single(setex)),
+    ("psetex", Kind::Single(psetex)),
+    ("getset", Kind::Single(getset)),
+    ("getdel", Kind::Single(getdel)),
+    ("getex", Kind::Single(getex)),
+    ("incr", Kind::Single(incr)),
+    ("decr", Kind::Single(decr)),
+    ("incrby", Kind::Single(incrby)),
+    ("decrby", Kind::Single(decrby)),
+    ("incrbyfloat", Kind::Single(incrbyfloat)),
+    ("append", Kind::Single(append)),
+    ("strlen", Kind::Single(strlen)),
+    ("getrange", Kind::Single(getrange)),
+    ("substr", Kind::Single(getrange)),
+    ("setrange", Kind::Single(setrange)),
+    ("mget", Kind::Multi(mget, Merge::Gather)),
+    ("mset", Kind::Multi(mset, Merge::AllOk)),
+    ("msetnx", Kind::Coordinated(Coord::MsetNx, Some(msetnx))),
+];
 
 #[cfg(test)]
 mod tests {

@@ -8,9 +8,9 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use crate::commands::redis_spec::REDIS_SPECS;
-use crate::commands::spec::RedisSpec;
-use crate::server::ServerCtx;
+use super::ServerCtx;
+use crate::spec::redis_spec::REDIS_SPECS;
+use crate::spec::RedisSpec;
 
 /// What the server knows about a connected client, shared with `CLIENT LIST`.
 /// Written with relaxed atomics by the owning connection; never locked per command.

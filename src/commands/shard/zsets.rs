@@ -24,16 +24,19 @@ use std::cmp::Ordering;
 
 use bytes::Bytes;
 
-use super::{arg_i64, is, parse_float, CommandError, Tx};
+use crate::commands::table::{Coord, Kind};
+use crate::commands::{arg_i64, is, CommandError, Tx};
 use crate::protocol::reply::format_double;
 use crate::protocol::Reply;
+use crate::rng::Rng;
 use crate::storage::encoding::{score_bytes, score_from_bytes, CollectionMeta, Space, ValueType};
 use crate::storage::Span;
 
 type Result<T> = std::result::Result<T, CommandError>;
 
 /// One member of a sorted set with its score.
-type Entry = (f64, Bytes);
+/// A member and its score, as `(score, member)`.
+pub type Entry = (f64, Bytes);
 
 /// The most elements ZRANDMEMBER with a negative count replies with. Redis would
 /// try to build any reply, however large; this bound keeps a typo from exhausting
@@ -271,7 +274,7 @@ pub fn zrandmember(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
         let Some((meta, _)) = load(tx, key)? else {
             return Ok(Reply::Nil);
         };
-        let mut rng = Rng::new();
+        let mut rng = Rng::from_entropy();
         let at = rng.below(meta.size);
         let picked = rank_select(
             tx,
@@ -311,7 +314,7 @@ pub fn zrandmember(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
         return Ok(Reply::Array(Vec::new()));
     }
     let n = all.len() as u64;
-    let mut rng = Rng::new();
+    let mut rng = Rng::from_entropy();
     let picked: Vec<Entry> = if count < 0 || count == 1 {
         // Repeats allowed: `|count|` independent draws.
         let want = count.unsigned_abs();
@@ -410,33 +413,23 @@ pub fn zscan(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     Ok(scan_reply(out))
 }
 
-/// STORE key [score member ...]: internal (ZUNIONSTORE, ZRANGESTORE, ...). Replaces
-/// whatever `key` held with a sorted set of exactly these members (none: deletes the
-/// key) and replies with its size.
-pub fn store(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
-    need(args, 2)?;
-    let key = &args[1];
-    let rest = &args[2..];
-    if !rest.len().is_multiple_of(2) {
-        return Err(CommandError::Syntax);
-    }
-    let pairs = rest
-        .chunks_exact(2)
-        .map(|p| Ok((parse_float(&p[0]).ok_or(CommandError::NotFloat)?, &p[1][..])))
-        .collect::<Result<Vec<_>>>()?;
-    if pairs.is_empty() {
+/// Replaces whatever `key` held with a sorted set of exactly these `(score, member)`
+/// entries, without a TTL (none: deletes the key), for ZUNIONSTORE, ZRANGESTORE and
+/// the like. Returns the new size.
+pub fn store_entries(tx: &mut Tx<'_>, key: &[u8], entries: &[Entry]) -> Result<i64> {
+    if entries.is_empty() {
         tx.remove(key);
-        return Ok(Reply::Int(0));
+        return Ok(0);
     }
     let mut meta = tx.new_collection();
-    for (score, member) in pairs {
+    for (score, member) in entries {
         match score_of(tx, key, meta.version, member)? {
-            Some(old) => set_score(tx, key, meta.version, member, old, score),
-            None => insert_member(tx, key, &mut meta, score, member),
+            Some(old) => set_score(tx, key, meta.version, member, old, *score),
+            None => insert_member(tx, key, &mut meta, *score, member),
         }
     }
     tx.put_meta(key, ValueType::ZSet, &meta, 0);
-    Ok(Reply::Int(i64::try_from(meta.size).unwrap_or(i64::MAX)))
+    Ok(i64::try_from(meta.size).unwrap_or(i64::MAX))
 }
 
 // ---------------------------------------------------------------------------------
@@ -549,20 +542,36 @@ enum By {
     Lex,
 }
 
-/// The ZRANGE family. `by` and `rev` are fixed by the command name, or `None` for
-/// ZRANGE where the options choose them.
-fn range_generic(
-    tx: &mut Tx<'_>,
+/// A parsed ZRANGE-family query: which members of one sorted set to select.
+pub struct RangeQuery {
+    bounds: Bounds,
+    rev: bool,
+    offset: i64,
+    count: i64,
+    withscores: bool,
+}
+
+enum Bounds {
+    Rank(i64, i64),
+    Score(ScoreRange),
+    Lex(LexRange),
+}
+
+/// Parses `key start stop [options]` (`args[1..]`) of the ZRANGE family. `by` and
+/// `rev` are fixed by the command name, or `None` for ZRANGE where the options choose
+/// them; `store` (ZRANGESTORE) refuses WITHSCORES, as Redis does.
+fn range_query(
     args: &[Bytes],
     mut by: Option<By>,
     mut rev: Option<bool>,
-) -> Result<Reply> {
+    store: bool,
+) -> Result<RangeQuery> {
     let mut withscores = false;
     let mut limit: Option<(i64, i64)> = None;
     let mut j = 4;
     while let Some(opt) = args.get(j) {
         let left = args.len() - j - 1;
-        if is(opt, "withscores") {
+        if !store && is(opt, "withscores") {
             withscores = true;
         } else if is(opt, "limit") && left >= 2 {
             limit = Some((arg_i64(&args[j + 1])?, arg_i64(&args[j + 2])?));
@@ -591,44 +600,97 @@ fn range_generic(
             "ERR syntax error, WITHSCORES not supported in combination with BYLEX",
         ));
     }
-    let key = &args[1];
     // By score or lex, a reverse range is written max first.
     let (lo, hi) = if rev && by != By::Rank {
         (&args[3], &args[2])
     } else {
         (&args[2], &args[3])
     };
-    enum Parsed {
-        Rank(i64, i64),
-        Score(ScoreRange),
-        Lex(LexRange),
-    }
-    let parsed = match by {
-        By::Rank => Parsed::Rank(arg_i64(lo)?, arg_i64(hi)?),
-        By::Score => Parsed::Score(ScoreRange::parse(lo, hi)?),
-        By::Lex => Parsed::Lex(LexRange::parse(lo, hi)?),
+    let bounds = match by {
+        By::Rank => Bounds::Rank(arg_i64(lo)?, arg_i64(hi)?),
+        By::Score => Bounds::Score(ScoreRange::parse(lo, hi)?),
+        By::Lex => Bounds::Lex(LexRange::parse(lo, hi)?),
     };
+    Ok(RangeQuery {
+        bounds,
+        rev,
+        offset,
+        count,
+        withscores,
+    })
+}
+
+/// Parses ZRANGESTORE's `src min max [options]` (`args[1..]` is `dst src min max ...`,
+/// so that the source sits where ZRANGE has its key).
+pub fn store_range_query(args: &[Bytes]) -> Result<RangeQuery> {
+    range_query(&args[1..], None, None, true)
+}
+
+/// The members of the sorted set at `key` that `q` selects, as `(score, member)`.
+pub fn select_range(tx: &mut Tx<'_>, key: &[u8], q: &RangeQuery) -> Result<Vec<Entry>> {
     let Some((meta, _)) = load(tx, key)? else {
-        return Ok(Reply::Array(Vec::new()));
+        return Ok(Vec::new());
     };
-    let out = match parsed {
-        Parsed::Rank(start, end) => rank_select(tx, key, meta.version, meta.size, start, end, rev)?,
-        Parsed::Score(r) => {
+    let (rev, offset, count) = (q.rev, q.offset, q.count);
+    Ok(match &q.bounds {
+        Bounds::Rank(start, end) => {
+            rank_select(tx, key, meta.version, meta.size, *start, *end, rev)?
+        }
+        Bounds::Score(r) => {
             let mut out = Vec::new();
-            score_select(tx, key, meta.version, &r, rev, offset, count, |s, m| {
+            score_select(tx, key, meta.version, r, rev, offset, count, |s, m| {
                 out.push((s, Bytes::copy_from_slice(m)))
             })?;
             out
         }
-        Parsed::Lex(r) => {
+        Bounds::Lex(r) => {
             let mut out = Vec::new();
-            lex_select(tx, key, meta.version, &r, rev, offset, count, |s, m| {
+            lex_select(tx, key, meta.version, r, rev, offset, count, |s, m| {
                 out.push((s, Bytes::copy_from_slice(m)))
             })?;
             out
         }
+    })
+}
+
+/// The ZRANGE family's reply.
+fn range_generic(
+    tx: &mut Tx<'_>,
+    args: &[Bytes],
+    by: Option<By>,
+    rev: Option<bool>,
+) -> Result<Reply> {
+    let q = range_query(args, by, rev, false)?;
+    let entries = select_range(tx, &args[1], &q)?;
+    Ok(entries_reply(entries, q.withscores))
+}
+
+/// Pops up to `count` members with the lowest (or, with `max`, highest) scores from
+/// the sorted set at `key`; `None` if it does not exist.
+pub fn pop_entries(
+    tx: &mut Tx<'_>,
+    key: &[u8],
+    count: u64,
+    max: bool,
+) -> Result<Option<Vec<Entry>>> {
+    let Some((mut meta, expire_at)) = load(tx, key)? else {
+        return Ok(None);
     };
-    Ok(entries_reply(out, withscores))
+    let mut popped = Vec::new();
+    if count == 0 {
+        return Ok(Some(popped));
+    }
+    let span = Span {
+        rev: max,
+        ..Span::ALL
+    };
+    walk(tx, key, meta.version, span, |s, m| {
+        popped.push((s, Bytes::copy_from_slice(m)));
+        (popped.len() as u64) < count
+    })?;
+    remove_entries(tx, key, &mut meta, &popped);
+    tx.put_meta(key, ValueType::ZSet, &meta, expire_at);
+    Ok(Some(popped))
 }
 
 /// ZPOPMIN / ZPOPMAX.
@@ -638,30 +700,12 @@ fn pop_generic(tx: &mut Tx<'_>, args: &[Bytes], max: bool) -> Result<Reply> {
     }
     let count = match args.get(2) {
         Some(arg) => match arg_i64(arg) {
-            Ok(n) if n >= 0 => Some(n),
+            Ok(n) if n >= 0 => Some(n as u64),
             _ => return Err(CommandError::other(ERR_POSITIVE)),
         },
         None => None,
     };
-    let key = &args[1];
-    let Some((mut meta, expire_at)) = load(tx, key)? else {
-        return Ok(Reply::Array(Vec::new()));
-    };
-    let want = count.unwrap_or(1);
-    if want == 0 {
-        return Ok(Reply::Array(Vec::new()));
-    }
-    let mut popped = Vec::new();
-    let span = Span {
-        rev: max,
-        ..Span::ALL
-    };
-    walk(tx, key, meta.version, span, |s, m| {
-        popped.push((s, Bytes::copy_from_slice(m)));
-        (popped.len() as i64) < want
-    })?;
-    remove_entries(tx, key, &mut meta, &popped);
-    tx.put_meta(key, ValueType::ZSet, &meta, expire_at);
+    let popped = pop_entries(tx, &args[1], count.unwrap_or(1), max)?.unwrap_or_default();
     Ok(match count {
         None => Reply::Array(
             popped
@@ -1359,27 +1403,41 @@ fn hex_float(s: &[u8]) -> (f64, usize, bool) {
     (v, j, range_err)
 }
 
-/// A small random generator (splitmix64) seeded from a randomly keyed hash.
-struct Rng(u64);
-
-impl Rng {
-    fn new() -> Rng {
-        Rng(ahash::RandomState::new().hash_one(0u64))
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `[0, n)` (0 when `n` is 0).
-    fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next()) * u128::from(n)) >> 64) as u64
-    }
-}
+/// The sorted-set commands and where each runs, for the command table ([`crate::commands::table`]).
+pub(crate) const COMMANDS: &[(&str, Kind)] = &[
+    ("zadd", Kind::Single(zadd)),
+    ("zincrby", Kind::Single(zincrby)),
+    ("zrem", Kind::Single(zrem)),
+    ("zcard", Kind::Single(zcard)),
+    ("zscore", Kind::Single(zscore)),
+    ("zmscore", Kind::Single(zmscore)),
+    ("zrank", Kind::Single(zrank)),
+    ("zrevrank", Kind::Single(zrevrank)),
+    ("zrange", Kind::Single(zrange)),
+    ("zrangebyscore", Kind::Single(zrangebyscore)),
+    ("zrevrangebyscore", Kind::Single(zrevrangebyscore)),
+    ("zrangebylex", Kind::Single(zrangebylex)),
+    ("zrevrangebylex", Kind::Single(zrevrangebylex)),
+    ("zrevrange", Kind::Single(zrevrange)),
+    ("zcount", Kind::Single(zcount)),
+    ("zlexcount", Kind::Single(zlexcount)),
+    ("zpopmin", Kind::Single(zpopmin)),
+    ("zpopmax", Kind::Single(zpopmax)),
+    ("zrandmember", Kind::Single(zrandmember)),
+    ("zremrangebyscore", Kind::Single(zremrangebyscore)),
+    ("zremrangebyrank", Kind::Single(zremrangebyrank)),
+    ("zremrangebylex", Kind::Single(zremrangebylex)),
+    ("zscan", Kind::Single(zscan)),
+    ("zrangestore", Kind::Coordinated(Coord::ZRangeStore, None)),
+    ("zunion", Kind::Coordinated(Coord::ZSetAlgebra, None)),
+    ("zinter", Kind::Coordinated(Coord::ZSetAlgebra, None)),
+    ("zdiff", Kind::Coordinated(Coord::ZSetAlgebra, None)),
+    ("zintercard", Kind::Coordinated(Coord::ZSetAlgebra, None)),
+    ("zunionstore", Kind::Coordinated(Coord::ZSetAlgebra, None)),
+    ("zinterstore", Kind::Coordinated(Coord::ZSetAlgebra, None)),
+    ("zdiffstore", Kind::Coordinated(Coord::ZSetAlgebra, None)),
+    ("zmpop", Kind::Coordinated(Coord::MultiPop, None)),
+];
 
 #[cfg(test)]
 mod tests {

@@ -7,16 +7,17 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 
 use super::connection::REDIS_VERSION;
-use super::{arity_error, is, lookup, table};
-use crate::network::Session;
+use crate::commands::table::{Coord, Kind};
+use crate::commands::{arity_error, is, lookup, table};
 use crate::protocol::Reply;
-use crate::server::ServerCtx;
+use crate::state::ServerCtx;
+use crate::state::Session;
 use crate::storage::now_ms;
 
 fn sub_or_error(
     name: &'static str,
     args: &[Bytes],
-) -> Result<&'static super::spec::RedisSpec, Reply> {
+) -> Result<&'static crate::spec::RedisSpec, Reply> {
     let spec = lookup(name.as_bytes()).map(|c| c.spec);
     let Some(sub) = spec.and_then(|c| c.subcommand(&args[1])) else {
         return Err(Reply::error(format!(
@@ -417,7 +418,7 @@ fn section(out: &mut String, ctx: &ServerCtx, name: &str, keyspace: &[(i64, i64)
                     0.0
                 };
                 w(
-                    &format!("cmdstat_{}", super::redis_spec::REDIS_SPECS[i].name),
+                    &format!("cmdstat_{}", crate::spec::redis_spec::REDIS_SPECS[i].name),
                     &format!(
                         "calls={},usec={},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}",
                         c.calls, c.usec, c.rejected, c.failed
@@ -436,7 +437,7 @@ fn section(out: &mut String, ctx: &ServerCtx, name: &str, keyspace: &[(i64, i64)
                 w(
                     &format!(
                         "latency_percentiles_usec_{}",
-                        super::redis_spec::REDIS_SPECS[i].name
+                        crate::spec::redis_spec::REDIS_SPECS[i].name
                     ),
                     &format!("p50={:.3},p99={:.3},p99.9={:.3}", q(0.5), q(0.99), q(0.999)),
                 );
@@ -448,7 +449,7 @@ fn section(out: &mut String, ctx: &ServerCtx, name: &str, keyspace: &[(i64, i64)
                     let q = |p: f64| h.value_at_quantile(p);
                     parts.push(format!("{stage}_p50={},{stage}_p99={}", q(0.5), q(0.99)));
                 }
-                let name = super::redis_spec::REDIS_SPECS[i].name;
+                let name = crate::spec::redis_spec::REDIS_SPECS[i].name;
                 w(&format!("latency_stages_usec_{name}"), &parts.join(","));
             }
         }
@@ -638,7 +639,7 @@ pub fn latency(_s: &mut Session, args: &[Bytes]) -> Reply {
             let b = |t: &str| Reply::bulk(t.as_bytes());
             let mut out = Vec::new();
             for (i, h) in snap.latency.iter().enumerate() {
-                let name = super::redis_spec::REDIS_SPECS[i].name;
+                let name = crate::spec::redis_spec::REDIS_SPECS[i].name;
                 let Some(h) = h.as_ref().filter(|h| !h.is_empty() && wanted(name)) else {
                     continue;
                 };
@@ -687,7 +688,7 @@ pub fn slowlog(s: &mut Session, args: &[Bytes]) -> Reply {
     };
     match sub.name {
         "slowlog|get" => {
-            let count = match args.get(2).map(|a| super::arg_i64(a)) {
+            let count = match args.get(2).map(|a| crate::commands::arg_i64(a)) {
                 None => Some(10),
                 Some(Ok(-1)) => None,
                 Some(Ok(n)) if n >= 0 => Some(n as usize),
@@ -748,3 +749,18 @@ fn tail(h: &hdrhistogram::Histogram<u64>) -> (u64, u64, u64) {
         h.value_at_quantile(0.999),
     )
 }
+
+/// The server commands and where each runs, for the command table ([`crate::commands::table`]).
+pub(crate) const COMMANDS: &[(&str, Kind)] = &[
+    ("command", Kind::Local(command)),
+    ("config", Kind::Local(config)),
+    ("time", Kind::Local(time)),
+    ("lastsave", Kind::Local(lastsave)),
+    ("latency", Kind::Local(latency)),
+    ("slowlog", Kind::Local(slowlog)),
+    ("info", Kind::Coordinated(Coord::Info, None)),
+    ("shutdown", Kind::Coordinated(Coord::Shutdown, None)),
+    ("debug", Kind::Coordinated(Coord::Debug, None)),
+    ("save", Kind::Coordinated(Coord::Save, None)),
+    ("bgsave", Kind::Coordinated(Coord::Save, None)),
+];

@@ -2,14 +2,13 @@
 //! SINTERCARD, ZUNION, ZINTER, ZDIFF, ZINTERCARD and their STORE forms.
 //!
 //! Their keys may live on several shards, so the connection's coordinator holds those
-//! shards, reads every source with [`dump_members`] (storage side), computes here with
+//! shards, reads every source with [`read_source`] (storage side), computes here with
 //! pure functions, and writes a STORE destination through the type's `store`.
 
 use ahash::{AHashMap, AHashSet};
 use bytes::Bytes;
 
-use super::{arg_i64, parse_float, CommandError, Tx};
-use crate::protocol::Reply;
+use crate::commands::{arg_i64, parse_float, CommandError, Tx};
 use crate::storage::encoding::{score_from_bytes, Space, ValueType};
 
 type Result<T> = std::result::Result<T, CommandError>;
@@ -27,88 +26,30 @@ pub enum Source {
     Other,
 }
 
-/// Storage side: reads the members (and scores) of the set or sorted set at args\[1\].
-/// Replies nil, `[type]` for other types, `[type, members]` or
-/// `[type, members, scores]`.
-pub fn dump_members(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
-    let Some(v) = tx.get(&args[1])? else {
-        return Ok(Reply::Nil);
+/// Storage side: what the key holds, as far as set algebra cares.
+pub fn read_source(tx: &mut Tx<'_>, key: &[u8]) -> Result<Source> {
+    let Some(v) = tx.get(key)? else {
+        return Ok(Source::Missing);
     };
-    let name = Reply::bulk(v.kind.name().as_bytes());
     if v.kind != ValueType::Set && v.kind != ValueType::ZSet {
-        return Ok(Reply::Array(vec![name]));
+        return Ok(Source::Other);
     }
-    let Some((meta, _)) = tx.meta(&args[1], v.kind)? else {
-        return Ok(Reply::Nil);
+    let Some((meta, _)) = tx.meta(key, v.kind)? else {
+        return Ok(Source::Missing);
     };
-    let records = tx.all_records(Space::Member, &args[1], meta.version)?;
-    let members = records
-        .iter()
-        .map(|(m, _)| Reply::Bulk(m.clone()))
-        .collect();
-    if v.kind == ValueType::Set {
-        return Ok(Reply::Array(vec![name, Reply::Array(members)]));
-    }
-    let scores = records
-        .iter()
-        .map(|(_, s)| {
-            Reply::Double(if s.len() == 8 {
+    let records = tx.all_records(Space::Member, key, meta.version)?;
+    Ok(if v.kind == ValueType::Set {
+        Source::Set(records.into_iter().map(|(m, _)| m).collect())
+    } else {
+        let score = |s: &[u8]| {
+            if s.len() == 8 {
                 score_from_bytes(s)
             } else {
                 0.0
-            })
-        })
-        .collect();
-    Ok(Reply::Array(vec![
-        name,
-        Reply::Array(members),
-        Reply::Array(scores),
-    ]))
-}
-
-/// Reads a [`dump_members`] reply back.
-pub fn parse_dump(reply: Reply) -> std::result::Result<Source, Reply> {
-    let items = match reply {
-        Reply::Nil => return Ok(Source::Missing),
-        Reply::Array(items) => items,
-        other => return Err(other),
-    };
-    let bulks = |r: &Reply| -> Vec<Reply> {
-        match r {
-            Reply::Array(v) => v.clone(),
-            _ => Vec::new(),
-        }
-    };
-    let kind = match items.first() {
-        Some(Reply::Bulk(b)) => b.clone(),
-        _ => return Ok(Source::Other),
-    };
-    let members: Vec<Bytes> = items
-        .get(1)
-        .map(bulks)
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|r| {
-            if let Reply::Bulk(b) = r {
-                Some(b)
-            } else {
-                None
             }
-        })
-        .collect();
-    match &kind[..] {
-        b"set" => Ok(Source::Set(members)),
-        b"zset" => {
-            let scores = items.get(2).map(bulks).unwrap_or_default();
-            let pairs = members
-                .into_iter()
-                .zip(scores)
-                .map(|(m, s)| (m, if let Reply::Double(d) = s { d } else { 0.0 }))
-                .collect();
-            Ok(Source::ZSet(pairs))
-        }
-        _ => Ok(Source::Other),
-    }
+        };
+        Source::ZSet(records.into_iter().map(|(m, s)| (m, score(&s))).collect())
+    })
 }
 
 /// SINTER / SUNION / SDIFF over sources already checked to be sets or missing.
@@ -194,25 +135,25 @@ pub fn parse_zoptions(opts: &[Bytes], numkeys: usize, diff: bool, store: bool) -
     let mut i = 0;
     while i < opts.len() {
         let a = &opts[i];
-        if !diff && super::is(a, "weights") && opts.len() - i > numkeys {
+        if !diff && crate::commands::is(a, "weights") && opts.len() - i > numkeys {
             for k in 0..numkeys {
                 o.weights[k] = parse_float(&opts[i + 1 + k])
                     .ok_or_else(|| CommandError::other("ERR weight value is not a float"))?;
             }
             i += numkeys + 1;
-        } else if !diff && super::is(a, "aggregate") && i + 1 < opts.len() {
+        } else if !diff && crate::commands::is(a, "aggregate") && i + 1 < opts.len() {
             let v = &opts[i + 1];
-            o.aggregate = if super::is(v, "sum") {
+            o.aggregate = if crate::commands::is(v, "sum") {
                 Aggregate::Sum
-            } else if super::is(v, "min") {
+            } else if crate::commands::is(v, "min") {
                 Aggregate::Min
-            } else if super::is(v, "max") {
+            } else if crate::commands::is(v, "max") {
                 Aggregate::Max
             } else {
                 return Err(CommandError::Syntax);
             };
             i += 2;
-        } else if !store && super::is(a, "withscores") {
+        } else if !store && crate::commands::is(a, "withscores") {
             o.withscores = true;
             i += 1;
         } else {
@@ -342,7 +283,7 @@ pub fn parse_limit(opts: &[Bytes]) -> Result<usize> {
     let mut limit = 0;
     let mut i = 0;
     while i < opts.len() {
-        if super::is(&opts[i], "limit") && i + 1 < opts.len() {
+        if crate::commands::is(&opts[i], "limit") && i + 1 < opts.len() {
             limit = match arg_i64(&opts[i + 1]) {
                 Ok(n) if n >= 0 => n as usize,
                 _ => return Err(CommandError::other("ERR LIMIT can't be negative")),

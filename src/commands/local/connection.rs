@@ -5,9 +5,10 @@ use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 
-use super::{arg_i64, arity_error, is, lookup};
-use crate::network::Session;
+use crate::commands::table::Kind;
+use crate::commands::{arg_i64, arity_error, is, lookup};
 use crate::protocol::Reply;
+use crate::state::Session;
 
 /// The Redis version shardis answers as (clients gate features on it).
 pub const REDIS_VERSION: &str = "7.0.15";
@@ -234,3 +235,14 @@ pub fn client(s: &mut Session, args: &[Bytes]) -> Reply {
         )),
     }
 }
+
+/// The connection commands and where each runs, for the command table ([`crate::commands::table`]).
+pub(crate) const COMMANDS: &[(&str, Kind)] = &[
+    ("select", Kind::Local(select)),
+    ("ping", Kind::Local(ping)),
+    ("echo", Kind::Local(echo)),
+    ("quit", Kind::Local(quit)),
+    ("hello", Kind::Barrier(hello)),
+    ("auth", Kind::Local(auth)),
+    ("client", Kind::Local(client)),
+];

@@ -11,18 +11,17 @@
 //! The end of this file holds what sets share with hashes (same member layout):
 //! `*SCAN` argument parsing and random sampling for HRANDFIELD, SPOP and SRANDMEMBER.
 
-use std::cell::Cell;
-use std::collections::hash_map::RandomState;
 use std::collections::HashSet;
-use std::hash::BuildHasher;
 
 use bytes::Bytes;
 
 use super::strings::float_sum_text;
-use super::{arg_i64, is, parse_float, CommandError, Tx};
+use crate::commands::table::Kind;
+use crate::commands::{arg_i64, is, parse_float, CommandError, Tx};
 use crate::glob;
 use crate::protocol::parser::parse_i64;
 use crate::protocol::Reply;
+use crate::rng::random_below;
 use crate::storage::encoding::{CollectionMeta, Space, ValueType};
 use crate::storage::Span;
 
@@ -416,29 +415,6 @@ pub(super) fn random_count(arg: &[u8]) -> Result<i64> {
 /// would try to build any size; this server refuses rather than run out of memory.
 const MAX_REPEATS: u64 = 1 << 22;
 
-/// A random 64-bit number: splitmix64 over a per-thread state seeded by std's
-/// randomly keyed hasher.
-pub(super) fn random_u64() -> u64 {
-    thread_local! {
-        static STATE: Cell<u64> = Cell::new(
-            RandomState::new().hash_one(std::time::SystemTime::now()),
-        );
-    }
-    STATE.with(|s| {
-        let x = s.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
-        s.set(x);
-        let mut z = x;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE5_E4B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    })
-}
-
-/// A random number in `0..n` (`n > 0`).
-fn random_below(n: u64) -> u64 {
-    ((random_u64() as u128 * n as u128) >> 64) as u64
-}
-
 /// `k` distinct random indices of `0..n` (`k <= n`), sorted (Floyd's algorithm).
 fn distinct_indices(n: u64, k: u64) -> Vec<u64> {
     let mut chosen = HashSet::with_capacity(k as usize);
@@ -520,6 +496,26 @@ pub(super) fn sample(
         .filter_map(|d| at.binary_search(d).ok().and_then(|i| found.get(i)).cloned())
         .collect())
 }
+
+/// The hash commands and where each runs, for the command table ([`crate::commands::table`]).
+pub(crate) const COMMANDS: &[(&str, Kind)] = &[
+    ("hset", Kind::Single(hset)),
+    ("hsetnx", Kind::Single(hsetnx)),
+    ("hget", Kind::Single(hget)),
+    ("hmset", Kind::Single(hmset)),
+    ("hmget", Kind::Single(hmget)),
+    ("hgetall", Kind::Single(hgetall)),
+    ("hdel", Kind::Single(hdel)),
+    ("hlen", Kind::Single(hlen)),
+    ("hstrlen", Kind::Single(hstrlen)),
+    ("hexists", Kind::Single(hexists)),
+    ("hkeys", Kind::Single(hkeys)),
+    ("hvals", Kind::Single(hvals)),
+    ("hincrby", Kind::Single(hincrby)),
+    ("hincrbyfloat", Kind::Single(hincrbyfloat)),
+    ("hrandfield", Kind::Single(hrandfield)),
+    ("hscan", Kind::Single(hscan)),
+];
 
 #[cfg(test)]
 mod tests {

@@ -2,7 +2,7 @@
 //! `COMMAND DOCS`: arity, flags, key positions and documentation of every
 //! command shardis implements. Do not edit by hand.
 
-use super::spec::RedisSpec;
+use super::RedisSpec;
 
 /// Redis's own description of each implemented command, sorted by name.
 pub(crate) static REDIS_SPECS: &[RedisSpec] = &[

@@ -12,7 +12,8 @@
 
 use bytes::Bytes;
 
-use super::{arg_i64, arity_error, is, CommandError, Tx};
+use crate::commands::table::{Coord, Kind};
+use crate::commands::{arg_i64, arity_error, is, CommandError, Tx};
 use crate::protocol::Reply;
 use crate::storage::encoding::{CollectionMeta, Space, ValueType};
 use crate::storage::Span;
@@ -168,12 +169,35 @@ fn side(arg: &[u8]) -> Result<bool> {
 
 fn push(tx: &mut Tx<'_>, args: &[Bytes], left: bool, only_existing: bool) -> Result<Reply> {
     let key = &args[1];
-    let elements = args.get(2..).unwrap_or_default();
-    let (mut meta, expire_at) = match load(tx, key)? {
+    let (meta, expire_at) = match load(tx, key)? {
         Some(found) => found,
         None if only_existing => return Ok(Reply::Int(0)),
         None => (tx.new_collection(), 0),
     };
+    let elements = args.get(2..).unwrap_or_default();
+    Ok(Reply::Int(
+        push_into(tx, key, meta, expire_at, elements, left)? as i64,
+    ))
+}
+
+/// Pushes `elements` onto one end of the list at `key`, creating it if missing;
+/// returns the new length.
+pub fn push_elements(tx: &mut Tx<'_>, key: &[u8], elements: &[Bytes], left: bool) -> Result<u64> {
+    let (meta, expire_at) = match load(tx, key)? {
+        Some(found) => found,
+        None => (tx.new_collection(), 0),
+    };
+    push_into(tx, key, meta, expire_at, elements, left)
+}
+
+fn push_into(
+    tx: &mut Tx<'_>,
+    key: &[u8],
+    mut meta: CollectionMeta,
+    expire_at: u64,
+    elements: &[Bytes],
+    left: bool,
+) -> Result<u64> {
     let n = elements.len() as u64;
     let room = if left {
         meta.head
@@ -195,7 +219,21 @@ fn push(tx: &mut Tx<'_>, args: &[Bytes], left: bool, only_existing: bool) -> Res
     }
     meta.size += n;
     save(tx, key, &meta, expire_at);
-    Ok(Reply::Int(meta.size as i64))
+    Ok(meta.size)
+}
+
+/// Pops up to `count` elements from one end of the list at `key`, in pop order;
+/// `None` if the list does not exist.
+pub fn pop_elements(
+    tx: &mut Tx<'_>,
+    key: &[u8],
+    count: u64,
+    left: bool,
+) -> Result<Option<Vec<Bytes>>> {
+    let Some((mut meta, expire_at)) = load(tx, key)? else {
+        return Ok(None);
+    };
+    pop_n(tx, key, &mut meta, expire_at, count, left).map(Some)
 }
 
 /// LPUSH key element [element ...]
@@ -709,6 +747,27 @@ fn rotate(
     save(tx, key, &meta, expire_at);
     Ok(Reply::Bulk(value))
 }
+
+/// The list commands and where each runs, for the command table ([`crate::commands::table`]).
+pub(crate) const COMMANDS: &[(&str, Kind)] = &[
+    ("lpush", Kind::Single(lpush)),
+    ("rpush", Kind::Single(rpush)),
+    ("lpushx", Kind::Single(lpushx)),
+    ("rpushx", Kind::Single(rpushx)),
+    ("lpop", Kind::Single(lpop)),
+    ("rpop", Kind::Single(rpop)),
+    ("llen", Kind::Single(llen)),
+    ("lrange", Kind::Single(lrange)),
+    ("lindex", Kind::Single(lindex)),
+    ("lset", Kind::Single(lset)),
+    ("linsert", Kind::Single(linsert)),
+    ("lrem", Kind::Single(lrem)),
+    ("ltrim", Kind::Single(ltrim)),
+    ("lpos", Kind::Single(lpos)),
+    ("lmove", Kind::Coordinated(Coord::Move, Some(lmove))),
+    ("rpoplpush", Kind::Coordinated(Coord::Move, Some(lmove))),
+    ("lmpop", Kind::Coordinated(Coord::MultiPop, None)),
+];
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,208 @@
+//! State the network-side commands read and change, below the commands that use it
+//! and the network threads that own it: the server-wide [`ServerCtx`], each
+//! connection's [`Session`], and the counters threads publish for INFO.
+//!
+//! It holds handles, never logic that runs a thread: starting network threads is
+//! `server`'s job, serving connections `network`'s.
+
+mod session;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use ahash::AHashMap;
+use tokio::sync::Notify;
+
+use crate::config::{Config, Live};
+use crate::storage::Backend;
+pub use session::{ClientInfo, Session};
+
+/// The shape of the running server, as INFO shows it.
+#[derive(Debug, Clone)]
+pub struct Shape {
+    /// `dual` or `single`.
+    pub runtime_mode: &'static str,
+    /// Network threads.
+    pub network_threads: usize,
+    /// Cores the network threads are pinned to (`none` if floating).
+    pub network_cores: String,
+    /// Storage worker threads.
+    pub storage_threads: usize,
+    /// Cores the storage side is pinned to (`none` if floating).
+    pub storage_cores: String,
+    /// Shards.
+    pub shards: usize,
+    /// Capacity of each shard channel.
+    pub channel_capacity: u64,
+}
+
+/// Server-wide counters.
+#[derive(Default)]
+pub struct Stats {
+    /// Connections accepted.
+    pub connections: AtomicU64,
+    /// Commands processed.
+    pub commands: AtomicU64,
+    /// Error replies sent.
+    pub errors: AtomicU64,
+    /// Bytes read from clients.
+    pub net_in: AtomicU64,
+    /// Bytes written to clients.
+    pub net_out: AtomicU64,
+}
+
+/// Per-thread CPU time published by each runtime thread.
+#[derive(Default)]
+pub struct ThreadCpu {
+    /// `(name, core, cpu µs)` per thread, refreshed by each thread itself.
+    pub threads: Mutex<Vec<(String, String, u64)>>,
+}
+
+/// State shared by every connection and thread.
+pub struct ServerCtx {
+    /// The configuration the server started with.
+    pub config: Config,
+    /// Settings CONFIG SET changes.
+    pub live: Arc<Live>,
+    /// The storage side.
+    pub backend: Backend,
+    /// Connected clients, by id (locked on connect, disconnect and CLIENT LIST only).
+    pub clients: Mutex<AHashMap<u64, Arc<ClientInfo>>>,
+    /// Next client id.
+    pub next_client_id: AtomicU64,
+    /// Counters.
+    pub stats: Stats,
+    /// Start time.
+    pub started: Instant,
+    /// Start time, Unix seconds.
+    pub started_unix: u64,
+    /// The server's shape.
+    pub shape: Shape,
+    /// Address the server listens on.
+    pub addr: SocketAddr,
+    /// Woken by SHUTDOWN.
+    pub shutdown: Notify,
+    /// CPU time per runtime thread.
+    pub cpu: ThreadCpu,
+    /// Unix time of the last successful SAVE/BGSAVE (the start time before any).
+    pub last_save: AtomicU64,
+    /// Directory of the last checkpoint.
+    pub last_save_path: Mutex<String>,
+    /// A BGSAVE is running.
+    pub bgsave_running: std::sync::atomic::AtomicBool,
+    /// Counters of each network thread (INFO network).
+    pub net_threads: Mutex<Vec<Arc<NetThreadStats>>>,
+    /// One no-op responder per network thread, by thread name (the network health check).
+    pub net_pingers: Mutex<Vec<(String, NetPinger)>>,
+    /// Index of the next network thread to start.
+    pub net_next: std::sync::atomic::AtomicUsize,
+}
+
+/// Where a network thread's health responder listens.
+pub type NetPinger = tokio::sync::mpsc::UnboundedSender<tokio::sync::oneshot::Sender<()>>;
+
+impl ServerCtx {
+    /// Starts, on the calling thread's runtime, a task that answers network health
+    /// pings, and registers it.
+    pub fn start_net_pinger(
+        &self,
+        name: &str,
+        spawn: impl FnOnce(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>),
+    ) {
+        let (tx, mut rx) =
+            tokio::sync::mpsc::unbounded_channel::<tokio::sync::oneshot::Sender<()>>();
+        spawn(Box::pin(async move {
+            while let Some(done) = rx.recv().await {
+                let _ = done.send(());
+            }
+        }));
+        self.net_pingers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((name.to_string(), tx));
+    }
+
+    /// Network threads running and not retiring.
+    pub fn active_network_threads(&self) -> usize {
+        self.net_threads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|t| !t.retiring())
+            .count()
+    }
+}
+
+impl ServerCtx {
+    /// Records `n` commands and `errors` error replies.
+    pub fn count(&self, n: u64, errors: u64) {
+        self.stats.commands.fetch_add(n, Ordering::Relaxed);
+        if errors > 0 {
+            self.stats.errors.fetch_add(errors, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Counters of one network thread, written by that thread alone (relaxed atomics; the
+/// histogram's lock is taken once per batch by its own thread) and read by INFO.
+pub struct NetThreadStats {
+    /// Thread name (matches /proc, for CPU time).
+    pub name: String,
+    /// Core it is pinned to, or `none`.
+    pub core: String,
+    /// Connections open now.
+    pub connections: AtomicU64,
+    /// Commands answered.
+    pub commands: AtomicU64,
+    /// Bytes read.
+    pub bytes_in: AtomicU64,
+    /// Bytes written.
+    pub bytes_out: AtomicU64,
+    /// Response time of each batch, µs.
+    pub latency: Mutex<Option<hdrhistogram::Histogram<u64>>>,
+    retiring: std::sync::atomic::AtomicBool,
+    /// Woken when the thread is told to retire.
+    pub retire: tokio::sync::Notify,
+}
+
+impl NetThreadStats {
+    /// Counters for a new thread `name` on `core`.
+    pub fn new(name: String, core: String) -> NetThreadStats {
+        NetThreadStats {
+            name,
+            core,
+            connections: AtomicU64::new(0),
+            commands: AtomicU64::new(0),
+            bytes_in: AtomicU64::new(0),
+            bytes_out: AtomicU64::new(0),
+            latency: Mutex::new(None),
+            retiring: std::sync::atomic::AtomicBool::new(false),
+            retire: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Whether the thread was told to stop accepting.
+    pub fn retiring(&self) -> bool {
+        self.retiring.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Tells the thread to stop accepting and exit once its connections are gone.
+    pub fn retire(&self) {
+        self.retiring
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.retire.notify_one();
+    }
+
+    /// Records one answered batch: `n` commands, `us` from first parse to reply.
+    pub fn batch(&self, n: u64, us: u64) {
+        use std::sync::atomic::Ordering;
+        self.commands.fetch_add(n, Ordering::Relaxed);
+        let mut h = self.latency.lock().unwrap_or_else(|e| e.into_inner());
+        h.get_or_insert_with(|| {
+            hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 2).expect("valid bounds")
+        })
+        .saturating_record(us.max(1));
+    }
+}

@@ -1,0 +1,166 @@
+//! Holding shards: the one way to run several steps on several shards atomically.
+//!
+//! A coordinator (a network-side task) asks [`super::Backend::hold`] for the shards
+//! it needs, in ascending order, so two coordinators never wait for each other in a
+//! cycle. A held shard runs nothing but the coordinator's steps: in the dual runtime
+//! its task leaves its queue alone and serves the hold's channel; in the single
+//! runtime the coordinator owns the shard's mutex.
+//!
+//! * [`Held::call`] runs a closure `FnOnce(&mut Tx) -> Result<T>` on one held shard
+//!   and hands `T` back: typed values cross between shards, never replies or argument
+//!   bytes. The closure runs on the shard's thread (a storage thread in the dual
+//!   runtime), so only the storage side touches RocksDB.
+//! * A step's writes join that shard's batch; nothing is written while the hold lasts
+//!   (except that a range read after a write on the same shard makes the shard write
+//!   what it has first, as within any group, so the range read sees it).
+//! * [`Held::commit`] writes the batches of every held shard as one RocksDB write
+//!   batch: a crash keeps all of the hold's writes or none. Dropping a [`Held`]
+//!   without committing drops its writes.
+//!
+//! Time is frozen for a hold: every step sees the `now_ms` taken when it began, as
+//! Redis does for a script or a transaction.
+
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use super::shard::{Shard, Tx};
+use crate::error::CommandError;
+
+/// What a held shard runs: a step, on the shard's own thread.
+pub(crate) type HeldOp = Box<dyn FnOnce(&mut Shard) + Send>;
+
+/// Shards held by a coordinator; dropping it releases them.
+pub struct Held {
+    pub(super) held: Vec<(usize, HeldShard)>,
+    pub(super) timeout: Duration,
+    pub(super) now_ms: u64,
+}
+
+pub(super) enum HeldShard {
+    Dual(flume::Sender<HeldOp>),
+    Single(tokio::sync::OwnedMutexGuard<Shard>),
+}
+
+type Result<T> = std::result::Result<T, CommandError>;
+
+impl Held {
+    /// Runs `f` on held shard `shard` in database `db` and returns what it returns.
+    /// The step's writes are committed with the hold ([`Held::commit`]).
+    pub async fn call<T, F>(&mut self, shard: usize, db: u8, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
+    {
+        let now = self.now_ms;
+        self.on_shard(shard, move |s| s.run_step(db, now, f))
+            .await?
+    }
+
+    /// The shard time of this hold, Unix ms.
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// Commits the writes of every held shard as one RocksDB write, then releases
+    /// the shards. On error nothing of the hold is written.
+    pub async fn commit(mut self) -> Result<()> {
+        let Some(&(last, _)) = self.held.last() else {
+            return Ok(());
+        };
+        let mut batches = Vec::with_capacity(self.held.len() - 1);
+        let mut outcome = Ok(());
+        let others: Vec<usize> = self.held[..self.held.len() - 1]
+            .iter()
+            .map(|(s, _)| *s)
+            .collect();
+        for &s in &others {
+            match self.on_shard(s, |shard| shard.take_batch()).await {
+                Ok(Ok(batch)) => batches.push(batch),
+                Ok(Err(e)) => outcome = Err(e.into()),
+                Err(e) => outcome = Err(e),
+            }
+            if outcome.is_err() {
+                break;
+            }
+        }
+        if outcome.is_ok() {
+            outcome = match self
+                .on_shard(last, move |shard| shard.commit_with_others(batches))
+                .await
+            {
+                Ok(r) => r.map_err(CommandError::from),
+                Err(e) => Err(e),
+            };
+        }
+        let committed = outcome.is_ok();
+        for i in 0..self.held.len() {
+            self.end(i, committed);
+        }
+        self.held.clear();
+        outcome
+    }
+
+    /// Ends the hold on `self.held[i]` without waiting for the shard.
+    fn end(&mut self, i: usize, committed: bool) {
+        match &mut self.held[i].1 {
+            HeldShard::Dual(ops) => {
+                let _ = ops.send(Box::new(move |s: &mut Shard| s.end_hold(committed)));
+            }
+            HeldShard::Single(guard) => guard.end_hold(committed),
+        }
+    }
+
+    /// Runs `f` on the shard itself (the hold's own bookkeeping).
+    async fn on_shard<T, F>(&mut self, shard: usize, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Shard) -> T + Send + 'static,
+    {
+        let Some((_, h)) = self.held.iter_mut().find(|(s, _)| *s == shard) else {
+            return Err(CommandError::other("ERR internal error: shard not held"));
+        };
+        match h {
+            HeldShard::Dual(ops) => {
+                let (tx, rx) = oneshot::channel();
+                let op: HeldOp = Box::new(move |s: &mut Shard| {
+                    let _ = tx.send(f(s));
+                });
+                ops.send_async(op)
+                    .await
+                    .map_err(|_| CommandError::Unavailable)?;
+                match tokio::time::timeout(self.timeout, rx).await {
+                    Ok(Ok(v)) => Ok(v),
+                    Ok(Err(_)) => Err(CommandError::Unavailable),
+                    Err(_) => Err(CommandError::Timeout),
+                }
+            }
+            HeldShard::Single(guard) => Ok(f(guard)),
+        }
+    }
+}
+
+impl Drop for Held {
+    /// A hold dropped before [`Held::commit`] drops its writes. (In the dual runtime
+    /// the shard task also ends the hold when the channel closes; ending it twice is
+    /// harmless.)
+    fn drop(&mut self) {
+        for i in 0..self.held.len() {
+            self.end(i, false);
+        }
+    }
+}
+
+/// Serves a hold on the shard's task (dual runtime) until the coordinator lets go.
+pub(super) async fn serve(shard: &mut Shard, granted: oneshot::Sender<flume::Sender<HeldOp>>) {
+    let (tx, rx) = flume::unbounded();
+    if granted.send(tx).is_err() {
+        return;
+    }
+    shard.begin_hold();
+    while let Ok(op) = rx.recv_async().await {
+        op(shard);
+    }
+    // Released, committed or not: whatever is still in the batch is dropped.
+    shard.end_hold(false);
+}
