@@ -2,19 +2,20 @@
 //!
 //! * `GET /health/network`: sends a no-op through every network thread and times it.
 //! * `GET /health/storage`: sends a no-op through every shard's queue and times it.
-//! * `GET /metrics`: the INFO figures in Prometheus text format.
+//! * `GET /metrics`: a [`crate::metrics::Snapshot`] of every figure in Prometheus's
+//!   text format ([`crate::metrics::prometheus`]).
 //!
 //! Health answers 200 with a small JSON body, or 503 naming what did not answer within
 //! the deadline. The server runs on a thread and runtime of its own, so it answers
 //! while the storage side is stalled, and never calls RocksDB.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::metrics::Parts;
 use crate::server::ServerCtx;
 
 /// Most admin requests served at once.
@@ -91,7 +92,11 @@ async fn serve(mut stream: TcpStream, ctx: Arc<ServerCtx>) {
     let (status, kind, body) = match (method, path) {
         ("GET", "/health/network") => health(network_health(&ctx).await),
         ("GET", "/health/storage") => health(storage_health(&ctx).await),
-        ("GET", "/metrics") => (200, "text/plain; version=0.0.4", prometheus(&ctx)),
+        ("GET", "/metrics") => (
+            200,
+            crate::metrics::prometheus::CONTENT_TYPE,
+            crate::metrics::prometheus::render(crate::commands::server::snapshot(&ctx, Parts::ALL)),
+        ),
         _ => (404, "text/plain", "not found\n".to_string()),
     };
     let reason = match status {
@@ -155,40 +160,4 @@ async fn storage_health(ctx: &ServerCtx) -> Check {
         }
     }
     (shards, slowest, failed)
-}
-
-/// INFO's `key:value` lines as Prometheus samples: `shardis_<key> <value>` for numbers,
-/// `shardis_<key>{field="name"} <value>` for `name=value,...` lists.
-fn prometheus(ctx: &ServerCtx) -> String {
-    let info = crate::commands::server::info_without_keyspace(ctx);
-    let mut out = String::new();
-    let clean = |s: &str| -> String {
-        s.chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '_'
-                }
-            })
-            .collect()
-    };
-    for line in info.lines() {
-        let Some((key, value)) = line.split_once(':') else {
-            continue;
-        };
-        let key = clean(key);
-        if let Ok(v) = value.trim().parse::<f64>() {
-            let _ = writeln!(out, "shardis_{key} {v}");
-            continue;
-        }
-        for pair in value.split(',') {
-            if let Some((field, v)) = pair.split_once('=') {
-                if let Ok(v) = v.trim().parse::<f64>() {
-                    let _ = writeln!(out, "shardis_{key}{{field=\"{}\"}} {v}", clean(field));
-                }
-            }
-        }
-    }
-    out
 }

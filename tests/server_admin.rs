@@ -47,14 +47,24 @@ fn health_and_metrics() {
 
         let mut c = server.raw();
         assert_eq!(c.call(&["SET", "k", "v"]), "+OK\r\n");
-        let (code, metrics) = http_get(admin, "/metrics");
-        assert_eq!(code, 200);
-        assert!(metrics.contains("shardis_connected_clients 1"), "{metrics}");
+        // The harness's readiness probe may still be closing: let the count settle.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let metrics = loop {
+            let (code, metrics) = http_get(admin, "/metrics");
+            assert_eq!(code, 200);
+            let settled = metrics.lines().any(|l| l == "shardis_connected_clients 1");
+            if settled || Instant::now() > deadline {
+                break metrics;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let has = |line: &str| metrics.lines().any(|l| l.starts_with(line));
+        assert!(has("shardis_connected_clients 1"), "{metrics}");
         assert!(
-            metrics.contains("shardis_cmdstat_set{field=\"calls\"} 1"),
+            has("shardis_command_duration_seconds_count{command=\"set\"} 1"),
             "{metrics}"
         );
-        assert!(metrics.contains("shardis_rocksdb_l0_files "), "{metrics}");
+        assert!(has("shardis_rocksdb_l0_files "), "{metrics}");
         assert_eq!(http_get(admin, "/nope").0, 404);
 
         // A stalled shard: storage is unhealthy, the network side and the admin server are not.
@@ -71,6 +81,18 @@ fn health_and_metrics() {
         );
         let (code, body) = http_get(admin, "/health/network");
         assert_eq!(code, 200, "{rt}: {body}");
+        let t = Instant::now();
+        let (code, metrics) = http_get(admin, "/metrics");
+        assert_eq!(code, 200, "{rt}: /metrics while a shard is stalled");
+        assert!(
+            metrics.contains("shardis_storage_requests_total"),
+            "{metrics}"
+        );
+        assert!(
+            t.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            t.elapsed()
+        );
         std::thread::sleep(Duration::from_millis(1600));
         assert_eq!(http_get(admin, "/health/storage").0, 200);
     }
