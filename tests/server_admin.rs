@@ -9,17 +9,20 @@ use std::time::{Duration, Instant};
 
 use common::{free_port, Server, RUNTIMES};
 
-fn http_get(port: u16, path: &str) -> (u16, String) {
+/// `(status, head, body)` of a GET.
+fn http(port: u16, path: &str) -> (u16, String, String) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
     let mut text = String::new();
     s.read_to_string(&mut text).unwrap();
     let status = text.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((text.as_str(), ""));
+    (status, head.to_string(), body.to_string())
+}
+
+fn http_get(port: u16, path: &str) -> (u16, String) {
+    let (status, _, body) = http(port, path);
     (status, body)
 }
 
@@ -41,6 +44,14 @@ fn health_and_metrics() {
         let (code, body) = http_get(admin, "/health/network");
         assert_eq!(code, 200, "{rt}: {body}");
         assert!(body.contains("\"status\":\"ok\""), "{body}");
+        // Connections that send nothing do not hold up the others.
+        let idle: Vec<TcpStream> = (0..3)
+            .map(|_| TcpStream::connect(("127.0.0.1", admin)).unwrap())
+            .collect();
+        let t = Instant::now();
+        assert_eq!(http_get(admin, "/health/network").0, 200);
+        assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+        drop(idle);
         let (code, body) = http_get(admin, "/health/storage");
         assert_eq!(code, 200, "{rt}: {body}");
         assert!(body.contains("\"checked\":4"), "{body}");
@@ -66,6 +77,7 @@ fn health_and_metrics() {
         );
         assert!(has("shardis_rocksdb_l0_files "), "{metrics}");
         assert_eq!(http_get(admin, "/nope").0, 404);
+        assert_eq!(http_get(admin, "/metricsx").0, 404);
 
         // A stalled shard: storage is unhealthy, the network side and the admin server are not.
         assert_eq!(c.call(&["DEBUG", "STORAGE-STALL", "1500", "1"]), "+OK\r\n");
