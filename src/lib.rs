@@ -29,9 +29,11 @@
 //! * [`storage`]: shards, group commit, key/value encodings, the RocksDB engine.
 //! * [`runtime`]: thread placement and runtime construction.
 //! * [`config`]: the typed configuration and the live (CONFIG SET) part.
-//! * [`metrics`]: per-thread command statistics, merged when INFO reads them.
+//! * [`metrics`]: per-thread command statistics, merged when read, and the typed
+//!   snapshot of every figure that INFO prints and /metrics encodes for Prometheus.
 //! * [`server`]: start-up, shutdown and server-wide state.
-//! * [`admin`]: the HTTP health checks and Prometheus metrics (`--admin-port`).
+//! * [`admin`]: the HTTP server on hyper (`--admin-port`, its own thread): health
+//!   checks and Prometheus metrics.
 //!
 //! Two crossings per keyed command: connection → owning shard → connection. Handlers
 //! never touch the socket; the network side never touches RocksDB.
