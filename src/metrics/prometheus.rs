@@ -5,9 +5,10 @@
 //! `shardis`) as a `Collector`, and the library's Prometheus text encoder writes each
 //! family: its `# HELP` and `# TYPE` lines, then its series. The conventions:
 //!
-//! * counters (totals since start, or since CONFIG RESETSTAT for the command and
-//!   connection figures) end in `_total`, which the encoder appends; gauges are values
-//!   now; units end the name (`_seconds`, `_bytes`);
+//! * counters (totals since start, or since the last CONFIG RESETSTAT for those it
+//!   clears: commands processed, connections, client bytes, error replies, command
+//!   statistics; Prometheus reads a drop as a counter reset) end in `_total`, which the
+//!   encoder appends; gauges are values now; units end the name (`_seconds`, `_bytes`);
 //! * a figure kept per network thread carries `thread="shardis-net-0"`, per shard
 //!   `shard="N"`, per command `command="get"` (Redis's lower-case name), per error code
 //!   `code="WRONGTYPE"`; the CPU time of the process's threads carries `thread` and
