@@ -2,28 +2,44 @@
 //!
 //! * `GET /health/network`: sends a no-op through every network thread and times it.
 //! * `GET /health/storage`: sends a no-op through every shard's queue and times it.
-//! * `GET /metrics`: the INFO figures in Prometheus text format.
+//! * `GET /metrics`: a [`crate::metrics::Snapshot`] of every figure in Prometheus's text format
+//!   ([`crate::metrics::prometheus`]).
+//! * anything else: 404.
 //!
 //! Health answers 200 with a small JSON body, or 503 naming what did not answer within
-//! the deadline. The server runs on a thread and runtime of its own, so it answers
-//! while the storage side is stalled, and never calls RocksDB.
+//! [`HEALTH_DEADLINE`]. HTTP/1.1 is served by hyper: each accepted connection gets
+//! hyper's HTTP/1 connection driver on a tokio `TcpStream` (through hyper-util's
+//! `TokioIo`), answers one request and is closed (no keep-alive). The server runs on a
+//! thread of its own with a current-thread runtime, so it answers while the network
+//! or storage side is stuck; it never calls RocksDB (a snapshot reads counters only).
+//! At most [`MAX_OPEN`] connections are served at once (more are closed unanswered),
+//! the request head must arrive within [`HEAD_DEADLINE`] and a connection lives at
+//! most [`REQUEST_DEADLINE`].
 
-use std::fmt::Write as _;
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::CONTENT_TYPE;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
 
+use crate::metrics::Parts;
 use crate::state::ServerCtx;
 
-/// Most admin requests served at once.
-const MAX_OPEN: usize = 64;
-/// Longest an admin request may take, start to finish.
-const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
-
+/// Most admin connections served at once.
+pub const MAX_OPEN: usize = 64;
+/// Longest an admin connection may take, start to finish.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
+/// Longest the request head may take to arrive.
+pub const HEAD_DEADLINE: Duration = Duration::from_secs(5);
 /// How long a health check waits for one thread or shard.
-const HEALTH_DEADLINE: Duration = Duration::from_millis(500);
+pub const HEALTH_DEADLINE: Duration = Duration::from_millis(500);
 
 /// Binds the admin port and serves it from a thread of its own.
 pub fn start(ctx: Arc<ServerCtx>) -> std::io::Result<()> {
@@ -44,30 +60,9 @@ pub fn start(ctx: Arc<ServerCtx>) -> std::io::Result<()> {
                 }
             };
             rt.block_on(async move {
-                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-                    return;
-                };
-                let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-                loop {
-                    match listener.accept().await {
-                        Ok((stream, _)) => {
-                            // At most MAX_OPEN requests at once, each bounded in time.
-                            if open.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= MAX_OPEN {
-                                open.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                                continue;
-                            }
-                            let (ctx, open) = (ctx.clone(), open.clone());
-                            tokio::spawn(async move {
-                                let _ = tokio::time::timeout(REQUEST_DEADLINE, serve(stream, ctx))
-                                    .await;
-                                open.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                            });
-                        }
-                        Err(e) => {
-                            tracing::warn!("admin server: accept failed: {e}");
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                        }
-                    }
+                match tokio::net::TcpListener::from_std(listener) {
+                    Ok(listener) => accept_loop(listener, ctx).await,
+                    Err(e) => tracing::error!("admin server: {e}"),
                 }
             });
         })?;
@@ -75,52 +70,85 @@ pub fn start(ctx: Arc<ServerCtx>) -> std::io::Result<()> {
     Ok(())
 }
 
-async fn serve(mut stream: TcpStream, ctx: Arc<ServerCtx>) {
-    let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
-    // Read the request head (bounded); the body, if any, is ignored.
-    while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 16 * 1024 {
-        match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut chunk)).await {
-            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
-            _ => return,
-        }
+async fn accept_loop(listener: tokio::net::TcpListener, ctx: Arc<ServerCtx>) {
+    let open = Arc::new(tokio::sync::Semaphore::new(MAX_OPEN));
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!("admin server: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        // Past MAX_OPEN the connection is dropped, i.e. closed unanswered.
+        let Ok(permit) = open.clone().try_acquire_owned() else {
+            continue;
+        };
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req: Request<Incoming>| {
+                let ctx = ctx.clone();
+                async move { Ok::<_, Infallible>(route(req, &ctx).await) }
+            });
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEAD_DEADLINE)
+                .keep_alive(false)
+                .serve_connection(TokioIo::new(stream), service);
+            // A connection that errs or overstays is dropped; nothing else to do.
+            let _ = tokio::time::timeout(REQUEST_DEADLINE, conn).await;
+            drop(permit);
+        });
     }
-    let head = String::from_utf8_lossy(&buf);
-    let mut words = head.split_whitespace();
-    let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
-    let (status, kind, body) = match (method, path) {
-        ("GET", "/health/network") => health(network_health(&ctx).await),
-        ("GET", "/health/storage") => health(storage_health(&ctx).await),
-        ("GET", "/metrics") => (200, "text/plain; version=0.0.4", prometheus(&ctx)),
-        _ => (404, "text/plain", "not found\n".to_string()),
-    };
-    let reason = match status {
-        200 => "OK",
-        503 => "Service Unavailable",
-        _ => "Not Found",
-    };
-    let response = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = stream.write_all(response.as_bytes()).await;
+}
+
+async fn route(req: Request<Incoming>, ctx: &ServerCtx) -> Response<Full<Bytes>> {
+    if req.method() != Method::GET {
+        return not_found();
+    }
+    match req.uri().path() {
+        "/health/network" => health(network_health(ctx).await),
+        "/health/storage" => health(storage_health(ctx).await),
+        "/metrics" => respond(
+            StatusCode::OK,
+            crate::metrics::prometheus::CONTENT_TYPE,
+            crate::metrics::prometheus::render(crate::commands::server::snapshot(ctx, Parts::ALL)),
+        ),
+        _ => not_found(),
+    }
+}
+
+fn respond(status: StatusCode, kind: &'static str, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, hyper::header::HeaderValue::from_static(kind));
+    response
+}
+
+fn not_found() -> Response<Full<Bytes>> {
+    respond(StatusCode::NOT_FOUND, "text/plain", "not found\n".into())
 }
 
 /// `(checked, slowest reply in ms, what failed)`.
 type Check = (usize, f64, Vec<String>);
 
-fn health((checked, slowest, failed): Check) -> (u16, &'static str, String) {
+fn health((checked, slowest, failed): Check) -> Response<Full<Bytes>> {
     let names: Vec<String> = failed.iter().map(|f| format!("\"{f}\"")).collect();
     let status = if failed.is_empty() { "ok" } else { "unhealthy" };
     let body = format!(
         "{{\"status\":\"{status}\",\"checked\":{checked},\"slowest_ms\":{slowest:.3},\"unhealthy\":[{}]}}\n",
         names.join(",")
     );
-    (
-        if failed.is_empty() { 200 } else { 503 },
-        "application/json",
-        body,
-    )
+    let code = if failed.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    respond(code, "application/json", body)
 }
 
 async fn network_health(ctx: &ServerCtx) -> Check {
@@ -155,40 +183,4 @@ async fn storage_health(ctx: &ServerCtx) -> Check {
         }
     }
     (shards, slowest, failed)
-}
-
-/// INFO's `key:value` lines as Prometheus samples: `shardis_<key> <value>` for numbers,
-/// `shardis_<key>{field="name"} <value>` for `name=value,...` lists.
-fn prometheus(ctx: &ServerCtx) -> String {
-    let info = crate::commands::server::info_without_keyspace(ctx);
-    let mut out = String::new();
-    let clean = |s: &str| -> String {
-        s.chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '_'
-                }
-            })
-            .collect()
-    };
-    for line in info.lines() {
-        let Some((key, value)) = line.split_once(':') else {
-            continue;
-        };
-        let key = clean(key);
-        if let Ok(v) = value.trim().parse::<f64>() {
-            let _ = writeln!(out, "shardis_{key} {v}");
-            continue;
-        }
-        for pair in value.split(',') {
-            if let Some((field, v)) = pair.split_once('=') {
-                if let Ok(v) = v.trim().parse::<f64>() {
-                    let _ = writeln!(out, "shardis_{key}{{field=\"{}\"}} {v}", clean(field));
-                }
-            }
-        }
-    }
-    out
 }

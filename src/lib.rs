@@ -34,7 +34,8 @@
 //! * [`spec`]: Redis's own metadata of each command (generated, pure).
 //! * [`config`]: the typed configuration and the live (CONFIG SET) part.
 //! * [`runtime`]: thread placement and runtime construction.
-//! * [`metrics`]: per-thread command statistics and the slow log.
+//! * [`metrics`]: per-thread command statistics, merged when read, the slow log, and
+//!   the typed snapshot of every figure that INFO prints and /metrics encodes.
 //! * [`storage`]: shards, group commit, holds, key/value encodings, the RocksDB
 //!   engine. Runs on storage threads.
 //! * [`state`]: server-wide and per-connection state that network-side commands use.
@@ -42,7 +43,8 @@
 //!   runs on storage threads, `commands::local` on network threads.
 //! * [`network`]: listeners, connections, the per-connection pipeline, coordinators.
 //!   Runs on network threads.
-//! * [`admin`]: the HTTP health checks and Prometheus metrics (`--admin-port`).
+//! * [`admin`]: the HTTP server on hyper (`--admin-port`, its own thread): health
+//!   checks and Prometheus metrics.
 //! * [`server`]: start-up and shutdown.
 //!
 //! Two crossings per keyed command: connection → owning shard → connection. Handlers

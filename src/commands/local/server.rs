@@ -1,5 +1,7 @@
 //! Server commands answered on the network thread: COMMAND, CONFIG, INFO, TIME,
-//! LASTSAVE. INFO's key counts are gathered from the shards by the connection first.
+//! LASTSAVE. INFO's key counts are gathered from the shards by the connection first;
+//! every other figure INFO prints comes from one [`Snapshot`] taken for the call by
+//! [`snapshot`] (the same struct the admin server's /metrics renders).
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
@@ -9,6 +11,7 @@ use bytes::Bytes;
 use super::connection::REDIS_VERSION;
 use crate::commands::table::{Coord, Kind};
 use crate::commands::{arity_error, is, lookup, table};
+use crate::metrics::{Parts, Snapshot};
 use crate::protocol::Reply;
 use crate::state::ServerCtx;
 use crate::state::Session;
@@ -227,30 +230,35 @@ pub fn info(s: &mut Session, sections: &[Bytes], keyspace: &[(i64, i64)]) -> Rep
             })
             .collect()
     };
+    // One snapshot for every section, with the costly parts only if a section prints them.
+    let parts = Parts {
+        commands: wanted
+            .iter()
+            .any(|n| matches!(*n, "commandstats" | "latencystats" | "errorstats")),
+        threads: wanted
+            .iter()
+            .any(|n| matches!(*n, "threads" | "network" | "storage")),
+    };
+    let snap = snapshot(&s.ctx, parts);
     let mut out = String::new();
     for (i, name) in wanted.iter().enumerate() {
         if i > 0 {
             out.push_str("\r\n");
         }
-        section(&mut out, &s.ctx, name, keyspace);
+        section(&mut out, &s.ctx, &snap, name, keyspace);
     }
     Reply::Verbatim(out)
 }
 
-/// Every INFO section but keyspace (which needs the shards), for the admin server's
-/// /metrics: it must answer even while the storage side is stalled.
-pub fn info_without_keyspace(ctx: &ServerCtx) -> String {
-    let mut out = String::new();
-    for name in ALL_SECTIONS.iter().filter(|n| **n != "keyspace") {
-        section(&mut out, ctx, name, &[]);
-    }
-    out
-}
-
-fn section(out: &mut String, ctx: &ServerCtx, name: &str, keyspace: &[(i64, i64)]) {
+fn section(
+    out: &mut String,
+    ctx: &ServerCtx,
+    snap: &Snapshot,
+    name: &str,
+    keyspace: &[(i64, i64)],
+) {
     let shape = &ctx.shape;
-    let st = &ctx.stats;
-    let up = ctx.started.elapsed().as_secs();
+    let up = snap.uptime_secs;
     // `w("#", name)` starts a section; anything else is a `key:value` line.
     let mut w = |k: &str, v: &dyn std::fmt::Display| {
         let _ = if k == "#" {
@@ -287,35 +295,24 @@ fn section(out: &mut String, ctx: &ServerCtx, name: &str, keyspace: &[(i64, i64)
                     .unwrap_or_default(),
             );
             w("runtime_mode", &shape.runtime_mode);
-            let net = if shape.runtime_mode == "dual" {
-                ctx.active_network_threads()
-            } else {
-                0
-            };
-            w("network_threads", &net);
+            w("network_threads", &snap.network_threads);
             w("network_cores", &shape.network_cores);
             w("storage_threads", &shape.storage_threads);
             w("storage_cores", &shape.storage_cores);
             w("shards", &shape.shards);
             w("channel_capacity", &shape.channel_capacity);
-            w("batch_max", &ctx.live.batch_max());
+            w("batch_max", &snap.batch_max);
         }
         "clients" => {
             w("#", &"Clients");
-            let n = ctx.clients.lock().unwrap_or_else(|e| e.into_inner()).len();
-            w("connected_clients", &n);
-            w(
-                "maxclients",
-                &ctx.live
-                    .param_u64("maxclients")
-                    .unwrap_or(ctx.config.maxclients),
-            );
+            w("connected_clients", &snap.connected_clients);
+            w("maxclients", &snap.maxclients);
             w("blocked_clients", &0);
         }
         "memory" => {
             w("#", &"Memory");
-            w("used_memory", &rss_bytes());
-            w("used_memory_rss", &rss_bytes());
+            w("used_memory", &snap.rss_bytes);
+            w("used_memory_rss", &snap.rss_bytes);
             w("maxmemory", &0);
             w("maxmemory_policy", &"noeviction");
         }
@@ -323,56 +320,23 @@ fn section(out: &mut String, ctx: &ServerCtx, name: &str, keyspace: &[(i64, i64)
             w("#", &"Persistence");
             w("loading", &0);
             w("aof_enabled", &1);
-            w(
-                "rdb_bgsave_in_progress",
-                &(ctx.bgsave_running.load(Ordering::Relaxed) as u8),
-            );
-            w("rdb_last_save_time", &ctx.last_save.load(Ordering::Relaxed));
-            w(
-                "shardis_last_checkpoint",
-                &ctx.last_save_path
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .clone(),
-            );
+            w("rdb_bgsave_in_progress", &(snap.bgsave_in_progress as u8));
+            w("rdb_last_save_time", &snap.last_save_unix);
+            w("shardis_last_checkpoint", &snap.last_checkpoint);
         }
         "stats" => {
             w("#", &"Stats");
-            w(
-                "total_connections_received",
-                &st.connections.load(Ordering::Relaxed),
-            );
-            w(
-                "total_commands_processed",
-                &st.commands.load(Ordering::Relaxed),
-            );
-            w("total_net_input_bytes", &st.net_in.load(Ordering::Relaxed));
-            w(
-                "total_net_output_bytes",
-                &st.net_out.load(Ordering::Relaxed),
-            );
-            w("total_error_replies", &st.errors.load(Ordering::Relaxed));
-            let expired: u64 = ctx
-                .backend
-                .counters()
-                .iter()
-                .map(|c| c.expired.load(Ordering::Relaxed))
-                .sum();
-            w("expired_keys", &expired);
-            let groups: u64 = ctx
-                .backend
-                .counters()
-                .iter()
-                .map(|c| c.groups.load(Ordering::Relaxed))
-                .sum();
-            let reqs: u64 = ctx
-                .backend
-                .counters()
-                .iter()
-                .map(|c| c.requests.load(Ordering::Relaxed))
-                .sum();
-            w("storage_groups_committed", &groups);
-            w("storage_requests", &reqs);
+            w("total_connections_received", &snap.connections_received);
+            w("total_commands_processed", &snap.commands_processed);
+            w("total_net_input_bytes", &snap.net_input_bytes);
+            w("total_net_output_bytes", &snap.net_output_bytes);
+            w("total_error_replies", &snap.error_replies);
+            let total = |f: fn(&crate::metrics::snapshot::ShardFigures) -> u64| -> u64 {
+                snap.shards.iter().map(f).sum()
+            };
+            w("expired_keys", &total(|c| c.expired));
+            w("storage_groups_committed", &total(|c| c.groups));
+            w("storage_requests", &total(|c| c.requests));
         }
         "replication" => {
             w("#", &"Replication");
@@ -381,9 +345,8 @@ fn section(out: &mut String, ctx: &ServerCtx, name: &str, keyspace: &[(i64, i64)
         }
         "cpu" => {
             w("#", &"CPU");
-            let (user, sys) = process_cpu();
-            w("used_cpu_sys", &format!("{sys:.6}"));
-            w("used_cpu_user", &format!("{user:.6}"));
+            w("used_cpu_sys", &format!("{:.6}", snap.cpu_sys_secs));
+            w("used_cpu_user", &format!("{:.6}", snap.cpu_user_secs));
         }
         "keyspace" => {
             w("#", &"Keyspace");
@@ -398,17 +361,16 @@ fn section(out: &mut String, ctx: &ServerCtx, name: &str, keyspace: &[(i64, i64)
         }
         "threads" => {
             w("#", &"Threads");
-            for (i, (thread, cpu)) in thread_cpu().into_iter().enumerate() {
+            for (i, t) in snap.threads.iter().enumerate() {
                 w(
                     &format!("thread_{i}"),
-                    &format!("name={thread},cpu_usec={cpu}"),
+                    &format!("name={},cpu_usec={}", t.name, t.cpu_usec),
                 );
             }
         }
         "commandstats" => {
             w("#", &"Commandstats");
-            let snap = crate::metrics::snapshot();
-            for (i, c) in snap.commands.iter().enumerate() {
+            for (i, c) in snap.commands.commands.iter().enumerate() {
                 if c.calls + c.rejected == 0 {
                     continue;
                 }
@@ -428,8 +390,7 @@ fn section(out: &mut String, ctx: &ServerCtx, name: &str, keyspace: &[(i64, i64)
         }
         "latencystats" => {
             w("#", &"Latencystats");
-            let snap = crate::metrics::snapshot();
-            for (i, h) in snap.latency.iter().enumerate() {
+            for (i, h) in snap.commands.latency.iter().enumerate() {
                 let Some(h) = h.as_ref().filter(|h| !h.is_empty()) else {
                     continue;
                 };
@@ -442,7 +403,7 @@ fn section(out: &mut String, ctx: &ServerCtx, name: &str, keyspace: &[(i64, i64)
                     &format!("p50={:.3},p99={:.3},p99.9={:.3}", q(0.5), q(0.99), q(0.999)),
                 );
             }
-            for (i, stages) in snap.stages.iter().enumerate() {
+            for (i, stages) in snap.commands.stages.iter().enumerate() {
                 let Some(stages) = stages else { continue };
                 let mut parts = Vec::new();
                 for (stage, h) in crate::metrics::STAGES.iter().zip(stages.iter()) {
@@ -455,8 +416,7 @@ fn section(out: &mut String, ctx: &ServerCtx, name: &str, keyspace: &[(i64, i64)
         }
         "errorstats" => {
             w("#", &"Errorstats");
-            let snap = crate::metrics::snapshot();
-            let mut codes: Vec<_> = snap.errors.into_iter().collect();
+            let mut codes: Vec<_> = snap.commands.errors.iter().collect();
             codes.sort();
             for (code, n) in codes {
                 w(&format!("errorstat_{code}"), &format!("count={n}"));
@@ -464,103 +424,76 @@ fn section(out: &mut String, ctx: &ServerCtx, name: &str, keyspace: &[(i64, i64)
         }
         "rocksdb" => {
             w("#", &"RocksDB");
-            let e = ctx.backend.engine_stats();
-            let v = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-            w("rocksdb_memtable_bytes", &v(&e.memtable_bytes));
-            w("rocksdb_memtable_entries", &v(&e.memtable_entries));
-            w("rocksdb_l0_files", &v(&e.l0_files));
+            let e = &snap.engine;
+            w("rocksdb_memtable_bytes", &e.memtable_bytes);
+            w("rocksdb_memtable_entries", &e.memtable_entries);
+            w("rocksdb_l0_files", &e.l0_files);
             w(
                 "rocksdb_pending_compaction_bytes",
-                &v(&e.pending_compaction_bytes),
+                &e.pending_compaction_bytes,
             );
-            w("rocksdb_running_flushes", &v(&e.running_flushes));
-            w("rocksdb_running_compactions", &v(&e.running_compactions));
-            w("rocksdb_write_stopped", &v(&e.write_stopped));
-            w("rocksdb_delayed_write_rate", &v(&e.delayed_write_rate));
-            w("rocksdb_stall_micros", &v(&e.stall_micros));
-            w("rocksdb_stall_delays", &v(&e.stall_delays));
-            w("rocksdb_stall_stops", &v(&e.stall_stops));
-            w("rocksdb_compactions", &v(&e.compactions));
-            w("rocksdb_flushed_bytes", &v(&e.flushed_bytes));
-            w("rocksdb_block_cache_bytes", &v(&e.block_cache_bytes));
-            w("rocksdb_live_sst_bytes", &v(&e.live_sst_bytes));
+            w("rocksdb_running_flushes", &e.running_flushes);
+            w("rocksdb_running_compactions", &e.running_compactions);
+            w("rocksdb_write_stopped", &e.write_stopped);
+            w("rocksdb_delayed_write_rate", &e.delayed_write_rate);
+            w("rocksdb_stall_micros", &e.stall_micros);
+            w("rocksdb_stall_delays", &e.stall_delays);
+            w("rocksdb_stall_stops", &e.stall_stops);
+            w("rocksdb_compactions", &e.compactions);
+            w("rocksdb_flushed_bytes", &e.flushed_bytes);
+            w("rocksdb_block_cache_bytes", &e.block_cache_bytes);
+            w("rocksdb_live_sst_bytes", &e.live_sst_bytes);
         }
         "network" => {
             w("#", &"Network");
-            let cpu = thread_cpu();
-            let threads = ctx
-                .net_threads
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone();
-            for (i, t) in threads.iter().enumerate() {
-                let v = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-                let (p50, p99, p999) = t
-                    .latency
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .as_ref()
-                    .map_or((0, 0, 0), tail);
-                let cpu_usec: u64 = cpu
-                    .iter()
-                    .filter(|(n, _)| *n == t.name)
-                    .map(|(_, c)| c)
-                    .sum();
+            for (i, t) in snap.network.iter().enumerate() {
+                let (p50, p99, p999) = t.response.as_ref().map_or((0, 0, 0), tail);
                 w(
                     &format!("network_thread_{i}"),
                     &format!(
                         "name={},core={},connections={},commands={},bytes_in={},bytes_out={},\
-                         response_p50_usec={p50},response_p99_usec={p99},response_p999_usec={p999},cpu_usec={cpu_usec}",
-                        t.name, t.core, v(&t.connections), v(&t.commands), v(&t.bytes_in), v(&t.bytes_out),
+                         response_p50_usec={p50},response_p99_usec={p99},response_p999_usec={p999},cpu_usec={}",
+                        t.name, t.core, t.connections, t.commands, t.bytes_in, t.bytes_out, t.cpu_usec,
                     ),
                 );
             }
         }
         "storage" => {
             w("#", &"Storage");
-            let counters = ctx.backend.counters();
-            let total =
-                |f: fn(&crate::storage::ShardCounters) -> &std::sync::atomic::AtomicU64| -> u64 {
-                    counters.iter().map(|c| f(c).load(Ordering::Relaxed)).sum()
-                };
-            w("storage_errors", &total(|c| &c.errors));
-            w("storage_timeouts", &total(|c| &c.timeouts));
-            w("storage_restarts", &total(|c| &c.restarts));
-            w("storage_backpressure_waits", &total(|c| &c.backpressure));
-            let depths = ctx.backend.queue_depths();
-            for (i, c) in counters.iter().enumerate() {
-                let v = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-                let (groups, requests) = (v(&c.groups), v(&c.requests));
+            let total = |f: fn(&crate::metrics::snapshot::ShardFigures) -> u64| -> u64 {
+                snap.shards.iter().map(f).sum()
+            };
+            w("storage_errors", &total(|c| c.errors));
+            w("storage_timeouts", &total(|c| c.timeouts));
+            w("storage_restarts", &total(|c| c.restarts));
+            w("storage_backpressure_waits", &total(|c| c.backpressure));
+            for (i, c) in snap.shards.iter().enumerate() {
+                let (groups, requests) = (c.groups, c.requests);
                 let mean = if groups > 0 {
                     requests as f64 / groups as f64
                 } else {
                     0.0
                 };
-                let (p50, p99, p999) = c
-                    .op_latency
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .as_ref()
-                    .map_or((0, 0, 0), tail);
+                let (p50, p99, p999) = c.op_latency.as_ref().map_or((0, 0, 0), tail);
                 w(
                     &format!("shard_{i}"),
                     &format!(
                         "queue_depth={},queue_peak={},groups={groups},requests={requests},mean_group={mean:.2},\
                          max_group={},op_p50_usec={p50},op_p99_usec={p99},op_p999_usec={p999},errors={},\
                          timeouts={},restarts={},backpressure={},expired={}",
-                        depths.get(i).copied().unwrap_or(0), v(&c.queue_peak), v(&c.max_group),
-                        v(&c.errors), v(&c.timeouts), v(&c.restarts), v(&c.backpressure),
-                        v(&c.expired),
+                        c.queue_depth, c.queue_peak, c.max_group, c.errors, c.timeouts, c.restarts,
+                        c.backpressure, c.expired,
                     ),
                 );
             }
-            let storage_threads = thread_cpu().into_iter().filter(|(name, _)| {
-                name.starts_with("shardis-storag") || name.starts_with("rocksdb")
-            });
-            for (i, (name, cpu)) in storage_threads.enumerate() {
+            let storage_threads = snap
+                .threads
+                .iter()
+                .filter(|t| t.name.starts_with("shardis-storag") || t.name.starts_with("rocksdb"));
+            for (i, t) in storage_threads.enumerate() {
                 w(
                     &format!("storage_thread_{i}"),
-                    &format!("name={name},cpu_usec={cpu}"),
+                    &format!("name={},cpu_usec={}", t.name, t.cpu_usec),
                 );
             }
         }
@@ -568,58 +501,124 @@ fn section(out: &mut String, ctx: &ServerCtx, name: &str, keyspace: &[(i64, i64)
     }
 }
 
-fn rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0, |pages| pages * 4096)
-}
-
-fn process_cpu() -> (f64, f64) {
-    // SAFETY: getrusage writes only into the struct we pass.
-    let ru = unsafe {
-        let mut ru: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
-        ru
+/// Takes a [`Snapshot`] of the server's figures, with the optional `parts`. It reads
+/// counters and histograms only: it never calls RocksDB nor waits for a shard, so the
+/// admin server calls it while the storage side is stalled.
+pub fn snapshot(ctx: &ServerCtx, parts: Parts) -> Snapshot {
+    use crate::metrics::snapshot::{
+        process_cpu, rss_bytes, thread_cpu, EngineFigures, NetworkThread, ShardFigures,
     };
-    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
-    (t(ru.ru_utime), t(ru.ru_stime))
-}
-
-/// `(thread name, CPU µs)` for every shardis thread, from /proc (no hot-path cost).
-pub fn thread_cpu() -> Vec<(String, u64)> {
-    let tick_us = 1_000_000 / clock_ticks();
-    let mut out = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
-        return out;
-    };
-    for entry in dir.flatten() {
-        let path = entry.path();
-        let Ok(stat) = std::fs::read_to_string(path.join("stat")) else {
-            continue;
-        };
-        let Some(close) = stat.rfind(')') else {
-            continue;
-        };
-        let name = stat[stat.find('(').map_or(0, |i| i + 1)..close].to_string();
-        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
-        let (Some(u), Some(s)) = (fields.get(11), fields.get(12)) else {
-            continue;
-        };
-        let ticks = u.parse::<u64>().unwrap_or(0) + s.parse::<u64>().unwrap_or(0);
-        out.push((name, ticks * tick_us));
-    }
-    out.sort();
-    out
-}
-
-fn clock_ticks() -> u64 {
-    // SAFETY: sysconf has no memory effects.
-    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if t > 0 {
-        t as u64
+    let v = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    let st = &ctx.stats;
+    let (cpu_user_secs, cpu_sys_secs) = process_cpu();
+    let threads = if parts.threads {
+        thread_cpu()
     } else {
-        100
+        Vec::new()
+    };
+    let net = ctx
+        .net_threads
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let network = net
+        .iter()
+        .map(|t| NetworkThread {
+            name: t.name.clone(),
+            core: t.core.clone(),
+            connections: v(&t.connections),
+            commands: v(&t.commands),
+            bytes_in: v(&t.bytes_in),
+            bytes_out: v(&t.bytes_out),
+            response: t.latency.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            cpu_usec: threads
+                .iter()
+                .filter(|c| c.name == t.name)
+                .map(|c| c.cpu_usec)
+                .sum(),
+        })
+        .collect();
+    let depths = ctx.backend.queue_depths();
+    let shards = ctx
+        .backend
+        .counters()
+        .iter()
+        .enumerate()
+        .map(|(i, c)| ShardFigures {
+            queue_depth: depths.get(i).copied().unwrap_or(0) as u64,
+            queue_peak: v(&c.queue_peak),
+            groups: v(&c.groups),
+            requests: v(&c.requests),
+            max_group: v(&c.max_group),
+            errors: v(&c.errors),
+            timeouts: v(&c.timeouts),
+            restarts: v(&c.restarts),
+            backpressure: v(&c.backpressure),
+            expired: v(&c.expired),
+            op_latency: c
+                .op_latency
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        })
+        .collect();
+    let e = ctx.backend.engine_stats();
+    let engine = EngineFigures {
+        memtable_bytes: v(&e.memtable_bytes),
+        memtable_entries: v(&e.memtable_entries),
+        l0_files: v(&e.l0_files),
+        pending_compaction_bytes: v(&e.pending_compaction_bytes),
+        running_flushes: v(&e.running_flushes),
+        running_compactions: v(&e.running_compactions),
+        write_stopped: v(&e.write_stopped),
+        delayed_write_rate: v(&e.delayed_write_rate),
+        stall_micros: v(&e.stall_micros),
+        stall_delays: v(&e.stall_delays),
+        stall_stops: v(&e.stall_stops),
+        compactions: v(&e.compactions),
+        flushed_bytes: v(&e.flushed_bytes),
+        block_cache_bytes: v(&e.block_cache_bytes),
+        live_sst_bytes: v(&e.live_sst_bytes),
+    };
+    Snapshot {
+        redis_version: REDIS_VERSION,
+        runtime_mode: ctx.shape.runtime_mode,
+        uptime_secs: ctx.started.elapsed().as_secs(),
+        connections_received: v(&st.connections),
+        commands_processed: v(&st.commands),
+        net_input_bytes: v(&st.net_in),
+        net_output_bytes: v(&st.net_out),
+        error_replies: v(&st.errors),
+        connected_clients: ctx.clients.lock().unwrap_or_else(|e| e.into_inner()).len(),
+        maxclients: ctx
+            .live
+            .param_u64("maxclients")
+            .unwrap_or(ctx.config.maxclients),
+        rss_bytes: rss_bytes(),
+        cpu_user_secs,
+        cpu_sys_secs,
+        bgsave_in_progress: ctx.bgsave_running.load(Ordering::Relaxed),
+        last_save_unix: ctx.last_save.load(Ordering::Relaxed),
+        last_checkpoint: ctx
+            .last_save_path
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone(),
+        network_threads: if ctx.shape.runtime_mode == "dual" {
+            ctx.active_network_threads()
+        } else {
+            0
+        },
+        batch_max: ctx.live.batch_max(),
+        threads,
+        network,
+        shards,
+        engine,
+        commands: if parts.commands {
+            crate::metrics::snapshot()
+        } else {
+            crate::metrics::Recorder::default()
+        },
     }
 }
 

@@ -1,10 +1,18 @@
-//! Command statistics: calls, time, rejected and failed calls per command, and error
-//! counts per error code (INFO commandstats and errorstats).
+//! Statistics: what the server counts, and the two views of it (INFO and /metrics).
 //!
-//! Every thread that serves connections records into its own [`Recorder`]; the lock
-//! around it is taken once per pipeline batch by its own thread and, rarely, by INFO
-//! or CONFIG RESETSTAT, which merge or clear every thread's recorder. No lock is
-//! shared between threads on the hot path.
+//! * This module keeps the command statistics: calls, time, rejected and failed calls
+//!   and a latency HdrHistogram per command, the stages of keyed commands' time, error
+//!   counts per error code (INFO commandstats, latencystats, errorstats, LATENCY
+//!   HISTOGRAM), the slow log, and the latency dumps (`--latency-dump`). Every thread
+//!   that serves connections records into its own [`Recorder`]; the lock around it is
+//!   taken once per pipeline batch by its own thread and, rarely, by a reader or CONFIG
+//!   RESETSTAT, which merge ([`snapshot()`]) or clear every thread's recorder. No lock
+//!   is shared between threads on the hot path.
+//! * [`snapshot`](mod@snapshot) gathers every figure of the server (these statistics, the server,
+//!   network-thread, shard and RocksDB counters, CPU time per thread) into one typed
+//!   [`Snapshot`], without touching RocksDB or waiting for a shard.
+//! * INFO's sections are written from a [`Snapshot`] (`commands::server`), and
+//!   [`prometheus`] renders one as the admin server's `/metrics`.
 
 use std::cell::OnceCell;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -14,6 +22,11 @@ use hdrhistogram::Histogram;
 
 use crate::spec::redis_spec::REDIS_SPECS;
 use crate::spec::RedisSpec;
+
+pub mod prometheus;
+pub mod snapshot;
+
+pub use snapshot::{Parts, Snapshot};
 
 /// Counters of one command.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
