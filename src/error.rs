@@ -88,6 +88,176 @@ impl CommandError {
     }
 }
 
+/// The texts of error replies that have no variant of their own, by name: every one
+/// shardis sends is here or built below (the generated tables aside), so that a reader
+/// can check them against Redis in one sitting. Handlers send them as
+/// `CommandError::other(text::NAME)`.
+#[allow(missing_docs)] // each constant is the text it names
+pub mod text {
+    pub const AUTH_NO_PASSWORD: &str =
+        "ERR AUTH <password> called without any password configured for the \
+         default user. Are you sure your configuration is correct?";
+    pub const BGSAVE_RUNNING: &str = "ERR Background save already in progress";
+    pub const CLIENT_NAME: &str = "ERR Client names cannot contain spaces, newlines or special \
+         characters.";
+    pub const CORRUPT_LIST: &str = "ERR corrupt list in storage";
+    pub const CORRUPT_META: &str = "ERR corrupt collection metadata";
+    pub const CORRUPT_VALUE: &str = "ERR corrupt value in storage";
+    pub const COUNT_BELOW_MINUS_ONE: &str = "ERR count should be greater than or equal to -1";
+    pub const COUNT_NEGATIVE: &str = "ERR COUNT can't be negative";
+    pub const COUNT_NOT_POSITIVE: &str = "ERR count should be greater than 0";
+    pub const DB_OUT_OF_RANGE: &str = "ERR DB index is out of range";
+    pub const DEBUG_NOT_ALLOWED: &str =
+        "ERR DEBUG command not allowed. If the enable-debug-command option is \
+         set to \"local\", you can run it from a local connection, otherwise you \
+         need to set this option in the configuration file, and then restart \
+         the server.";
+    pub const DECR_OVERFLOW: &str = "ERR decrement would overflow";
+    pub const GT_AND_LT: &str = "ERR GT and LT options at the same time are not compatible";
+    pub const GT_LT_NX: &str = "ERR GT, LT, and/or NX options at the same time are not compatible";
+    pub const HASH_NOT_FLOAT: &str = "ERR hash value is not a float";
+    pub const HASH_NOT_INTEGER: &str = "ERR hash value is not an integer";
+    pub const HELLO_NOAUTH: &str =
+        "NOAUTH HELLO must be called with the client already authenticated, \
+         otherwise the HELLO <proto> AUTH <user> <pass> option can be used to \
+         authenticate the client and select the RESP protocol version at the \
+         same time";
+    pub const INCR_NAN: &str = "ERR increment would produce NaN or Infinity";
+    pub const INCR_ONE_PAIR: &str = "ERR INCR option supports a single increment-element pair";
+    pub const INCR_OUT_OF_RANGE: &str =
+        "ERR value is out of range, value must between -9223372036854775807 and \
+         9223372036854775807";
+    pub const INDEX_OUT_OF_RANGE: &str = "ERR index out of range";
+    pub const INVALID_ARG_COUNT: &str = "ERR Invalid number of arguments specified for command";
+    pub const INVALID_COMMAND: &str = "ERR Invalid command specified";
+    pub const INVALID_CURSOR: &str = "ERR invalid cursor";
+    pub const LIMIT_NEEDS_BY: &str =
+        "ERR syntax error, LIMIT is only supported in combination with either \
+         BYSCORE or BYLEX";
+    pub const LIMIT_NEGATIVE: &str = "ERR LIMIT can't be negative";
+    pub const LIST_EXHAUSTED: &str = "ERR list position space exhausted";
+    pub const MAXLEN_NEGATIVE: &str = "ERR MAXLEN can't be negative";
+    pub const MAX_CLIENTS: &str = "ERR max number of clients reached";
+    pub const NOAUTH: &str = "NOAUTH Authentication required.";
+    pub const NOPROTO: &str = "NOPROTO unsupported protocol version";
+    pub const NOT_A_BARRIER: &str = "ERR internal error: not a barrier command";
+    pub const NOT_FLOAT_RANGE: &str = "ERR min or max is not a float";
+    pub const NOT_LEX_RANGE: &str = "ERR min or max not valid string range item";
+    pub const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
+    pub const NO_CONFIG_FILE: &str = "ERR The server is running without a config file";
+    pub const NO_KEY_ARGUMENTS: &str = "ERR The command has no key arguments";
+    pub const NO_SHUTDOWN: &str = "ERR No shutdown in progress.";
+    pub const NO_SUCH_SHARD: &str = "ERR no such shard";
+    pub const NUMKEYS_NOT_POSITIVE: &str = "ERR numkeys should be greater than 0";
+    pub const NUMKEYS_TOO_MANY: &str = "ERR Number of keys can't be greater than number of args";
+    pub const NX_XX_GT_LT: &str =
+        "ERR NX and XX, GT or LT options at the same time are not compatible";
+    pub const OFFSET_OUT_OF_RANGE: &str = "ERR offset is out of range";
+    pub const OUT_OF_RANGE: &str = "ERR value is out of range";
+    pub const PANIC_NEEDS_DUAL: &str =
+        "ERR DEBUG STORAGE-PANIC needs --runtime dual (shards have no task of \
+         their own here)";
+    pub const PROTOCOL_VERSION: &str = "ERR Protocol version is not an integer or out of range";
+    pub const RANK_ZERO: &str =
+        "ERR RANK can't be zero: use 1 to start from the first match, 2 from \
+         the second ... or use negative to start from the end of the list";
+    pub const SCORE_NAN: &str = "ERR resulting score is not a number (NaN)";
+    pub const SHARD_FAILED: &str = "ERR storage shard failed; the command was not applied";
+    pub const SHARD_NOT_HELD: &str = "ERR internal error: shard not held";
+    pub const STRING_TOO_BIG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+    pub const VALUE_NAN: &str = "ERR value is NaN or Infinity";
+    pub const WEIGHT_NOT_FLOAT: &str = "ERR weight value is not a float";
+    pub const WITHSCORES_BYLEX: &str =
+        "ERR syntax error, WITHSCORES not supported in combination with BYLEX";
+    pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+    pub const XX_AND_NX: &str = "ERR XX and NX options at the same time are not compatible";
+}
+
+impl CommandError {
+    /// `ERR wrong number of arguments for '<name>' command` (`name` lowercase).
+    pub fn arity(name: &str) -> CommandError {
+        CommandError::Other(format!("ERR wrong number of arguments for '{name}' command").into())
+    }
+
+    /// `ERR unknown command '<name>', with args beginning with: <quoted args>`.
+    pub fn unknown_command(name: &str, args_quoted: &str) -> CommandError {
+        let text = format!("ERR unknown command '{name}', with args beginning with: {args_quoted}");
+        CommandError::Other(text.into())
+    }
+
+    /// `ERR unknown subcommand '<sub>'. Try <COMMAND> HELP.`
+    pub fn unknown_subcommand(sub: &str, command: &str) -> CommandError {
+        CommandError::Other(format!("ERR unknown subcommand '{sub}'. Try {command} HELP.").into())
+    }
+
+    /// DEBUG's: `ERR unknown subcommand or wrong number of arguments for '<sub>'. ...`
+    pub fn debug_subcommand(sub: &str) -> CommandError {
+        let text = format!(
+            "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try DEBUG HELP."
+        );
+        CommandError::Other(text.into())
+    }
+
+    /// `ERR <what> is not supported by shardis`.
+    pub fn unsupported(what: &str) -> CommandError {
+        CommandError::Other(format!("ERR {what} is not supported by shardis").into())
+    }
+
+    /// `ERR Unsupported option <opt>` (EXPIRE's options).
+    pub fn unsupported_option(opt: &str) -> CommandError {
+        CommandError::Other(format!("ERR Unsupported option {opt}").into())
+    }
+
+    /// `ERR Syntax error in HELLO option '<opt>'`.
+    pub fn hello_option(opt: &str) -> CommandError {
+        CommandError::Other(format!("ERR Syntax error in HELLO option '{opt}'").into())
+    }
+
+    /// `ERR Protocol error: <detail>` (the connection closes after it).
+    pub fn protocol(detail: &str) -> CommandError {
+        CommandError::Other(format!("ERR Protocol error: {detail}").into())
+    }
+
+    /// `ERR value is out of range, value must between <lo> and <hi>`.
+    pub fn out_of_range_between(lo: i64, hi: i64) -> CommandError {
+        let text = format!("ERR value is out of range, value must between {lo} and {hi}");
+        CommandError::Other(text.into())
+    }
+
+    /// `ERR at least 1 input key is needed for '<cmd>' command`.
+    pub fn no_input_keys(cmd: &str) -> CommandError {
+        let text = format!("ERR at least 1 input key is needed for '{cmd}' command");
+        CommandError::Other(text.into())
+    }
+
+    /// A commit (or WAL sync) failed: `ERR <what failed>`.
+    pub fn commit_failed(what: &str) -> CommandError {
+        CommandError::Other(format!("ERR {what}").into())
+    }
+
+    /// SAVE's checkpoint failed.
+    pub fn checkpoint_failed(why: &str) -> CommandError {
+        CommandError::Other(format!("ERR checkpoint failed: {why}").into())
+    }
+
+    /// CONFIG SET refused `name`'s value: `why`.
+    pub fn config_set_failed(name: &str, why: &str) -> CommandError {
+        let text = format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}");
+        CommandError::Other(text.into())
+    }
+
+    /// CONFIG SET of a parameter that does not exist.
+    pub fn config_unknown(name: &str) -> CommandError {
+        let text = format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'");
+        CommandError::Other(text.into())
+    }
+
+    /// CONFIG REWRITE could not write the file.
+    pub fn rewrite_failed(why: &str) -> CommandError {
+        CommandError::Other(format!("ERR Rewriting config file: {why}").into())
+    }
+}
+
 /// A failed RocksDB operation; becomes an `-ERR` reply, never a dropped connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StorageError(pub String);

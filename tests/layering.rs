@@ -114,3 +114,54 @@ fn the_layer_list_is_read_as_written() {
     let lib = "//! Layers (bottom to top):\n//! * [`a`], [`b`]: x.\n//! * [`c`]: y,\n//!   z.\n//!\n//! * [`d`]: not a layer.\n";
     assert_eq!(layers(lib), ["a", "b", "c"]);
 }
+
+/// Whether a string literal starting at `text` is an error reply's text.
+fn is_error_text(text: &str) -> bool {
+    [
+        "ERR ",
+        "-ERR ",
+        "WRONGTYPE ",
+        "NOAUTH ",
+        "WRONGPASS ",
+        "NOPROTO ",
+        "EXECABORT ",
+        "BUSY ",
+    ]
+    .iter()
+    .any(|code| text.starts_with(code))
+}
+
+#[test]
+fn error_texts_live_in_the_error_module() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&root, &mut files);
+    let mut wrong = Vec::new();
+    for file in &files {
+        let rel = file
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        // The error module itself, and tables generated from Redis.
+        if rel == "error.rs" || rel.starts_with("spec/") || rel == "config/redis_params.rs" {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).unwrap();
+        // Unit tests may spell out the texts they check.
+        let code = text.split("\n#[cfg(test)]").next().unwrap_or("");
+        for (n, line) in code.lines().enumerate() {
+            let line = line.split("//").next().unwrap_or("");
+            for (i, _) in line.match_indices('"') {
+                if is_error_text(&line[i + 1..]) {
+                    wrong.push(format!("{rel}:{}: {}", n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "error texts outside src/error.rs:\n{}",
+        wrong.join("\n")
+    );
+}

@@ -37,9 +37,7 @@ pub use table::{lookup, Command, Kind, Merge};
 
 /// The reply for a wrong number of arguments to `name` (lowercase, as Redis prints it).
 pub fn arity_error(name: &str) -> Reply {
-    Reply::error(format!(
-        "ERR wrong number of arguments for '{name}' command"
-    ))
+    CommandError::arity(name).into()
 }
 
 /// Parses an integer argument, Redis-style.

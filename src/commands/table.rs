@@ -19,13 +19,14 @@ use ahash::AHashMap;
 use bytes::Bytes;
 
 use super::{connection, hashes, keys, lists, server, sets, strings, zsets, ExecFn};
+use crate::error::CommandError;
 use crate::protocol::Reply;
 use crate::spec::redis_spec::REDIS_SPECS;
 use crate::spec::RedisSpec;
 use crate::state::Session;
 
 /// A network-side handler: connection and server state only.
-pub type LocalFn = fn(&mut Session, &[Bytes]) -> Reply;
+pub type LocalFn = fn(&mut Session, &[Bytes]) -> Result<Reply, CommandError>;
 
 /// How partial replies of a split command are combined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,6 +15,8 @@ use std::sync::Mutex;
 
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 
+use crate::error::CommandError;
+
 /// How the server is built: the dual runtime it exists for, or the baseline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum RuntimeMode {
@@ -737,7 +739,9 @@ impl Live {
     /// `CONFIG SET` of several parameters, all or nothing. Err is the full error text.
     pub fn set(&self, pairs: &[(String, String)]) -> Result<(), String> {
         let fail = |name: &str, why: &str| {
-            format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
+            CommandError::config_set_failed(name, why)
+                .text()
+                .into_owned()
         };
         let mut params = self.params.lock().unwrap_or_else(|e| e.into_inner());
         for (i, (name, value)) in pairs.iter().enumerate() {
@@ -746,9 +750,7 @@ impl Live {
             }
             let known = params.contains_key(name) || LIVE_PARAMS.contains(&name.as_str());
             if !known {
-                return Err(format!(
-                    "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
-                ));
+                return Err(CommandError::config_unknown(name).text().into_owned());
             }
             if self.immutable.contains(&name.as_str()) {
                 return Err(fail(name, "can't set immutable config"));
@@ -761,7 +763,7 @@ impl Live {
         if let Some((_, n)) = pairs.iter().find(|(n, _)| n == "network-threads") {
             if let (Some(apply), Ok(n)) = (self.network_threads_hook.get(), n.parse()) {
                 drop(params);
-                apply(n).map_err(|e| format!("ERR CONFIG SET failed (possibly related to argument 'network-threads') - {e}"))?;
+                apply(n).map_err(|e| fail("network-threads", &e))?;
                 params = self.params.lock().unwrap_or_else(|e| e.into_inner());
             }
         }

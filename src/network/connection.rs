@@ -25,6 +25,7 @@ use tokio::net::TcpStream;
 use super::coordinator;
 use crate::commands::table::{Kind, Merge};
 use crate::commands::{self, keys, Command, ExecFn};
+use crate::error::{text, CommandError};
 use crate::metrics;
 use crate::protocol::{parser, Parsed, Reply};
 use crate::state::ServerCtx;
@@ -60,9 +61,9 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<ServerCtx>) {
     };
     let mut stream = stream;
     if !admitted {
-        let _ = stream
-            .write_all(b"-ERR max number of clients reached\r\n")
-            .await;
+        let mut refusal = Vec::new();
+        Reply::error(text::MAX_CLIENTS).encode(&mut refusal, false);
+        let _ = stream.write_all(&refusal).await;
         return;
     }
     let shards = ctx.backend.shards();
@@ -329,8 +330,7 @@ impl Pipeline {
             return Flow::Continue;
         }
         if !session.authed && !cmd.flags.no_auth {
-            self.slots
-                .push(Slot::Ready(Reply::error("NOAUTH Authentication required.")));
+            self.slots.push(Slot::Ready(Reply::error(text::NOAUTH)));
             return Flow::Continue;
         }
         session.info.touch(spec);
@@ -340,7 +340,7 @@ impl Pipeline {
             Kind::Barrier(_) => return Flow::Barrier(cmd, args),
             Kind::Local(f) => {
                 let started = std::time::Instant::now();
-                let reply = f(session, &args);
+                let reply = f(session, &args).unwrap_or_else(Reply::from);
                 let (threshold, max_len) = session.ctx.live.slowlog();
                 let usec = started.elapsed().as_micros() as u64;
                 metrics::slowlog_maybe(threshold, max_len, usec, &args, session.info.id);
@@ -499,7 +499,7 @@ impl Pipeline {
         self.results[shard as usize]
             .get_mut(idx as usize)
             .map(|r| std::mem::replace(r, Reply::Nil))
-            .unwrap_or_else(|| Reply::error("ERR storage unavailable"))
+            .unwrap_or_else(|| CommandError::Unavailable.into())
     }
 
     /// Encodes every reply of the batch, in order, and resets the batch.
@@ -650,7 +650,5 @@ fn unknown_command(args: &[Bytes]) -> Reply {
         let cut: String = text.chars().take(room).collect();
         rest.push_str(&format!("'{cut}' "));
     }
-    Reply::error(format!(
-        "ERR unknown command '{name}', with args beginning with: {rest}"
-    ))
+    CommandError::unknown_command(&name, &rest).into()
 }

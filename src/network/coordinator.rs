@@ -13,6 +13,7 @@ use bytes::Bytes;
 use crate::commands::algebra::{self, Source};
 use crate::commands::table::{Coord, Kind};
 use crate::commands::{is, keys, lists, server, sets, zsets, Command, CommandError};
+use crate::error::text;
 use crate::protocol::Reply;
 use crate::state::Session;
 use crate::storage::encoding::{key_hash, shard_of, ValueType};
@@ -28,9 +29,11 @@ pub(super) async fn run(
     _chan: &mut ReplyChannel,
 ) -> Option<Reply> {
     let coord = match cmd.kind {
-        Kind::Local(f) | Kind::Barrier(f) => return Some(f(session, &args)),
+        Kind::Local(f) | Kind::Barrier(f) => {
+            return Some(f(session, &args).unwrap_or_else(Reply::from))
+        }
         Kind::Coordinated(c, _) => c,
-        _ => return Some(Reply::error("ERR internal error: not a barrier command")),
+        _ => return Some(Reply::error(text::NOT_A_BARRIER)),
     };
     let result = match coord {
         Coord::Rename => rename(session, args).await,
@@ -159,7 +162,7 @@ async fn keyspace(session: &Session) -> Result<Vec<(i64, i64)>> {
 fn shutdown(session: &mut Session, args: &[Bytes]) -> Option<Reply> {
     for a in &args[1..] {
         if is(a, "abort") {
-            return Some(Reply::error("ERR No shutdown in progress."));
+            return Some(Reply::error(text::NO_SHUTDOWN));
         }
         if !["nosave", "save", "now", "force"].iter().any(|k| is(a, k)) {
             return Some(CommandError::Syntax.into());
@@ -263,7 +266,7 @@ async fn multi_pop(session: &mut Session, args: Vec<Bytes>) -> Result<Reply> {
             Some(v) if is(opt, "count") && count.is_none() => {
                 count = Some(match crate::commands::arg_i64(v) {
                     Ok(c) if c > 0 => c as u64,
-                    _ => return Err(CommandError::other("ERR count should be greater than 0")),
+                    _ => return Err(CommandError::other(text::COUNT_NOT_POSITIVE)),
                 });
             }
             _ => return Err(CommandError::Syntax),
@@ -451,11 +454,7 @@ async fn zrangestore(session: &mut Session, args: Vec<Bytes>) -> Result<Reply> {
 /// STORAGE-PANIC [shard]; refused unless the server runs with --enable-debug-command yes.
 async fn debug(session: &mut Session, args: Vec<Bytes>) -> Reply {
     if !session.ctx.live.debug_enabled {
-        return Reply::error(
-            "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", \
-             you can run it from a local connection, otherwise you need to set this option in the \
-             configuration file, and then restart the server.",
-        );
+        return Reply::error(text::DEBUG_NOT_ALLOWED);
     }
     let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
     let number = |i: usize| -> Result<Option<u64>> {
@@ -505,12 +504,7 @@ async fn debug(session: &mut Session, args: Vec<Bytes>) -> Reply {
             }
         }
         "storage-panic" if args.len() <= 3 => DebugOp::Panic,
-        _ => {
-            return Reply::error(format!(
-                "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
-                String::from_utf8_lossy(&args[1])
-            ))
-        }
+        _ => return CommandError::debug_subcommand(&String::from_utf8_lossy(&args[1])).into(),
     };
     let shard_arg = if op == DebugOp::Panic { 2 } else { 3 };
     let shard = match number(shard_arg) {
@@ -565,14 +559,14 @@ async fn save(session: &mut Session, args: &[Bytes]) -> Reply {
         }
         return match checkpoint(&ctx, path).await {
             Ok(()) => Reply::Ok,
-            Err(e) => Reply::error(format!("ERR checkpoint failed: {e}")),
+            Err(e) => CommandError::checkpoint_failed(&e).into(),
         };
     }
     if args.len() > 2 || (args.len() == 2 && !is(&args[1], "schedule")) {
         return CommandError::Syntax.into();
     }
     if ctx.bgsave_running.swap(true, Ordering::SeqCst) {
-        return Reply::error("ERR Background save already in progress");
+        return Reply::error(text::BGSAVE_RUNNING);
     }
     tokio::spawn(async move {
         if let Err(e) = checkpoint(&ctx, path).await {

@@ -40,7 +40,9 @@ impl ProtocolError {
 
     /// The error reply Redis sends before closing the connection.
     pub fn reply_text(&self) -> String {
-        format!("ERR Protocol error: {}", self.0)
+        crate::error::CommandError::protocol(&self.0)
+            .text()
+            .into_owned()
     }
 }
 

@@ -25,6 +25,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use super::shard::{Shard, Tx};
+use crate::error::text;
 use crate::error::CommandError;
 
 /// What a held shard runs: a step, on the shard's own thread.
@@ -118,7 +119,7 @@ impl Held {
         F: FnOnce(&mut Shard) -> T + Send + 'static,
     {
         let Some((_, h)) = self.held.iter_mut().find(|(s, _)| *s == shard) else {
-            return Err(CommandError::other("ERR internal error: shard not held"));
+            return Err(CommandError::other(text::SHARD_NOT_HELD));
         };
         match h {
             HeldShard::Dual(ops) => {

@@ -38,6 +38,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use crate::clock::now_ms;
 use crate::config::Live;
+use crate::error::text;
 use crate::error::CommandError;
 use crate::protocol::Reply;
 pub use engine::{Engine, EngineOptions, EngineStats, StorageError};
@@ -370,7 +371,7 @@ impl Backend {
     pub async fn debug(&self, op: DebugOp, shard: Option<usize>) -> Result<(), Reply> {
         let targets: Vec<usize> = match shard {
             Some(s) if s < self.shards() => vec![s],
-            Some(_) => return Err(Reply::error("ERR no such shard")),
+            Some(_) => return Err(Reply::error(text::NO_SUCH_SHARD)),
             None => (0..self.shards()).collect(),
         };
         match self {
@@ -394,11 +395,7 @@ impl Backend {
                             });
                         }
                         DebugOp::FailWrites(n) => shard.lock().await.fail_next_writes(n),
-                        DebugOp::Panic => {
-                            return Err(Reply::error(
-                                "ERR DEBUG STORAGE-PANIC needs --runtime dual (shards have no task of their own here)",
-                            ))
-                        }
+                        DebugOp::Panic => return Err(Reply::error(text::PANIC_NEEDS_DUAL)),
                     }
                 }
             }

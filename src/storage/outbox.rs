@@ -35,7 +35,6 @@ use tokio::sync::mpsc;
 
 use super::channel::ShardTx;
 use super::{ConnTx, ReplyTx, RunPart, ShardCounters, ShardMsg, ShardReply};
-use crate::protocol::Reply;
 
 /// Most parts (one per connection and batch) queued for one shard on one thread.
 const MAX_QUEUED_PARTS: usize = 4096;
@@ -187,7 +186,7 @@ async fn flusher(queues: Rc<Vec<Queue>>, shard: usize, tx: ShardTx, counters: Ar
                 let replies = p
                     .reqs
                     .iter()
-                    .map(|_| Reply::error("ERR storage unavailable"))
+                    .map(|_| crate::error::CommandError::Unavailable.into())
                     .collect();
                 p.reply.send(ShardReply {
                     shard: p.shard,

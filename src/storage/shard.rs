@@ -20,6 +20,7 @@ use super::cache::ValueCache;
 use super::encoding::{self, CollectionMeta, Space, Value, ValueType};
 use super::engine::{Batch, Engine, StorageError};
 use crate::config::Live;
+use crate::error::text;
 use crate::error::CommandError;
 use crate::protocol::Reply;
 
@@ -493,7 +494,7 @@ impl Tx<'_> {
         let raw = raw?;
         let Some(raw) = raw else { return Ok(None) };
         let Some(value) = encoding::decode_value(raw) else {
-            return Err(CommandError::other("ERR corrupt value in storage"));
+            return Err(CommandError::other(text::CORRUPT_VALUE));
         };
         if value.expired(self.now_ms) {
             let k = shard.scratch.clone();
@@ -603,7 +604,7 @@ impl Tx<'_> {
             Some(v) if v.kind != kind => Err(CommandError::WrongType),
             Some(v) => CollectionMeta::decode_payload(&v.payload)
                 .map(|m| Some((m, v.expire_at)))
-                .ok_or_else(|| CommandError::other("ERR corrupt collection metadata")),
+                .ok_or_else(|| CommandError::other(text::CORRUPT_META)),
         }
     }
 
@@ -781,7 +782,7 @@ impl Tx<'_> {
         let mut records = Vec::new();
         if v.kind != ValueType::String {
             let meta = CollectionMeta::decode_payload(&v.payload)
-                .ok_or_else(|| CommandError::other("ERR corrupt collection metadata"))?;
+                .ok_or_else(|| CommandError::other(text::CORRUPT_META))?;
             for space in [Space::Member, Space::Score] {
                 for (suffix, value) in self.all_records(space, key, meta.version)? {
                     records.push((space, suffix, value));
@@ -804,7 +805,7 @@ impl Tx<'_> {
             return Ok(());
         }
         let mut meta = CollectionMeta::decode_payload(&image.payload)
-            .ok_or_else(|| CommandError::other("ERR corrupt collection metadata"))?;
+            .ok_or_else(|| CommandError::other(text::CORRUPT_META))?;
         meta.version = self.new_collection().version;
         for (space, suffix, value) in &image.records {
             self.record_put(*space, key, meta.version, suffix, value);

@@ -32,6 +32,7 @@ use super::{
     Engine, EngineStats, ReplyTx, Shard, ShardCounters, ShardMsg, ShardReply, StageTimes,
 };
 use crate::config::Live;
+use crate::error::text;
 use crate::protocol::Reply;
 
 /// Replies owed to one connection for one part; answers with an error if dropped
@@ -52,7 +53,7 @@ impl Pending {
     /// failed.
     fn fail_writes(&mut self, e: &str) {
         for i in self.wrote.drain(..) {
-            self.replies[i as usize] = Reply::error(format!("ERR {e}"));
+            self.replies[i as usize] = crate::error::CommandError::commit_failed(e).into();
         }
     }
 
@@ -86,9 +87,7 @@ impl Drop for Pending {
                 shard: self.shard,
                 seq: self.seq,
                 times: self.times,
-                replies: (0..n)
-                    .map(|_| Reply::error("ERR storage shard failed; the command was not applied"))
-                    .collect(),
+                replies: (0..n).map(|_| Reply::error(text::SHARD_FAILED)).collect(),
             });
         }
     }

@@ -6,44 +6,45 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 
 use crate::commands::table::Kind;
-use crate::commands::{arg_i64, arity_error, is, lookup};
+use crate::commands::{arg_i64, is, lookup};
+use crate::error::{text, CommandError};
 use crate::protocol::Reply;
 use crate::state::Session;
+
+type Result<T> = std::result::Result<T, CommandError>;
 
 /// The Redis version shardis answers as (clients gate features on it).
 pub const REDIS_VERSION: &str = "7.0.15";
 
 /// PING \[message\]
-pub fn ping(_s: &mut Session, args: &[Bytes]) -> Reply {
+pub fn ping(_s: &mut Session, args: &[Bytes]) -> Result<Reply> {
     match args.len() {
-        1 => Reply::Status("PONG".into()),
-        2 => Reply::Bulk(args[1].clone()),
-        _ => arity_error("ping"),
+        1 => Ok(Reply::Status("PONG".into())),
+        2 => Ok(Reply::Bulk(args[1].clone())),
+        _ => Err(CommandError::arity("ping")),
     }
 }
 
 /// ECHO message
-pub fn echo(_s: &mut Session, args: &[Bytes]) -> Reply {
-    Reply::Bulk(args[1].clone())
+pub fn echo(_s: &mut Session, args: &[Bytes]) -> Result<Reply> {
+    Ok(Reply::Bulk(args[1].clone()))
 }
 
 /// SELECT index
-pub fn select(s: &mut Session, args: &[Bytes]) -> Reply {
-    let Ok(db) = arg_i64(&args[1]) else {
-        return Reply::error("ERR value is not an integer or out of range");
-    };
+pub fn select(s: &mut Session, args: &[Bytes]) -> Result<Reply> {
+    let db = arg_i64(&args[1])?;
     if db < 0 || db >= s.ctx.live.databases as i64 {
-        return Reply::error("ERR DB index is out of range");
+        return Err(CommandError::other(text::DB_OUT_OF_RANGE));
     }
     s.db = db as u8;
     s.info.db.store(s.db, Ordering::Relaxed);
-    Reply::Ok
+    Ok(Reply::Ok)
 }
 
 /// QUIT: replies OK, then the connection closes.
-pub fn quit(s: &mut Session, _args: &[Bytes]) -> Reply {
+pub fn quit(s: &mut Session, _args: &[Bytes]) -> Result<Reply> {
     s.closing = true;
-    Reply::Ok
+    Ok(Reply::Ok)
 }
 
 fn check_password(s: &Session, user: Option<&[u8]>, pass: &[u8]) -> bool {
@@ -56,18 +57,13 @@ fn check_password(s: &Session, user: Option<&[u8]>, pass: &[u8]) -> bool {
     }
 }
 
-const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
-
 /// AUTH \[username\] password
-pub fn auth(s: &mut Session, args: &[Bytes]) -> Reply {
+pub fn auth(s: &mut Session, args: &[Bytes]) -> Result<Reply> {
     if args.len() > 3 {
-        return Reply::error("ERR syntax error");
+        return Err(CommandError::Syntax);
     }
     if args.len() == 2 && s.ctx.live.requirepass().is_none() {
-        return Reply::error(
-            "ERR AUTH <password> called without any password configured for the default user. \
-             Are you sure your configuration is correct?",
-        );
+        return Err(CommandError::other(text::AUTH_NO_PASSWORD));
     }
     let (user, pass) = if args.len() == 3 {
         (Some(&args[1][..]), &args[2][..])
@@ -76,21 +72,21 @@ pub fn auth(s: &mut Session, args: &[Bytes]) -> Reply {
     };
     if check_password(s, user, pass) {
         s.authed = true;
-        Reply::Ok
+        Ok(Reply::Ok)
     } else {
-        Reply::error(WRONGPASS)
+        Err(CommandError::other(text::WRONGPASS))
     }
 }
 
 /// HELLO [protover [AUTH username password] [SETNAME clientname]]
-pub fn hello(s: &mut Session, args: &[Bytes]) -> Reply {
+pub fn hello(s: &mut Session, args: &[Bytes]) -> Result<Reply> {
     let mut version = if s.resp3 { 3 } else { 2 };
     if args.len() >= 2 {
         let Ok(v) = arg_i64(&args[1]) else {
-            return Reply::error("ERR Protocol version is not an integer or out of range");
+            return Err(CommandError::other(text::PROTOCOL_VERSION));
         };
         if !(2..=3).contains(&v) {
-            return Reply::error("NOPROTO unsupported protocol version");
+            return Err(CommandError::other(text::NOPROTO));
         }
         version = v;
     }
@@ -106,34 +102,27 @@ pub fn hello(s: &mut Session, args: &[Bytes]) -> Reply {
             name = Some(args[j + 1].clone());
             j += 2;
         } else {
-            return Reply::error(format!(
-                "ERR Syntax error in HELLO option '{}'",
-                String::from_utf8_lossy(&args[j])
-            ));
+            return Err(CommandError::hello_option(&String::from_utf8_lossy(
+                &args[j],
+            )));
         }
     }
     if let Some((user, pass)) = creds {
         if !check_password(s, Some(&user), &pass) {
-            return Reply::error(WRONGPASS);
+            return Err(CommandError::other(text::WRONGPASS));
         }
         s.authed = true;
     }
     if !s.authed {
-        return Reply::error(
-            "NOAUTH HELLO must be called with the client already authenticated, otherwise the \
-             HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and \
-             select the RESP protocol version at the same time",
-        );
+        return Err(CommandError::other(text::HELLO_NOAUTH));
     }
     if let Some(name) = name {
-        if let Err(e) = set_name(s, name) {
-            return e;
-        }
+        set_name(s, name)?;
     }
     s.resp3 = version == 3;
     s.info.resp.store(version as u8, Ordering::Relaxed);
     let b = |t: &str| Reply::bulk(t.as_bytes());
-    Reply::Map(vec![
+    Ok(Reply::Map(vec![
         (b("server"), b("redis")),
         (b("version"), b(REDIS_VERSION)),
         (b("proto"), Reply::Int(version)),
@@ -141,14 +130,12 @@ pub fn hello(s: &mut Session, args: &[Bytes]) -> Reply {
         (b("mode"), b("standalone")),
         (b("role"), b("master")),
         (b("modules"), Reply::Array(Vec::new())),
-    ])
+    ]))
 }
 
-fn set_name(s: &mut Session, name: Bytes) -> Result<(), Reply> {
+fn set_name(s: &mut Session, name: Bytes) -> Result<()> {
     if name.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
-        return Err(Reply::error(
-            "ERR Client names cannot contain spaces, newlines or special characters.",
-        ));
+        return Err(CommandError::other(text::CLIENT_NAME));
     }
     *s.info.name.lock().unwrap_or_else(|e| e.into_inner()) =
         if name.is_empty() { None } else { Some(name) };
@@ -156,18 +143,16 @@ fn set_name(s: &mut Session, name: Bytes) -> Result<(), Reply> {
 }
 
 /// CLIENT ID | SETNAME | GETNAME | LIST | INFO | KILL | NO-EVICT | HELP
-pub fn client(s: &mut Session, args: &[Bytes]) -> Reply {
+pub fn client(s: &mut Session, args: &[Bytes]) -> Result<Reply> {
     let spec = lookup(b"client").map(|c| c.spec);
     let Some(sub) = spec.and_then(|c| c.subcommand(&args[1])) else {
-        return Reply::error(format!(
-            "ERR unknown subcommand '{}'. Try CLIENT HELP.",
-            String::from_utf8_lossy(&args[1])
-        ));
+        let name = String::from_utf8_lossy(&args[1]);
+        return Err(CommandError::unknown_subcommand(&name, "CLIENT"));
     };
     if !sub.arity_ok(args.len()) {
-        return arity_error(sub.name);
+        return Err(CommandError::arity(sub.name));
     }
-    match sub.name {
+    Ok(match sub.name {
         "client|id" => Reply::Int(s.info.id as i64),
         "client|getname" => {
             let name = s.info.name();
@@ -177,10 +162,10 @@ pub fn client(s: &mut Session, args: &[Bytes]) -> Reply {
                 Reply::Bulk(name)
             }
         }
-        "client|setname" => match set_name(s, args[2].clone()) {
-            Ok(()) => Reply::Ok,
-            Err(e) => e,
-        },
+        "client|setname" => {
+            set_name(s, args[2].clone())?;
+            Reply::Ok
+        }
         "client|info" => Reply::Verbatim(format!("{}\n", s.info.describe())),
         "client|list" => {
             let clients = s.ctx.clients.lock().unwrap_or_else(|e| e.into_inner());
@@ -203,11 +188,10 @@ pub fn client(s: &mut Session, args: &[Bytes]) -> Reply {
             Reply::Verbatim(text)
         }
         "client|no-evict" => {
-            if is(&args[2], "on") || is(&args[2], "off") {
-                Reply::Ok
-            } else {
-                Reply::error("ERR syntax error")
+            if !is(&args[2], "on") && !is(&args[2], "off") {
+                return Err(CommandError::Syntax);
             }
+            Reply::Ok
         }
         "client|help" => Reply::Array(
             [
@@ -229,11 +213,12 @@ pub fn client(s: &mut Session, args: &[Bytes]) -> Reply {
             .map(|l| Reply::Status((*l).into()))
             .collect(),
         ),
-        other => Reply::error(format!(
-            "ERR {} is not supported by shardis",
-            other.replace('|', " ").to_uppercase()
-        )),
-    }
+        other => {
+            return Err(CommandError::unsupported(
+                &other.replace('|', " ").to_uppercase(),
+            ))
+        }
+    })
 }
 
 /// The connection commands and where each runs, for the command table ([`crate::commands::table`]).

@@ -10,41 +10,43 @@ use bytes::Bytes;
 
 use super::connection::REDIS_VERSION;
 use crate::commands::table::{Coord, Kind};
-use crate::commands::{arity_error, is, lookup, table};
+use crate::commands::{is, lookup, table};
+use crate::error::{text, CommandError};
 use crate::metrics::{Parts, Snapshot};
 use crate::protocol::Reply;
 use crate::state::ServerCtx;
 use crate::state::Session;
 use crate::storage::now_ms;
 
-fn sub_or_error(
-    name: &'static str,
-    args: &[Bytes],
-) -> Result<&'static crate::spec::RedisSpec, Reply> {
+type Result<T> = std::result::Result<T, CommandError>;
+
+/// The subcommand `args[1]` of container command `name`, arity-checked.
+fn subcommand(name: &'static str, args: &[Bytes]) -> Result<&'static crate::spec::RedisSpec> {
     let spec = lookup(name.as_bytes()).map(|c| c.spec);
     let Some(sub) = spec.and_then(|c| c.subcommand(&args[1])) else {
-        return Err(Reply::error(format!(
-            "ERR unknown subcommand '{}'. Try {} HELP.",
-            String::from_utf8_lossy(&args[1]),
-            name.to_uppercase()
-        )));
+        let sub = String::from_utf8_lossy(&args[1]);
+        return Err(CommandError::unknown_subcommand(&sub, &name.to_uppercase()));
     };
     if !sub.arity_ok(args.len()) {
-        return Err(arity_error(sub.name));
+        return Err(CommandError::arity(sub.name));
     }
     Ok(sub)
 }
 
+/// The error for a subcommand shardis does not implement.
+fn unsupported(name: &str) -> CommandError {
+    CommandError::unsupported(&name.replace('|', " ").to_uppercase())
+}
+
 /// COMMAND [COUNT | INFO name... | DOCS name... | LIST | GETKEYS cmd args...]
-pub fn command(_s: &mut Session, args: &[Bytes]) -> Reply {
+pub fn command(_s: &mut Session, args: &[Bytes]) -> Result<Reply> {
     if args.len() == 1 {
-        return Reply::Array(table::all().map(|c| c.spec.info_reply()).collect());
+        return Ok(Reply::Array(
+            table::all().map(|c| c.spec.info_reply()).collect(),
+        ));
     }
-    let sub = match sub_or_error("command", args) {
-        Ok(s) => s,
-        Err(e) => return e,
-    };
-    match sub.name {
+    let sub = subcommand("command", args)?;
+    Ok(match sub.name {
         "command|count" => Reply::Int(table::all().count() as i64),
         "command|list" => Reply::Array(
             table::all()
@@ -53,7 +55,9 @@ pub fn command(_s: &mut Session, args: &[Bytes]) -> Reply {
         ),
         "command|info" => {
             if args.len() == 2 {
-                return Reply::Array(table::all().map(|c| c.spec.info_reply()).collect());
+                return Ok(Reply::Array(
+                    table::all().map(|c| c.spec.info_reply()).collect(),
+                ));
             }
             Reply::Array(
                 args[2..]
@@ -81,11 +85,11 @@ pub fn command(_s: &mut Session, args: &[Bytes]) -> Reply {
         }
         "command|getkeys" => {
             let Some(cmd) = lookup(&args[2]) else {
-                return Reply::error("ERR Invalid command specified");
+                return Err(CommandError::other(text::INVALID_COMMAND));
             };
             let inner = &args[2..];
             if !cmd.spec.arity_ok(inner.len()) {
-                return Reply::error("ERR Invalid number of arguments specified for command");
+                return Err(CommandError::other(text::INVALID_ARG_COUNT));
             }
             let keys: Vec<Reply> = cmd
                 .spec
@@ -93,24 +97,18 @@ pub fn command(_s: &mut Session, args: &[Bytes]) -> Reply {
                 .map(|p| Reply::Bulk(inner[p].clone()))
                 .collect();
             if keys.is_empty() {
-                return Reply::error("ERR The command has no key arguments");
+                return Err(CommandError::other(text::NO_KEY_ARGUMENTS));
             }
             Reply::Array(keys)
         }
-        _ => Reply::error(format!(
-            "ERR {} is not supported by shardis",
-            sub.name.replace('|', " ").to_uppercase()
-        )),
-    }
+        _ => return Err(unsupported(sub.name)),
+    })
 }
 
 /// CONFIG GET pattern... | SET name value... | RESETSTAT | REWRITE
-pub fn config(s: &mut Session, args: &[Bytes]) -> Reply {
-    let sub = match sub_or_error("config", args) {
-        Ok(s) => s,
-        Err(e) => return e,
-    };
-    match sub.name {
+pub fn config(s: &mut Session, args: &[Bytes]) -> Result<Reply> {
+    let sub = subcommand("config", args)?;
+    Ok(match sub.name {
         "config|get" => {
             let patterns: Vec<&[u8]> = args[2..].iter().map(|a| a.as_ref()).collect();
             Reply::Map(
@@ -124,7 +122,7 @@ pub fn config(s: &mut Session, args: &[Bytes]) -> Reply {
         }
         "config|set" => {
             if !(args.len() - 2).is_multiple_of(2) {
-                return arity_error("config|set");
+                return Err(CommandError::arity("config|set"));
             }
             let pairs: Vec<(String, String)> = args[2..]
                 .chunks_exact(2)
@@ -135,10 +133,8 @@ pub fn config(s: &mut Session, args: &[Bytes]) -> Reply {
                     )
                 })
                 .collect();
-            match s.ctx.live.set(&pairs) {
-                Ok(()) => Reply::Ok,
-                Err(e) => Reply::error(e),
-            }
+            s.ctx.live.set(&pairs).map_err(CommandError::other)?;
+            Reply::Ok
         }
         "config|resetstat" => {
             let st = &s.ctx.stats;
@@ -154,34 +150,34 @@ pub fn config(s: &mut Session, args: &[Bytes]) -> Reply {
             crate::metrics::reset();
             Reply::Ok
         }
-        "config|rewrite" => match &s.ctx.config.config {
-            None => Reply::error("ERR The server is running without a config file"),
-            Some(path) => match s.ctx.live.rewrite(path) {
-                Ok(()) => Reply::Ok,
-                Err(e) => Reply::error(format!("ERR Rewriting config file: {e}")),
-            },
-        },
-        _ => Reply::error(format!(
-            "ERR {} is not supported by shardis",
-            sub.name.replace('|', " ").to_uppercase()
-        )),
-    }
+        "config|rewrite" => {
+            let Some(path) = &s.ctx.config.config else {
+                return Err(CommandError::other(text::NO_CONFIG_FILE));
+            };
+            s.ctx
+                .live
+                .rewrite(path)
+                .map_err(|e| CommandError::rewrite_failed(&e.to_string()))?;
+            Reply::Ok
+        }
+        _ => return Err(unsupported(sub.name)),
+    })
 }
 
 /// TIME
-pub fn time(_s: &mut Session, _args: &[Bytes]) -> Reply {
+pub fn time(_s: &mut Session, _args: &[Bytes]) -> Result<Reply> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    Reply::Array(vec![
+    Ok(Reply::Array(vec![
         Reply::bulk(now.as_secs().to_string().as_bytes()),
         Reply::bulk(now.subsec_micros().to_string().as_bytes()),
-    ])
+    ]))
 }
 
 /// LASTSAVE: Unix time of the last successful SAVE or BGSAVE (start time before any).
-pub fn lastsave(s: &mut Session, _args: &[Bytes]) -> Reply {
-    Reply::Int(s.ctx.last_save.load(Ordering::Relaxed) as i64)
+pub fn lastsave(s: &mut Session, _args: &[Bytes]) -> Result<Reply> {
+    Ok(Reply::Int(s.ctx.last_save.load(Ordering::Relaxed) as i64))
 }
 
 const DEFAULT_SECTIONS: &[&str] = &[
@@ -624,12 +620,9 @@ pub fn snapshot(ctx: &ServerCtx, parts: Parts) -> Snapshot {
 
 /// LATENCY HISTOGRAM [command ...] | LATEST | RESET | HELP. The histograms are the
 /// per-command latencies INFO latencystats summarises, in Redis 7's reply shape.
-pub fn latency(_s: &mut Session, args: &[Bytes]) -> Reply {
-    let sub = match sub_or_error("latency", args) {
-        Ok(s) => s,
-        Err(e) => return e,
-    };
-    match sub.name {
+pub fn latency(_s: &mut Session, args: &[Bytes]) -> Result<Reply> {
+    let sub = subcommand("latency", args)?;
+    Ok(match sub.name {
         "latency|histogram" => {
             let snap = crate::metrics::snapshot();
             let wanted = |name: &str| {
@@ -671,27 +664,21 @@ pub fn latency(_s: &mut Session, args: &[Bytes]) -> Reply {
             .map(|l| Reply::Status((*l).into()))
             .collect(),
         ),
-        other => Reply::error(format!(
-            "ERR {} is not supported by shardis",
-            other.replace('|', " ").to_uppercase()
-        )),
-    }
+        other => return Err(unsupported(other)),
+    })
 }
 
 /// SLOWLOG GET \[count\] | LEN | RESET | HELP: commands whose execution took at least
 /// slowlog-log-slower-than µs (on the shard for keyed commands), newest first.
-pub fn slowlog(s: &mut Session, args: &[Bytes]) -> Reply {
-    let sub = match sub_or_error("slowlog", args) {
-        Ok(s) => s,
-        Err(e) => return e,
-    };
-    match sub.name {
+pub fn slowlog(s: &mut Session, args: &[Bytes]) -> Result<Reply> {
+    let sub = subcommand("slowlog", args)?;
+    Ok(match sub.name {
         "slowlog|get" => {
             let count = match args.get(2).map(|a| crate::commands::arg_i64(a)) {
                 None => Some(10),
                 Some(Ok(-1)) => None,
                 Some(Ok(n)) if n >= 0 => Some(n as usize),
-                _ => return Reply::error("ERR count should be greater than or equal to -1"),
+                _ => return Err(CommandError::other(text::COUNT_BELOW_MINUS_ONE)),
             };
             let clients = s.ctx.clients.lock().unwrap_or_else(|e| e.into_inner());
             let entries = crate::metrics::slowlog_get(count)
@@ -737,7 +724,7 @@ pub fn slowlog(s: &mut Session, args: &[Bytes]) -> Reply {
             .map(|l| Reply::Status((*l).into()))
             .collect(),
         ),
-    }
+    })
 }
 
 /// p50, p99 and p99.9 of a histogram.

@@ -9,6 +9,7 @@ use ahash::{AHashMap, AHashSet};
 use bytes::Bytes;
 
 use crate::commands::{arg_i64, parse_float, CommandError, Tx};
+use crate::error::text;
 use crate::storage::encoding::{score_from_bytes, Space, ValueType};
 
 type Result<T> = std::result::Result<T, CommandError>;
@@ -138,7 +139,7 @@ pub fn parse_zoptions(opts: &[Bytes], numkeys: usize, diff: bool, store: bool) -
         if !diff && crate::commands::is(a, "weights") && opts.len() - i > numkeys {
             for k in 0..numkeys {
                 o.weights[k] = parse_float(&opts[i + 1 + k])
-                    .ok_or_else(|| CommandError::other("ERR weight value is not a float"))?;
+                    .ok_or_else(|| CommandError::other(text::WEIGHT_NOT_FLOAT))?;
             }
             i += numkeys + 1;
         } else if !diff && crate::commands::is(a, "aggregate") && i + 1 < opts.len() {
@@ -259,18 +260,18 @@ pub fn parse_numkeys(arg: &[u8], cmd: &str, available: usize) -> Result<usize> {
     let n = match arg_i64(arg) {
         Ok(n) => n,
         Err(_) if zfamily => return Err(CommandError::NotInteger),
-        Err(_) => return Err(CommandError::other("ERR numkeys should be greater than 0")),
+        Err(_) => return Err(CommandError::other(text::NUMKEYS_NOT_POSITIVE)),
     };
     if n <= 0 {
-        return Err(CommandError::other(if zfamily {
-            format!("ERR at least 1 input key is needed for '{cmd}' command")
+        return Err(if zfamily {
+            CommandError::no_input_keys(cmd)
         } else {
-            "ERR numkeys should be greater than 0".to_string()
-        }));
+            CommandError::other(text::NUMKEYS_NOT_POSITIVE)
+        });
     }
     if n as usize > available {
         return Err(if cmd == "sintercard" {
-            CommandError::other("ERR Number of keys can't be greater than number of args")
+            CommandError::other(text::NUMKEYS_TOO_MANY)
         } else {
             CommandError::Syntax
         });
@@ -286,7 +287,7 @@ pub fn parse_limit(opts: &[Bytes]) -> Result<usize> {
         if crate::commands::is(&opts[i], "limit") && i + 1 < opts.len() {
             limit = match arg_i64(&opts[i + 1]) {
                 Ok(n) if n >= 0 => n as usize,
-                _ => return Err(CommandError::other("ERR LIMIT can't be negative")),
+                _ => return Err(CommandError::other(text::LIMIT_NEGATIVE)),
             };
             i += 2;
         } else {

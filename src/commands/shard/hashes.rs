@@ -18,6 +18,7 @@ use bytes::Bytes;
 use super::strings::float_sum_text;
 use crate::commands::table::Kind;
 use crate::commands::{arg_i64, is, parse_float, CommandError, Tx};
+use crate::error::text;
 use crate::glob;
 use crate::protocol::parser::parse_i64;
 use crate::protocol::Reply;
@@ -43,10 +44,7 @@ fn open_or_create(tx: &mut Tx<'_>, key: &[u8]) -> Result<(CollectionMeta, u64, b
 
 /// The "wrong number of arguments" error of the command in `name`.
 fn arity(name: &[u8]) -> CommandError {
-    CommandError::other(format!(
-        "ERR wrong number of arguments for '{}' command",
-        String::from_utf8_lossy(name).to_ascii_lowercase()
-    ))
+    CommandError::arity(&String::from_utf8_lossy(name).to_ascii_lowercase())
 }
 
 /// Sets field/value pairs; returns how many fields are new.
@@ -231,9 +229,7 @@ pub fn hincrby(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     let by = arg_i64(&args[3])?;
     let (mut meta, at, old) = open_field(tx, key, field)?;
     let current = match &old {
-        Some(v) => {
-            parse_i64(v).ok_or_else(|| CommandError::other("ERR hash value is not an integer"))?
-        }
+        Some(v) => parse_i64(v).ok_or_else(|| CommandError::other(text::HASH_NOT_INTEGER))?,
         None => 0,
     };
     let new = current.checked_add(by).ok_or(CommandError::Overflow)?;
@@ -265,20 +261,16 @@ pub fn hincrbyfloat(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     let (key, field, incr) = (&args[1], &args[2], &args[3]);
     let by = long_double(incr).ok_or(CommandError::NotFloat)?;
     if !by.is_finite() {
-        return Err(CommandError::other("ERR value is NaN or Infinity"));
+        return Err(CommandError::other(text::VALUE_NAN));
     }
     let (mut meta, at, old) = open_field(tx, key, field)?;
     let current = match &old {
-        Some(v) => {
-            long_double(v).ok_or_else(|| CommandError::other("ERR hash value is not a float"))?
-        }
+        Some(v) => long_double(v).ok_or_else(|| CommandError::other(text::HASH_NOT_FLOAT))?,
         None => 0.0,
     };
     let sum = current + by;
     if !sum.is_finite() {
-        return Err(CommandError::other(
-            "ERR increment would produce NaN or Infinity",
-        ));
+        return Err(CommandError::other(text::INCR_NAN));
     }
     let text = float_sum_text(old.as_deref().unwrap_or(b"0"), incr, sum);
     tx.record_put(Space::Member, key, meta.version, field, text.as_bytes());
@@ -309,7 +301,7 @@ pub fn hrandfield(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
         Some(_) => return Err(CommandError::Syntax),
     };
     if with_values && count.unsigned_abs() > i64::MAX as u64 / 2 {
-        return Err(CommandError::other("ERR value is out of range"));
+        return Err(CommandError::other(text::OUT_OF_RANGE));
     }
     let Some((meta, _)) = tx.meta(key, HASH)? else {
         return Ok(Reply::Array(Vec::new()));
@@ -369,7 +361,7 @@ pub(super) fn check_cursor(arg: &[u8]) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(CommandError::other("ERR invalid cursor"))
+        Err(CommandError::other(text::INVALID_CURSOR))
     }
 }
 
@@ -403,10 +395,7 @@ pub(super) fn scan_reply(elements: Vec<Reply>) -> Reply {
 /// The count of HRANDFIELD / SRANDMEMBER: any integer but `i64::MIN`.
 pub(super) fn random_count(arg: &[u8]) -> Result<i64> {
     match arg_i64(arg)? {
-        i64::MIN => Err(CommandError::other(
-            "ERR value is out of range, value must between -9223372036854775807 and \
-             9223372036854775807",
-        )),
+        i64::MIN => Err(CommandError::other(text::INCR_OUT_OF_RANGE)),
         n => Ok(n),
     }
 }
@@ -484,7 +473,7 @@ pub(super) fn sample(
     }
     let k = count.unsigned_abs();
     if k > MAX_REPEATS {
-        return Err(CommandError::other("ERR value is out of range"));
+        return Err(CommandError::other(text::OUT_OF_RANGE));
     }
     let draws: Vec<u64> = (0..k).map(|_| random_below(size)).collect();
     let mut at = draws.clone();

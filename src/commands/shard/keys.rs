@@ -6,6 +6,7 @@ use bytes::Bytes;
 
 use crate::commands::table::{Coord, Kind, Merge};
 use crate::commands::{arg_i64, is, CommandError, Tx};
+use crate::error::text;
 use crate::glob;
 use crate::protocol::Reply;
 
@@ -51,22 +52,17 @@ fn expire_generic(
             _ if is(opt, "gt") => gt = true,
             _ if is(opt, "lt") => lt = true,
             _ => {
-                return Err(CommandError::other(format!(
-                    "ERR Unsupported option {}",
-                    String::from_utf8_lossy(opt)
+                return Err(CommandError::unsupported_option(&String::from_utf8_lossy(
+                    opt,
                 )))
             }
         }
     }
     if nx && (xx || gt || lt) {
-        return Err(CommandError::other(
-            "ERR NX and XX, GT or LT options at the same time are not compatible",
-        ));
+        return Err(CommandError::other(text::NX_XX_GT_LT));
     }
     if gt && lt {
-        return Err(CommandError::other(
-            "ERR GT and LT options at the same time are not compatible",
-        ));
+        return Err(CommandError::other(text::GT_AND_LT));
     }
     let mut when = arg_i64(&args[2])?;
     if seconds {
@@ -291,7 +287,7 @@ pub fn parse_cursor(arg: &[u8]) -> Result<u64> {
         .ok()
         .filter(|s| !s.starts_with('+'))
         .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(|| CommandError::other("ERR invalid cursor"))
+        .ok_or_else(|| CommandError::other(text::INVALID_CURSOR))
 }
 
 struct ScanOptions<'a> {

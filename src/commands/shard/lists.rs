@@ -14,6 +14,7 @@ use bytes::Bytes;
 
 use crate::commands::table::{Coord, Kind};
 use crate::commands::{arg_i64, arity_error, is, CommandError, Tx};
+use crate::error::text;
 use crate::protocol::Reply;
 use crate::storage::encoding::{CollectionMeta, Space, ValueType};
 use crate::storage::Span;
@@ -24,11 +25,11 @@ type Result<T> = std::result::Result<T, CommandError>;
 const POINT_DELETE_MAX: u64 = 32;
 
 fn corrupt() -> CommandError {
-    CommandError::other("ERR corrupt list in storage")
+    CommandError::other(text::CORRUPT_LIST)
 }
 
 fn exhausted() -> CommandError {
-    CommandError::other("ERR list position space exhausted")
+    CommandError::other(text::LIST_EXHAUSTED)
 }
 
 /// The list stored at `key`: `None` if missing, WRONGTYPE if another type.
@@ -297,11 +298,7 @@ fn pop(tx: &mut Tx<'_>, args: &[Bytes], left: bool) -> Result<Reply> {
         None => None,
         Some(a) => match arg_i64(a) {
             Ok(c) if c >= 0 => Some(c as u64),
-            _ => {
-                return Err(CommandError::other(
-                    "ERR value is out of range, must be positive",
-                ))
-            }
+            _ => return Err(CommandError::other(text::NOT_POSITIVE)),
         },
     };
     let key = &args[1];
@@ -381,7 +378,7 @@ pub fn lset(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     };
     let index = arg_i64(&args[2])?;
     let Some(i) = resolve_index(index, meta.size) else {
-        return Err(CommandError::other("ERR index out of range"));
+        return Err(CommandError::other(text::INDEX_OUT_OF_RANGE));
     };
     put_at(tx, key, meta.version, meta.head + i, &args[3]);
     Ok(Reply::Ok)
@@ -588,17 +585,14 @@ pub fn lpos(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
             Some(v) if is(opt, "rank") => {
                 rank = arg_i64(v)?;
                 if rank == 0 {
-                    return Err(CommandError::other(
-                        "ERR RANK can't be zero: use 1 to start from the first match, 2 from \
-                         the second ... or use negative to start from the end of the list",
-                    ));
+                    return Err(CommandError::other(text::RANK_ZERO));
                 }
             }
             Some(v) if is(opt, "count") => {
-                count = Some(non_negative(v, "ERR COUNT can't be negative")?);
+                count = Some(non_negative(v, text::COUNT_NEGATIVE)?);
             }
             Some(v) if is(opt, "maxlen") => {
-                maxlen = non_negative(v, "ERR MAXLEN can't be negative")?;
+                maxlen = non_negative(v, text::MAXLEN_NEGATIVE)?;
             }
             _ => return Err(CommandError::Syntax),
         }

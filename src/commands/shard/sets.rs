@@ -15,6 +15,7 @@ use bytes::Bytes;
 use super::hashes::{check_cursor, random_count, sample, scan_pattern, scan_reply};
 use crate::commands::table::{Coord, Kind};
 use crate::commands::{arg_i64, CommandError, Tx};
+use crate::error::text;
 use crate::glob;
 use crate::protocol::Reply;
 use crate::storage::encoding::{CollectionMeta, Space, ValueType};
@@ -156,11 +157,7 @@ pub fn spop(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
         // Redis gives the same error for a negative count and for a non-integer.
         Some(arg) => match arg_i64(arg) {
             Ok(n) if n >= 0 => Some(n),
-            _ => {
-                return Err(CommandError::other(
-                    "ERR value is out of range, must be positive",
-                ))
-            }
+            _ => return Err(CommandError::other(text::NOT_POSITIVE)),
         },
         None => None,
     };

@@ -4,6 +4,7 @@ use bytes::Bytes;
 
 use crate::commands::table::{Coord, Kind, Merge};
 use crate::commands::{arg_f64, arg_i64, is, CommandError, Tx};
+use crate::error::text;
 use crate::protocol::parser::parse_i64;
 use crate::protocol::Reply;
 use crate::storage::encoding::{Value, ValueType};
@@ -289,7 +290,7 @@ pub fn incrby(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
 pub fn decrby(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     let by = arg_i64(&args[2])?;
     if by == i64::MIN {
-        return Err(CommandError::other("ERR decrement would overflow"));
+        return Err(CommandError::other(text::DECR_OVERFLOW));
     }
     incr_by(tx, &args[1], -by)
 }
@@ -304,9 +305,7 @@ pub fn incrbyfloat(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     };
     let new = cur + by;
     if !new.is_finite() {
-        return Err(CommandError::other(
-            "ERR increment would produce NaN or Infinity",
-        ));
+        return Err(CommandError::other(text::INCR_NAN));
     }
     let current: &[u8] = old.as_ref().map_or(b"0", |v| &v.payload);
     let text = float_sum_text(current, &args[2], new);
@@ -372,7 +371,7 @@ fn decimal_add(a: &[u8], b: &[u8]) -> Option<String> {
 }
 
 fn too_big() -> CommandError {
-    CommandError::other("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+    CommandError::other(text::STRING_TOO_BIG)
 }
 
 /// APPEND key value
@@ -430,7 +429,7 @@ pub fn getrange(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
 pub fn setrange(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     let offset = arg_i64(&args[2])?;
     if offset < 0 {
-        return Err(CommandError::other("ERR offset is out of range"));
+        return Err(CommandError::other(text::OFFSET_OUT_OF_RANGE));
     }
     let patch = &args[3];
     let old = string_value(tx.get(&args[1])?)?;

@@ -26,6 +26,7 @@ use bytes::Bytes;
 
 use crate::commands::table::{Coord, Kind};
 use crate::commands::{arg_i64, is, CommandError, Tx};
+use crate::error::text;
 use crate::protocol::reply::format_double;
 use crate::protocol::Reply;
 use crate::rng::Rng;
@@ -43,10 +44,10 @@ pub type Entry = (f64, Bytes);
 /// memory.
 const MAX_RANDOM_REPEATS: u64 = 1 << 22;
 
-const ERR_NAN: &str = "ERR resulting score is not a number (NaN)";
-const ERR_NOT_FLOAT_RANGE: &str = "ERR min or max is not a float";
-const ERR_NOT_LEX_RANGE: &str = "ERR min or max not valid string range item";
-const ERR_POSITIVE: &str = "ERR value is out of range, must be positive";
+const ERR_NAN: &str = text::SCORE_NAN;
+const ERR_NOT_FLOAT_RANGE: &str = text::NOT_FLOAT_RANGE;
+const ERR_NOT_LEX_RANGE: &str = text::NOT_LEX_RANGE;
+const ERR_POSITIVE: &str = text::NOT_POSITIVE;
 
 /// Fails unless there are at least `n` arguments. The command table checks arity
 /// before a client's command gets here; this keeps internal callers (the sorted set
@@ -58,9 +59,7 @@ fn need(args: &[Bytes], n: usize) -> Result<()> {
     let name = args
         .first()
         .map_or_else(String::new, |a| String::from_utf8_lossy(a).to_lowercase());
-    Err(CommandError::other(format!(
-        "ERR wrong number of arguments for '{name}' command"
-    )))
+    Err(CommandError::arity(&name))
 }
 
 // ---------------------------------------------------------------------------------
@@ -105,19 +104,13 @@ fn zadd_parsed(tx: &mut Tx<'_>, args: &[Bytes], mut f: AddFlags) -> Result<Reply
         return Err(CommandError::Syntax);
     }
     if f.nx && f.xx {
-        return Err(CommandError::other(
-            "ERR XX and NX options at the same time are not compatible",
-        ));
+        return Err(CommandError::other(text::XX_AND_NX));
     }
     if ((f.gt || f.lt) && f.nx) || (f.gt && f.lt) {
-        return Err(CommandError::other(
-            "ERR GT, LT, and/or NX options at the same time are not compatible",
-        ));
+        return Err(CommandError::other(text::GT_LT_NX));
     }
     if f.incr && rest.len() > 2 {
-        return Err(CommandError::other(
-            "ERR INCR option supports a single increment-element pair",
-        ));
+        return Err(CommandError::other(text::INCR_ONE_PAIR));
     }
     let pairs = rest
         .chunks_exact(2)
@@ -292,11 +285,7 @@ pub fn zrandmember(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     };
     let count = arg_i64(count_arg)?;
     if count == i64::MIN {
-        return Err(CommandError::other(format!(
-            "ERR value is out of range, value must between {} and {}",
-            -i64::MAX,
-            i64::MAX
-        )));
+        return Err(CommandError::out_of_range_between(-i64::MAX, i64::MAX));
     }
     let withscores = match args.get(3) {
         None => false,
@@ -319,7 +308,7 @@ pub fn zrandmember(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
         // Repeats allowed: `|count|` independent draws.
         let want = count.unsigned_abs();
         if want > MAX_RANDOM_REPEATS {
-            return Err(CommandError::other("ERR value is out of range"));
+            return Err(CommandError::other(text::OUT_OF_RANGE));
         }
         (0..want)
             .filter_map(|_| all.get(rng.below(n) as usize).cloned())
@@ -381,7 +370,7 @@ pub fn zremrangebylex(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
 pub fn zscan(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     need(args, 3)?;
     if !valid_cursor(&args[2]) {
-        return Err(CommandError::other("ERR invalid cursor"));
+        return Err(CommandError::other(text::INVALID_CURSOR));
     }
     let key = &args[1];
     let Some((meta, _)) = load(tx, key)? else {
@@ -591,14 +580,10 @@ fn range_query(
     let rev = rev.unwrap_or(false);
     let (offset, count) = limit.unwrap_or((0, -1));
     if count != -1 && by == By::Rank {
-        return Err(CommandError::other(
-            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
-        ));
+        return Err(CommandError::other(text::LIMIT_NEEDS_BY));
     }
     if withscores && by == By::Lex {
-        return Err(CommandError::other(
-            "ERR syntax error, WITHSCORES not supported in combination with BYLEX",
-        ));
+        return Err(CommandError::other(text::WITHSCORES_BYLEX));
     }
     // By score or lex, a reverse range is written max first.
     let (lo, hi) = if rev && by != By::Rank {
