@@ -7,15 +7,18 @@
 //! ```text
 //! client ─TCP─▶ network thread (current-thread runtime, pinned, own SO_REUSEPORT listener)
 //!                 │  protocol::parser     bytes → argument vectors
-//!                 │  commands::table      name → arity, key positions, where it runs
-//!                 │  commands::connection PING, HELLO, CLIENT ... answered right here
+//!                 │  commands::table      name → arity, flags, key positions, where it runs
+//!                 │  commands::local      PING, HELLO, CLIENT, CONFIG ... answered here
+//!                 │  network::coordinator cross-shard commands: hold the shards, run
+//!                 │                       typed steps on them (storage::Held), one commit
 //!                 ▼
 //!               storage::outbox       one message per shard per event-loop turn
 //!               shard channel (flume, bounded, ordered)
 //!                 ▼
 //!               storage runtime (multi-thread, pinned to the storage cores)
-//!                 │  storage::shard       drain queued requests, execute in order,
-//!                 │                       commit the group's writes in one WriteBatch
+//!                 │  storage::shard       drain queued requests, execute in order
+//!                 │                       (commands::shard handlers), commit the
+//!                 │                       group's writes in one WriteBatch
 //!                 │  storage::engine      the only module that imports rocksdb
 //!                 │  (appendfsync always: the sync stage syncs the WAL once for the
 //!                 │   groups of every shard, then releases their replies)
