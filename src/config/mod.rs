@@ -484,6 +484,22 @@ mod tests {
         }
     }
 
+    /// The smallest and largest value of each integer and size parameter fit its field.
+    #[test]
+    fn every_range_fits_its_field() {
+        for p in PARAMS {
+            let (min, max) = match p.kind {
+                Kind::Int { min, max } => (min.to_string(), max.to_string()),
+                Kind::Size { min, max } => (min.to_string(), max.to_string()),
+                _ => continue,
+            };
+            for v in [min, max] {
+                let cfg = load(&[&format!("--{}={v}", p.name)]).unwrap();
+                assert_eq!(cfg.text(p.name), v);
+            }
+        }
+    }
+
     #[test]
     fn defaults_come_from_the_table() {
         let cfg = load(&[]).unwrap();

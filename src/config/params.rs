@@ -100,9 +100,10 @@ const U16: i128 = u16::MAX as i128;
 const I32: i128 = i32::MAX as i128;
 const I64: i128 = i64::MAX as i128;
 const U64: i128 = u64::MAX as i128;
+/// Any size [`parse_memory`] reads (up to `i64::MAX`, like Redis's memory values).
 const ANY_SIZE: Kind = Kind::Size {
     min: 0,
-    max: u64::MAX,
+    max: i64::MAX as u64,
 };
 
 /// Every shardis parameter, in the order `--help` and the README list them.
@@ -383,10 +384,7 @@ pub static PARAMS: &[Param] = &[
     },
     Param {
         name: "rocksdb-rate-limit",
-        kind: Kind::Size {
-            min: 0,
-            max: i64::MAX as u64,
-        },
+        kind: ANY_SIZE,
         initial: Initial::Value("0"),
         applies: Applies::Start,
         doc: "Bytes per second RocksDB's flushes and compactions may write (0: unlimited); \
