@@ -133,17 +133,17 @@ fn zrangestore_refuses_withscores_like_redis() {
 
 #[test]
 fn cross_shard_renames_stay_whole_across_sigkill() {
-    // Hashes move back and forth between two shards while the server is killed. Each
-    // RENAME is one RocksDB write, so after the restart every hash is in exactly one
-    // place, whole. (A RENAME written as two commits leaves both keys in the window
-    // between them.)
+    // Hashes move back and forth between two shards while the server is killed, four
+    // times per runtime. Each RENAME is one RocksDB write, so after every restart each
+    // hash is in exactly one place, whole. (A RENAME written as two commits leaves both
+    // keys, or neither, when the kill falls between them.)
     for runtime in RUNTIMES {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("data");
-        let server = Server::start_in(&dir, runtime, &[]);
         let pairs: Vec<(String, String)> = (0..8)
             .map(|i| (key_on(1, &format!("h{i}a")), key_on(2, &format!("h{i}b"))))
             .collect();
+        let mut server = Server::start_in(&dir, runtime, &[]);
         let mut c = server.raw();
         for (a, _) in &pairs {
             let mut hset = vec!["HSET".to_string(), a.clone()];
@@ -153,46 +153,56 @@ fn cross_shard_renames_stay_whole_across_sigkill() {
             let hset: Vec<&str> = hset.iter().map(String::as_str).collect();
             assert_eq!(c.call(&hset), ":20\r\n");
         }
-        let port = server.port;
-        let moved = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let counter = moved.clone();
-        let mover = std::thread::spawn(move || {
-            let mut c = Raw::connect(port);
-            for round in 0.. {
-                for (a, b) in &pairs {
-                    let (from, to) = if round % 2 == 0 { (a, b) } else { (b, a) };
-                    if !c.try_send(&common::encode(&[
-                        b"RENAME",
-                        from.as_bytes(),
-                        to.as_bytes(),
-                    ])) {
-                        return pairs;
+        for kill in 0..4 {
+            // Where each hash is now: it moves from there and back.
+            let here: Vec<(String, String)> = pairs
+                .iter()
+                .map(|(a, b)| {
+                    let ea = c.call(&["EXISTS", a]);
+                    let eb = c.call(&["EXISTS", b]);
+                    assert_ne!(ea, eb, "{runtime} kill {kill}: {a} and {b} both {ea}");
+                    let (from, to) = if ea == ":1\r\n" { (a, b) } else { (b, a) };
+                    assert_eq!(c.call(&["HLEN", from]), ":20\r\n", "{runtime}: {from}");
+                    (from.clone(), to.clone())
+                })
+                .collect();
+            let port = server.port;
+            let moved = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let counter = moved.clone();
+            let mover = std::thread::spawn(move || {
+                let mut c = Raw::connect(port);
+                for round in 0.. {
+                    for (from, to) in &here {
+                        let (from, to) = if round % 2 == 0 {
+                            (from, to)
+                        } else {
+                            (to, from)
+                        };
+                        let rename = common::encode(&[b"RENAME", from.as_bytes(), to.as_bytes()]);
+                        if !c.try_send(&rename) {
+                            return;
+                        }
+                    }
+                    for _ in &here {
+                        match c.try_read_line() {
+                            Some(r) => assert_eq!(r, "+OK\r\n"),
+                            None => return,
+                        }
+                        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     }
                 }
-                for _ in &pairs {
-                    match c.try_read_line() {
-                        Some(r) => assert_eq!(r, "+OK\r\n"),
-                        None => return pairs,
-                    }
-                    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                }
-            }
-            pairs
-        });
-        std::thread::sleep(std::time::Duration::from_millis(700));
-        drop(server); // SIGKILL mid-stream
-        let pairs = mover.join().unwrap();
-        assert!(
-            moved.load(std::sync::atomic::Ordering::Relaxed) > 50,
-            "{runtime}: too few renames before the kill"
-        );
-        let server = Server::start_in(&dir, runtime, &[]);
-        let mut c = server.raw();
+            });
+            std::thread::sleep(std::time::Duration::from_millis(400 + 150 * kill));
+            drop(server); // SIGKILL mid-stream
+            mover.join().unwrap();
+            let n = moved.load(std::sync::atomic::Ordering::Relaxed);
+            assert!(n > 50, "{runtime}: only {n} renames before the kill");
+            server = Server::start_in(&dir, runtime, &[]);
+            c = server.raw();
+        }
         for (a, b) in &pairs {
             let (ea, eb) = (c.call(&["EXISTS", a]), c.call(&["EXISTS", b]));
-            let here = if ea == ":1\r\n" { a } else { b };
             assert_ne!(ea, eb, "{runtime}: {a} and {b} both {ea}");
-            assert_eq!(c.call(&["HLEN", here]), ":20\r\n", "{runtime}: {here}");
         }
     }
 }
