@@ -35,7 +35,7 @@ pub enum CommandError {
 
 impl CommandError {
     /// The error text as sent to the client (after the `-`).
-    pub fn text(&self) -> Cow<'static, str> {
+    pub fn text(&self) -> Cow<'_, str> {
         match self {
             CommandError::WrongType => {
                 "WRONGTYPE Operation against a key holding the wrong kind of value".into()
@@ -53,7 +53,7 @@ impl CommandError {
             CommandError::Timeout => {
                 "ERR storage timeout: the shard did not answer in time (storage-timeout-ms)".into()
             }
-            CommandError::Other(text) => text.clone(),
+            CommandError::Other(text) => Cow::Borrowed(text),
         }
     }
 

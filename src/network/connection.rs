@@ -170,7 +170,7 @@ impl Connection {
             }
             if let Some((cmd, args)) = barrier {
                 let started = std::time::Instant::now();
-                let reply = coordinator::run(&mut self.session, cmd, args, &mut self.chan).await;
+                let reply = coordinator::run(&mut self.session, cmd, args).await;
                 if let Some(reply) = reply {
                     ctx.count(1, reply.is_error() as u64);
                     let error = match &reply {

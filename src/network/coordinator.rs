@@ -17,7 +17,7 @@ use crate::error::text;
 use crate::protocol::Reply;
 use crate::state::Session;
 use crate::storage::encoding::{key_hash, shard_of, ValueType};
-use crate::storage::{DebugOp, Held, ReplyChannel};
+use crate::storage::{DebugOp, Held};
 
 type Result<T> = std::result::Result<T, CommandError>;
 
@@ -26,7 +26,6 @@ pub(super) async fn run(
     session: &mut Session,
     cmd: &'static Command,
     args: Vec<Bytes>,
-    _chan: &mut ReplyChannel,
 ) -> Option<Reply> {
     let coord = match cmd.kind {
         Kind::Local(f) | Kind::Barrier(f) => {

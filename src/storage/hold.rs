@@ -58,11 +58,6 @@ impl Held {
             .await?
     }
 
-    /// The shard time of this hold, Unix ms.
-    pub fn now_ms(&self) -> u64 {
-        self.now_ms
-    }
-
     /// Commits the writes of every held shard as one RocksDB write, then releases
     /// the shards. On error nothing of the hold is written.
     pub async fn commit(mut self) -> Result<()> {

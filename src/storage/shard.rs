@@ -194,13 +194,18 @@ impl Shard {
 
     /// Writes the batch, unless an injected failure is due.
     fn write_batch(&mut self, sync: bool) -> Result<(), StorageError> {
-        if self.fail_writes > 0 {
-            self.fail_writes -= 1;
-            return Err(StorageError(
-                "injected write failure (DEBUG STORAGE-ERROR)".into(),
-            ));
+        if let Some(e) = self.injected_failure() {
+            return Err(e);
         }
         self.engine.write(&mut self.batch, sync)
+    }
+
+    /// Consumes one failure that DEBUG STORAGE-ERROR asked for, if any is due.
+    fn injected_failure(&mut self) -> Option<StorageError> {
+        (self.fail_writes > 0).then(|| {
+            self.fail_writes -= 1;
+            StorageError("injected write failure (DEBUG STORAGE-ERROR)".into())
+        })
     }
 
     /// Empties the batch once it is written (or given up), counting its operations;
@@ -271,12 +276,11 @@ impl Shard {
         if let Some(e) = self.failed.take() {
             return Err(e);
         }
-        if self.fail_writes > 0 && !self.batch.is_empty() {
+        if !self.batch.is_empty() {
             // This shard's part of the one write fails, so the whole write does.
-            self.fail_writes -= 1;
-            return Err(StorageError(
-                "injected write failure (DEBUG STORAGE-ERROR)".into(),
-            ));
+            if let Some(e) = self.injected_failure() {
+                return Err(e);
+            }
         }
         self.committed_ops += self.batch.len() as u64;
         Ok(std::mem::take(&mut self.batch))
@@ -292,17 +296,14 @@ impl Shard {
             return Err(e);
         }
         let sync = self.live.fsync_always();
-        let result = if self.fail_writes > 0 {
-            self.fail_writes -= 1;
-            Err(StorageError(
-                "injected write failure (DEBUG STORAGE-ERROR)".into(),
-            ))
-        } else if others.iter().all(Batch::is_empty) {
+        let result = if others.iter().all(Batch::is_empty) {
             if self.batch.is_empty() {
                 Ok(())
             } else {
-                self.engine.write(&mut self.batch, sync)
+                self.write_batch(sync)
             }
+        } else if let Some(e) = self.injected_failure() {
+            Err(e)
         } else {
             others.push(std::mem::take(&mut self.batch));
             let result = self.engine.write_all(&mut others, sync);
