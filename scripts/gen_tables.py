@@ -19,6 +19,7 @@ del unlink exists type expire pexpire expireat pexpireat ttl pttl expiretime
 pexpiretime persist touch keys scan randomkey rename renamenx dbsize flushdb
 flushall select
 ping echo quit hello auth client command info config time shutdown lastsave
+multi exec discard watch unwatch reset move
 save bgsave latency slowlog
 debug
 hset hsetnx hget hmset hmget hgetall hdel hlen hstrlen hexists hkeys hvals hincrby

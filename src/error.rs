@@ -106,6 +106,15 @@ pub mod text {
     pub const COUNT_BELOW_MINUS_ONE: &str = "ERR count should be greater than or equal to -1";
     pub const COUNT_NEGATIVE: &str = "ERR COUNT can't be negative";
     pub const COUNT_NOT_POSITIVE: &str = "ERR count should be greater than 0";
+    pub const DISCARD_WITHOUT_MULTI: &str = "ERR DISCARD without MULTI";
+    pub const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
+    pub const EXEC_WITHOUT_MULTI: &str = "ERR EXEC without MULTI";
+    pub const MULTI_NESTED: &str = "ERR MULTI calls can not be nested";
+    pub const MULTI_TOO_LARGE: &str =
+        "ERR transaction too large: the queued commands exceed the client query buffer limit";
+    pub const NOT_IN_MULTI: &str = "ERR Command not allowed inside a transaction";
+    pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
+    pub const WATCH_IN_MULTI: &str = "ERR WATCH inside MULTI is not allowed";
     pub const DB_OUT_OF_RANGE: &str = "ERR DB index is out of range";
     pub const DEBUG_NOT_ALLOWED: &str =
         "ERR DEBUG command not allowed. If the enable-debug-command option is \
@@ -174,6 +183,14 @@ pub mod text {
 }
 
 impl CommandError {
+    /// EXEC refused before it ran (`EXECABORT ... because of: <why>`); the
+    /// transaction is discarded.
+    pub fn exec_abort(why: &CommandError) -> CommandError {
+        let why = why.text();
+        let why = why.strip_prefix('-').unwrap_or(&why);
+        CommandError::Other(format!("EXECABORT Transaction discarded because of: {why}").into())
+    }
+
     /// `ERR wrong number of arguments for '<name>' command` (`name` lowercase).
     pub fn arity(name: &str) -> CommandError {
         CommandError::Other(format!("ERR wrong number of arguments for '{name}' command").into())

@@ -7,7 +7,12 @@
 //!   (KEYS and other replies whose order Redis does not define);
 //! * `!raw BYTES`     send BYTES as they are (`\r`, `\n`, `\xHH` escapes) and read one reply;
 //! * `!closed`        both servers must have closed the connection;
-//! * `!sleep MS`      wait.
+//! * `!sleep MS`      wait;
+//! * `!conn N`        send what follows on the N-th pair of connections (1 at the
+//!   start; a new pair is opened on first use), e.g. another client's write
+//!   between WATCH and EXEC;
+//! * `!any CMD ...`   send to both, read both replies, compare nothing (HELLO 3,
+//!   whose reply carries the client id).
 //!
 //! The test needs `redis-server` on the PATH. `scripts/test.sh` installs it and sets
 //! `SHARDIS_REQUIRE_REDIS=1`, which turns a missing redis-server into a failure
@@ -80,10 +85,13 @@ fn sorted_elements(reply: &[u8]) -> Vec<Vec<u8>> {
 }
 
 fn run_case(name: &str, text: &str, redis_port: u16, shardis_port: u16, runtime: &str) {
-    let mut a = Raw::connect(redis_port);
-    let mut b = Raw::connect(shardis_port);
-    assert_eq!(a.call(&["FLUSHALL"]), "+OK\r\n", "redis FLUSHALL");
-    assert_eq!(b.call(&["FLUSHALL"]), "+OK\r\n", "shardis FLUSHALL");
+    let mut conns = vec![(Raw::connect(redis_port), Raw::connect(shardis_port))];
+    let mut current = 0;
+    {
+        let (a, b) = &mut conns[0];
+        assert_eq!(a.call(&["FLUSHALL"]), "+OK\r\n", "redis FLUSHALL");
+        assert_eq!(b.call(&["FLUSHALL"]), "+OK\r\n", "shardis FLUSHALL");
+    }
     for (lineno, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -92,6 +100,21 @@ fn run_case(name: &str, text: &str, redis_port: u16, shardis_port: u16, runtime:
         let at = format!("{name}:{} [{runtime}] `{line}`", lineno + 1);
         if let Some(ms) = line.strip_prefix("!sleep ") {
             std::thread::sleep(Duration::from_millis(ms.parse().unwrap()));
+            continue;
+        }
+        if let Some(n) = line.strip_prefix("!conn ") {
+            current = n.trim().parse::<usize>().expect("!conn N") - 1;
+            while conns.len() <= current {
+                conns.push((Raw::connect(redis_port), Raw::connect(shardis_port)));
+            }
+            continue;
+        }
+        let (a, b) = &mut conns[current];
+        if let Some(cmd) = line.strip_prefix("!any ") {
+            let args = split_args(cmd.as_bytes()).expect("bad quoting in case file");
+            let args: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+            a.cmd(&args);
+            b.cmd(&args);
             continue;
         }
         if line == "!closed" {

@@ -70,6 +70,10 @@ pub enum Coord {
     Debug,
     /// SAVE / BGSAVE: a RocksDB checkpoint.
     Save,
+    /// EXEC: the queued transaction.
+    Exec,
+    /// WATCH: registers keys with their shards.
+    Watch,
 }
 
 /// Where a command runs.
@@ -109,7 +113,12 @@ pub struct Flags {
     pub in_script: bool,
     /// Allowed on a RESP2 connection in subscribed mode.
     pub in_subscribed: bool,
+    /// Runs at once after MULTI instead of being queued (EXEC, DISCARD, ...).
+    pub controls_multi: bool,
 }
+
+/// Commands that run at once inside MULTI (Redis's list in `processCommand`).
+const MULTI_CONTROL: &[&str] = &["exec", "discard", "multi", "watch", "quit", "reset"];
 
 /// Commands Redis accepts from a RESP2 client in subscribed mode.
 const SUBSCRIBED_MODE: &[&str] = &[
@@ -134,6 +143,7 @@ impl Flags {
             in_multi: !has("no_multi"),
             in_script: !has("noscript"),
             in_subscribed: SUBSCRIBED_MODE.contains(&spec.name),
+            controls_multi: MULTI_CONTROL.contains(&spec.name),
         }
     }
 }

@@ -319,22 +319,25 @@ impl Pipeline {
     /// Validates and routes one command.
     fn route(&mut self, session: &mut Session, args: Vec<Bytes>) -> Flow {
         let Some(cmd) = commands::lookup(&args[0]) else {
-            self.slots.push(Slot::Ready(unknown_command(&args)));
+            self.refuse(session, None, unknown_command(&args));
             return Flow::Continue;
         };
         let spec = cmd.spec;
         self.current = (metrics::spec_index(spec), true);
         if !spec.arity_ok(args.len()) || !pairs_complete(cmd, args.len()) {
-            self.slots
-                .push(Slot::Ready(commands::arity_error(spec.name)));
+            self.refuse(session, Some(cmd), commands::arity_error(spec.name));
             return Flow::Continue;
         }
         if !session.authed && !cmd.flags.no_auth {
-            self.slots.push(Slot::Ready(Reply::error(text::NOAUTH)));
+            self.refuse(session, Some(cmd), Reply::error(text::NOAUTH));
             return Flow::Continue;
         }
         session.info.touch(spec);
         self.current.1 = false;
+        if session.multi.is_some() && !cmd.flags.controls_multi {
+            self.enqueue(session, cmd, args);
+            return Flow::Continue;
+        }
         let db = session.db;
         match cmd.kind {
             Kind::Barrier(_) => return Flow::Barrier(cmd, args),
@@ -411,6 +414,43 @@ impl Pipeline {
             }
         }
         Flow::Continue
+    }
+
+    /// Answers a command refused before it ran. Inside MULTI the refusal makes EXEC
+    /// abort; a refused EXEC itself aborts the transaction at once, as in Redis.
+    fn refuse(&mut self, session: &mut Session, cmd: Option<&Command>, reply: Reply) {
+        let reply = match (&mut session.multi, reply) {
+            (Some(_), Reply::Error(e)) if cmd.is_some_and(|c| c.spec.name == "exec") => {
+                session.multi = None;
+                session.watch = None;
+                CommandError::exec_abort(&e).into()
+            }
+            (Some(multi), reply) => {
+                multi.failed = true;
+                reply
+            }
+            (None, reply) => reply,
+        };
+        self.slots.push(Slot::Ready(reply));
+    }
+
+    /// Queues a command for EXEC (after MULTI).
+    fn enqueue(&mut self, session: &mut Session, cmd: &Command, args: Vec<Bytes>) {
+        let Some(multi) = session.multi.as_mut() else {
+            return;
+        };
+        if !cmd.flags.in_multi {
+            self.refuse(session, Some(cmd), Reply::error(text::NOT_IN_MULTI));
+            return;
+        }
+        let bytes: usize = args.iter().map(|a| a.len() + 16).sum();
+        if multi.bytes + bytes > MAX_QUERY_BUFFER {
+            self.refuse(session, Some(cmd), Reply::error(text::MULTI_TOO_LARGE));
+            return;
+        }
+        multi.bytes += bytes;
+        multi.queued.push(args);
+        self.slots.push(Slot::Ready(Reply::Status("QUEUED".into())));
     }
 
     /// The shard all of the command's keys live on, if there is just one.
@@ -579,51 +619,69 @@ impl Pipeline {
         let mut replies = Vec::with_capacity(parts.len());
         for i in parts.clone() {
             let (shard, idx) = (self.parts[i as usize].shard, self.parts[i as usize].idx);
-            let r = self.take(shard, idx);
-            if r.is_error() {
-                return r;
-            }
-            replies.push(r);
+            replies.push(self.take(shard, idx));
         }
-        match merge {
-            Merge::Sum => Reply::Int(
-                replies
-                    .iter()
-                    .map(|r| if let Reply::Int(n) = r { *n } else { 0 })
-                    .sum(),
-            ),
-            Merge::AllOk => Reply::Ok,
-            Merge::Concat => Reply::Array(
-                replies
-                    .into_iter()
-                    .flat_map(|r| match r {
-                        Reply::Array(v) => v,
-                        _ => Vec::new(),
-                    })
-                    .collect(),
-            ),
-            Merge::Pick => {
-                let found: Vec<Reply> = replies.into_iter().filter(|r| *r != Reply::Nil).collect();
-                let n = found.len();
-                if n == 0 {
-                    Reply::Nil
-                } else {
-                    let pick = (crate::storage::now_ms() as usize) % n;
-                    found.into_iter().nth(pick).unwrap_or(Reply::Nil)
-                }
+        let positions: Vec<&[u32]> = parts
+            .map(|i| {
+                let pos = &self.parts[i as usize].positions;
+                &self.positions[pos.start as usize..pos.end as usize]
+            })
+            .collect();
+        combine(merge, replies, &positions, keys as usize)
+    }
+}
+
+/// Combines the replies of a split command's parts: the first error if any part
+/// failed, else as `merge` says. For [`Merge::Gather`], `positions[i]` says where
+/// each element of part `i`'s array goes among the `keys` results.
+pub(super) fn combine(
+    merge: Merge,
+    replies: Vec<Reply>,
+    positions: &[&[u32]],
+    keys: usize,
+) -> Reply {
+    if let Some(i) = replies.iter().position(Reply::is_error) {
+        return replies.into_iter().nth(i).unwrap_or(Reply::Nil);
+    }
+    match merge {
+        Merge::Sum => Reply::Int(
+            replies
+                .iter()
+                .map(|r| if let Reply::Int(n) = r { *n } else { 0 })
+                .sum(),
+        ),
+        Merge::AllOk => Reply::Ok,
+        Merge::Concat => Reply::Array(
+            replies
+                .into_iter()
+                .flat_map(|r| match r {
+                    Reply::Array(v) => v,
+                    _ => Vec::new(),
+                })
+                .collect(),
+        ),
+        Merge::Pick => {
+            let found: Vec<Reply> = replies.into_iter().filter(|r| *r != Reply::Nil).collect();
+            let n = found.len();
+            if n == 0 {
+                Reply::Nil
+            } else {
+                let pick = (crate::storage::now_ms() as usize) % n;
+                found.into_iter().nth(pick).unwrap_or(Reply::Nil)
             }
-            Merge::Gather => {
-                let mut out = vec![Reply::Nil; keys as usize];
-                for (part_i, reply) in parts.zip(replies) {
-                    let pos = self.parts[part_i as usize].positions.clone();
-                    if let Reply::Array(items) = reply {
-                        for (p, item) in pos.zip(items) {
-                            out[self.positions[p as usize] as usize] = item;
+        }
+        Merge::Gather => {
+            let mut out = vec![Reply::Nil; keys];
+            for (pos, reply) in positions.iter().zip(replies) {
+                if let Reply::Array(items) = reply {
+                    for (&p, item) in pos.iter().zip(items) {
+                        if let Some(slot) = out.get_mut(p as usize) {
+                            *slot = item;
                         }
                     }
                 }
-                Reply::Array(out)
             }
+            Reply::Array(out)
         }
     }
 }

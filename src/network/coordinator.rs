@@ -19,6 +19,8 @@ use crate::state::Session;
 use crate::storage::encoding::{key_hash, shard_of, ValueType};
 use crate::storage::{DebugOp, Held};
 
+use super::transaction;
+
 type Result<T> = std::result::Result<T, CommandError>;
 
 /// Runs a barrier command; `None` means no reply (SHUTDOWN closes the connection).
@@ -35,86 +37,177 @@ pub(super) async fn run(
         _ => return Some(Reply::error(text::NOT_A_BARRIER)),
     };
     let result = match coord {
-        Coord::Rename => rename(session, args).await,
-        Coord::MsetNx => msetnx(session, args).await,
+        Coord::Info | Coord::Shutdown | Coord::Debug | Coord::Save => {
+            return about_server(session, coord, args).await
+        }
+        Coord::Exec => Ok(transaction::exec(session).await),
+        Coord::Watch => transaction::watch(session, &args).await,
+        _ => alone(session, cmd, coord, &args).await,
+    };
+    Some(result.unwrap_or_else(Reply::from))
+}
+
+/// The commands about the server rather than the data: INFO, SHUTDOWN, DEBUG, SAVE.
+/// `None` means no reply (SHUTDOWN closes the connection).
+pub(super) async fn about_server(
+    session: &mut Session,
+    coord: Coord,
+    args: Vec<Bytes>,
+) -> Option<Reply> {
+    let result = match coord {
         Coord::Info => match keyspace(session).await {
             Ok(counts) => Ok(server::info(session, &args[1..], &counts)),
             Err(e) => Err(e),
         },
         Coord::Shutdown => return shutdown(session, &args),
-        Coord::Move => lmove(session, args).await,
-        Coord::SMove => smove(session, args).await,
-        Coord::MultiPop => multi_pop(session, args).await,
-        Coord::SetAlgebra => set_algebra(session, args).await,
-        Coord::ZSetAlgebra => zset_algebra(session, args).await,
-        Coord::ZRangeStore => zrangestore(session, args).await,
         Coord::Debug => Ok(debug(session, args).await),
         Coord::Save => Ok(save(session, &args).await),
+        _ => Err(CommandError::other(text::NOT_A_BARRIER)),
     };
     Some(result.unwrap_or_else(Reply::from))
 }
 
-fn shard(session: &Session, key: &[u8]) -> usize {
-    shard_of(key_hash(key), session.ctx.backend.shards())
+/// A cross-shard command on its own: holds the shards of its keys, runs it, and
+/// commits its writes as one RocksDB write (none if it fails).
+async fn alone(
+    session: &mut Session,
+    cmd: &'static Command,
+    coord: Coord,
+    args: &[Bytes],
+) -> Result<Reply> {
+    let shards = session.ctx.backend.shards();
+    let mut held = session
+        .ctx
+        .backend
+        .hold(&shards_of(&keys_of(cmd, args), shards))
+        .await?;
+    let mut on = On {
+        held: &mut held,
+        db: session.db,
+        shards,
+    };
+    let reply = step(&mut on, coord, args).await?;
+    held.commit().await?;
+    Ok(reply)
 }
 
-/// Holds the shards of `keys`: ascending and without repeats.
-async fn hold(session: &Session, keys: &[&Bytes]) -> Result<Held> {
-    let mut shards: Vec<usize> = keys.iter().map(|k| shard(session, k)).collect();
-    shards.sort_unstable();
-    shards.dedup();
-    session.ctx.backend.hold(&shards).await
+/// Runs a cross-shard command on shards held already (alone, or as one command of
+/// a transaction). Writes join the hold; the caller commits.
+pub(super) async fn step(on: &mut On<'_>, coord: Coord, args: &[Bytes]) -> Result<Reply> {
+    match coord {
+        Coord::Rename => rename(on, args).await,
+        Coord::MsetNx => msetnx(on, args).await,
+        Coord::Move => lmove(on, args).await,
+        Coord::SMove => smove(on, args).await,
+        Coord::MultiPop => multi_pop(on, args).await,
+        Coord::SetAlgebra => set_algebra(on, args).await,
+        Coord::ZSetAlgebra => zset_algebra(on, args).await,
+        Coord::ZRangeStore => zrangestore(on, args).await,
+        Coord::Info | Coord::Shutdown | Coord::Debug | Coord::Save | Coord::Exec | Coord::Watch => {
+            Err(CommandError::other(text::NOT_A_BARRIER))
+        }
+    }
 }
 
-/// Runs `f` with `key` on the held shard that owns it.
-async fn on_key<T, F>(held: &mut Held, session: &Session, key: &Bytes, f: F) -> Result<T>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut crate::storage::Tx<'_>, &[u8]) -> Result<T> + Send + 'static,
-{
-    let key = key.clone();
-    held.call(shard(session, &key), session.db, move |tx| f(tx, &key))
-        .await
+/// The keys of a command, including those that a key count argument announces
+/// (LMPOP, SINTERCARD, ZUNIONSTORE ...), which Redis's first/last/step omit.
+pub(super) fn keys_of<'a>(cmd: &Command, args: &'a [Bytes]) -> Vec<&'a Bytes> {
+    let counted = |at: usize| -> Vec<&'a Bytes> {
+        let n = args
+            .get(at)
+            .and_then(|a| crate::commands::arg_i64(a).ok())
+            .unwrap_or(0)
+            .clamp(0, args.len() as i64) as usize;
+        args.iter().skip(at + 1).take(n).collect()
+    };
+    let name = cmd.spec.name;
+    match cmd.kind {
+        Kind::Coordinated(Coord::MultiPop, _) => counted(1),
+        Kind::Coordinated(Coord::SetAlgebra, _) if name == "sintercard" => counted(1),
+        Kind::Coordinated(Coord::ZSetAlgebra, _) if name.ends_with("store") => {
+            let mut keys = counted(2);
+            keys.extend(args.get(1));
+            keys
+        }
+        Kind::Coordinated(Coord::ZSetAlgebra, _) => counted(1),
+        _ => cmd
+            .spec
+            .key_positions(args.len())
+            .map(|p| &args[p])
+            .collect(),
+    }
 }
 
-/// The type of `key`, `None` if it does not exist.
-async fn kind_of(held: &mut Held, session: &Session, key: &Bytes) -> Result<Option<ValueType>> {
-    on_key(held, session, key, |tx, k| Ok(tx.get(k)?.map(|v| v.kind))).await
+/// The shards that own `keys`: ascending, without repeats, as a hold wants them.
+pub(super) fn shards_of(keys: &[&Bytes], shards: usize) -> Vec<usize> {
+    let mut out: Vec<usize> = keys.iter().map(|k| shard_of(key_hash(k), shards)).collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Where the steps of a cross-shard command run: the hold, the database, and the
+/// shard count that maps keys to shards.
+pub(super) struct On<'a> {
+    pub(super) held: &'a mut Held,
+    pub(super) db: u8,
+    pub(super) shards: usize,
+}
+
+impl On<'_> {
+    fn shard(&self, key: &[u8]) -> usize {
+        shard_of(key_hash(key), self.shards)
+    }
+
+    /// Runs `f` with `key` on the held shard that owns it.
+    async fn key<T, F>(&mut self, key: &Bytes, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut crate::storage::Tx<'_>, &[u8]) -> Result<T> + Send + 'static,
+    {
+        let key = key.clone();
+        let shard = self.shard(&key);
+        self.held.call(shard, self.db, move |tx| f(tx, &key)).await
+    }
+
+    /// The type of `key`, `None` if it does not exist.
+    async fn kind_of(&mut self, key: &Bytes) -> Result<Option<ValueType>> {
+        self.key(key, |tx, k| Ok(tx.get(k)?.map(|v| v.kind))).await
+    }
 }
 
 /// RENAME / RENAMENX across shards: the key's whole image moves in one commit.
-async fn rename(session: &mut Session, args: Vec<Bytes>) -> Result<Reply> {
+async fn rename(on: &mut On<'_>, args: &[Bytes]) -> Result<Reply> {
     let nx = is(&args[0], "renamenx");
     let (from, to) = (&args[1], &args[2]);
-    let mut held = hold(session, &[from, to]).await?;
-    let image = on_key(&mut held, session, from, |tx, k| tx.export(k)).await?;
+    let image = on.key(from, |tx, k| tx.export(k)).await?;
     let image = image.ok_or(CommandError::NoSuchKey)?;
-    if nx && kind_of(&mut held, session, to).await?.is_some() {
+    if from == to {
+        return Ok(if nx { Reply::Int(0) } else { Reply::Ok });
+    }
+    if nx && on.kind_of(to).await?.is_some() {
         return Ok(Reply::Int(0));
     }
-    on_key(&mut held, session, to, move |tx, k| tx.import(k, &image)).await?;
-    on_key(&mut held, session, from, |tx, k| {
+    on.key(to, move |tx, k| tx.import(k, &image)).await?;
+    on.key(from, |tx, k| {
         tx.remove(k);
         Ok(())
     })
     .await?;
-    held.commit().await?;
     Ok(if nx { Reply::Int(1) } else { Reply::Ok })
 }
 
 /// MSETNX across shards: no key exists on any shard, then every pair is written.
-async fn msetnx(session: &mut Session, args: Vec<Bytes>) -> Result<Reply> {
-    let n = session.ctx.backend.shards();
-    let mut per_shard: Vec<Vec<(Bytes, Bytes)>> = vec![Vec::new(); n];
+async fn msetnx(on: &mut On<'_>, args: &[Bytes]) -> Result<Reply> {
+    let mut per_shard: Vec<Vec<(Bytes, Bytes)>> = vec![Vec::new(); on.shards];
     for pair in args[1..].chunks_exact(2) {
-        per_shard[shard(session, &pair[0])].push((pair[0].clone(), pair[1].clone()));
+        per_shard[on.shard(&pair[0])].push((pair[0].clone(), pair[1].clone()));
     }
-    let keys: Vec<&Bytes> = args[1..].iter().step_by(2).collect();
-    let mut held = hold(session, &keys).await?;
-    let db = session.db;
+    let db = on.db;
     for (s, pairs) in per_shard.iter().enumerate().filter(|(_, p)| !p.is_empty()) {
         let keys: Vec<Bytes> = pairs.iter().map(|(k, _)| k.clone()).collect();
-        let any = held
+        let any = on
+            .held
             .call(s, db, move |tx| {
                 for k in &keys {
                     if tx.get(k)?.is_some() {
@@ -132,15 +225,15 @@ async fn msetnx(session: &mut Session, args: Vec<Bytes>) -> Result<Reply> {
         if pairs.is_empty() {
             continue;
         }
-        held.call(s, db, move |tx| {
-            for (k, v) in &pairs {
-                tx.put(k, ValueType::String, 0, v);
-            }
-            Ok(())
-        })
-        .await?;
+        on.held
+            .call(s, db, move |tx| {
+                for (k, v) in &pairs {
+                    tx.put(k, ValueType::String, 0, v);
+                }
+                Ok(())
+            })
+            .await?;
     }
-    held.commit().await?;
     Ok(Reply::Int(1))
 }
 
@@ -185,67 +278,58 @@ fn side(a: &[u8]) -> Result<bool> {
 }
 
 /// LMOVE / RPOPLPUSH across shards: pop on the source's shard, push on the destination's.
-async fn lmove(session: &mut Session, args: Vec<Bytes>) -> Result<Reply> {
+async fn lmove(on: &mut On<'_>, args: &[Bytes]) -> Result<Reply> {
     let (from_left, to_left) = if is(&args[0], "rpoplpush") {
         (false, true)
     } else {
         (side(&args[3])?, side(&args[4])?)
     };
     let (src, dst) = (&args[1], &args[2]);
-    let mut held = hold(session, &[src, dst]).await?;
     let is_list =
         |tx: &mut crate::storage::Tx<'_>, k: &[u8]| Ok(tx.meta(k, ValueType::List)?.is_some());
-    if !on_key(&mut held, session, src, is_list).await? {
+    if !on.key(src, is_list).await? {
         return Ok(Reply::Nil);
     }
-    on_key(&mut held, session, dst, is_list).await?;
-    let popped = on_key(&mut held, session, src, move |tx, k| {
-        lists::pop_elements(tx, k, 1, from_left)
-    })
-    .await?;
+    on.key(dst, is_list).await?;
+    let popped = on
+        .key(src, move |tx, k| lists::pop_elements(tx, k, 1, from_left))
+        .await?;
     let Some(element) = popped.and_then(|v| v.into_iter().next()) else {
         return Ok(Reply::Nil);
     };
     let pushed = [element.clone()];
-    on_key(&mut held, session, dst, move |tx, k| {
+    on.key(dst, move |tx, k| {
         lists::push_elements(tx, k, &pushed, to_left)
     })
     .await?;
-    held.commit().await?;
     Ok(Reply::Bulk(element))
 }
 
 /// SMOVE across shards: remove on the source's shard, add on the destination's.
-async fn smove(session: &mut Session, args: Vec<Bytes>) -> Result<Reply> {
+async fn smove(on: &mut On<'_>, args: &[Bytes]) -> Result<Reply> {
     let (src, dst) = (&args[1], &args[2]);
     let member = [args[3].clone()];
-    let mut held = hold(session, &[src, dst]).await?;
     // Redis: a missing source is 0 before any type check of the destination.
-    let Some(src_kind) = kind_of(&mut held, session, src).await? else {
+    let Some(src_kind) = on.kind_of(src).await? else {
         return Ok(Reply::Int(0));
     };
-    let dst_kind = kind_of(&mut held, session, dst).await?;
+    let dst_kind = on.kind_of(dst).await?;
     if src_kind != ValueType::Set || dst_kind.is_some_and(|k| k != ValueType::Set) {
         return Err(CommandError::WrongType);
     }
     let m = member.clone();
-    let removed = on_key(&mut held, session, src, move |tx, k| {
-        sets::remove_members(tx, k, &m)
-    })
-    .await?;
+    let removed = on
+        .key(src, move |tx, k| sets::remove_members(tx, k, &m))
+        .await?;
     if removed == 0 {
         return Ok(Reply::Int(0));
     }
-    on_key(&mut held, session, dst, move |tx, k| {
-        sets::add(tx, k, &member)
-    })
-    .await?;
-    held.commit().await?;
+    on.key(dst, move |tx, k| sets::add(tx, k, &member)).await?;
     Ok(Reply::Int(1))
 }
 
 /// LMPOP / ZMPOP: pops from the first key that has elements, holding every key's shard.
-async fn multi_pop(session: &mut Session, args: Vec<Bytes>) -> Result<Reply> {
+async fn multi_pop(on: &mut On<'_>, args: &[Bytes]) -> Result<Reply> {
     let zset = is(&args[0], "zmpop");
     let n = algebra::parse_numkeys(&args[1], "lmpop", args.len() - 2)?;
     let keys = &args[2..2 + n];
@@ -272,31 +356,26 @@ async fn multi_pop(session: &mut Session, args: Vec<Bytes>) -> Result<Reply> {
         }
     }
     let count = count.unwrap_or(1);
-    let key_refs: Vec<&Bytes> = keys.iter().collect();
-    let mut held = hold(session, &key_refs).await?;
     for key in keys {
         let items = if zset {
-            let popped = on_key(&mut held, session, key, move |tx, k| {
-                zsets::pop_entries(tx, k, count, last)
-            })
-            .await?
-            .unwrap_or_default();
+            let popped = on
+                .key(key, move |tx, k| zsets::pop_entries(tx, k, count, last))
+                .await?
+                .unwrap_or_default();
             let pairs = popped
                 .into_iter()
                 .map(|(s, m)| Reply::Array(vec![Reply::Bulk(m), Reply::Double(s)]));
             pairs.collect::<Vec<_>>()
         } else {
-            let popped = on_key(&mut held, session, key, move |tx, k| {
-                lists::pop_elements(tx, k, count, first)
-            })
-            .await?
-            .unwrap_or_default();
+            let popped = on
+                .key(key, move |tx, k| lists::pop_elements(tx, k, count, first))
+                .await?
+                .unwrap_or_default();
             popped.into_iter().map(Reply::Bulk).collect()
         };
         if items.is_empty() {
             continue;
         }
-        held.commit().await?;
         return Ok(Reply::Array(vec![
             Reply::Bulk(key.clone()),
             Reply::Array(items),
@@ -306,15 +385,10 @@ async fn multi_pop(session: &mut Session, args: Vec<Bytes>) -> Result<Reply> {
 }
 
 /// Reads every source key (type-checked as a set, or as a set or sorted set).
-async fn gather(
-    held: &mut Held,
-    session: &Session,
-    keys: &[Bytes],
-    zset_ok: bool,
-) -> Result<Vec<Source>> {
+async fn gather(on: &mut On<'_>, keys: &[Bytes], zset_ok: bool) -> Result<Vec<Source>> {
     let mut out = Vec::with_capacity(keys.len());
     for key in keys {
-        let source = on_key(held, session, key, algebra::read_source).await?;
+        let source = on.key(key, algebra::read_source).await?;
         match &source {
             Source::Other => return Err(CommandError::WrongType),
             Source::ZSet(_) if !zset_ok => return Err(CommandError::WrongType),
@@ -324,13 +398,6 @@ async fn gather(
     Ok(out)
 }
 
-/// Holds the shards of every source key and of the destination, if any.
-async fn hold_keys(session: &Session, keys: &[Bytes], dest: Option<&Bytes>) -> Result<Held> {
-    let mut all: Vec<&Bytes> = keys.iter().collect();
-    all.extend(dest);
-    hold(session, &all).await
-}
-
 /// The reply of SINTERCARD / ZINTERCARD: the size, capped by LIMIT (0: no cap).
 fn cardinality(len: usize, limit: usize) -> Reply {
     let n = if limit == 0 { len } else { len.min(limit) };
@@ -338,7 +405,7 @@ fn cardinality(len: usize, limit: usize) -> Reply {
 }
 
 /// SINTER SUNION SDIFF, SINTERSTORE SUNIONSTORE SDIFFSTORE, SINTERCARD.
-async fn set_algebra(session: &mut Session, args: Vec<Bytes>) -> Result<Reply> {
+async fn set_algebra(on: &mut On<'_>, args: &[Bytes]) -> Result<Reply> {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
     let (dest, keys, limit) = match name.as_str() {
         "sintercard" => {
@@ -359,19 +426,16 @@ async fn set_algebra(session: &mut Session, args: Vec<Bytes>) -> Result<Reply> {
     } else {
         "diff"
     };
-    let mut held = hold_keys(session, &keys, dest.as_ref()).await?;
-    let sources = gather(&mut held, session, &keys, false).await?;
+    let sources = gather(on, &keys, false).await?;
     let result = algebra::set_op(op, &sources);
     if let Some(limit) = limit {
         return Ok(cardinality(result.len(), limit));
     }
     match dest {
         Some(dest) => {
-            let size = on_key(&mut held, session, &dest, move |tx, k| {
-                sets::store(tx, k, &result)
-            })
-            .await?;
-            held.commit().await?;
+            let size = on
+                .key(&dest, move |tx, k| sets::store(tx, k, &result))
+                .await?;
             Ok(Reply::Int(size))
         }
         None => Ok(Reply::Set(result.into_iter().map(Reply::Bulk).collect())),
@@ -379,7 +443,7 @@ async fn set_algebra(session: &mut Session, args: Vec<Bytes>) -> Result<Reply> {
 }
 
 /// ZUNION ZINTER ZDIFF, their STORE forms, ZINTERCARD.
-async fn zset_algebra(session: &mut Session, args: Vec<Bytes>) -> Result<Reply> {
+async fn zset_algebra(on: &mut On<'_>, args: &[Bytes]) -> Result<Reply> {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
     let store = name.ends_with("store");
     let (dest, at) = if store {
@@ -405,19 +469,16 @@ async fn zset_algebra(session: &mut Session, args: Vec<Bytes>) -> Result<Reply> 
     } else {
         (algebra::parse_zoptions(opts, n, op == "diff", store)?, None)
     };
-    let mut held = hold_keys(session, &keys, dest.as_ref()).await?;
-    let sources = gather(&mut held, session, &keys, true).await?;
+    let sources = gather(on, &keys, true).await?;
     let result = algebra::zset_op(op, &sources, &options);
     if let Some(limit) = limit {
         return Ok(cardinality(result.len(), limit));
     }
     if let Some(dest) = dest {
         let entries: Vec<zsets::Entry> = result.into_iter().map(|(m, s)| (s, m)).collect();
-        let size = on_key(&mut held, session, &dest, move |tx, k| {
-            zsets::store_entries(tx, k, &entries)
-        })
-        .await?;
-        held.commit().await?;
+        let size = on
+            .key(&dest, move |tx, k| zsets::store_entries(tx, k, &entries))
+            .await?;
         return Ok(Reply::Int(size));
     }
     Ok(if options.withscores {
@@ -433,19 +494,15 @@ async fn zset_algebra(session: &mut Session, args: Vec<Bytes>) -> Result<Reply> 
 }
 
 /// ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]
-async fn zrangestore(session: &mut Session, args: Vec<Bytes>) -> Result<Reply> {
-    let query = zsets::store_range_query(&args)?;
+async fn zrangestore(on: &mut On<'_>, args: &[Bytes]) -> Result<Reply> {
+    let query = zsets::store_range_query(args)?;
     let (dst, src) = (&args[1], &args[2]);
-    let mut held = hold(session, &[src, dst]).await?;
-    let entries = on_key(&mut held, session, src, move |tx, k| {
-        zsets::select_range(tx, k, &query)
-    })
-    .await?;
-    let size = on_key(&mut held, session, dst, move |tx, k| {
-        zsets::store_entries(tx, k, &entries)
-    })
-    .await?;
-    held.commit().await?;
+    let entries = on
+        .key(src, move |tx, k| zsets::select_range(tx, k, &query))
+        .await?;
+    let size = on
+        .key(dst, move |tx, k| zsets::store_entries(tx, k, &entries))
+        .await?;
     Ok(Reply::Int(size))
 }
 

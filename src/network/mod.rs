@@ -11,6 +11,7 @@
 
 pub mod connection;
 mod coordinator;
+mod transaction;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -86,6 +86,19 @@ impl ValueCache {
         self.transient.insert(key, value);
     }
 
+    /// Records every cached key in `[from, to)` as absent (a range delete inside a
+    /// transaction, whose overlay the cache is). Costs one pass over the cache.
+    pub fn absent_range(&mut self, from: &[u8], to: &[u8]) {
+        let inside = |k: &Vec<u8>| k.as_slice() >= from && k.as_slice() < to;
+        for v in self.transient.iter_mut().filter(|(k, _)| inside(k)) {
+            *v.1 = None;
+        }
+        let keys: Vec<Vec<u8>> = self.map.keys().filter(|k| inside(k)).cloned().collect();
+        for k in keys {
+            self.insert(k, None);
+        }
+    }
+
     /// Forgets everything (after a failed commit, or a range delete).
     pub fn clear(&mut self) {
         self.map.clear();
@@ -173,6 +186,25 @@ mod tests {
         assert!(c.get(b"elem").is_none(), "gone after the commit");
         assert!(c.get(b"kept").is_some());
         assert_eq!((c.len(), c.bytes()), (1, 4 + 1 + ENTRY_OVERHEAD));
+    }
+
+    #[test]
+    fn a_range_becomes_absent() {
+        let mut c = ValueCache::new(1 << 20);
+        for k in [b"a", b"b", b"c"] {
+            c.insert(k.to_vec(), Some(Bytes::from_static(b"v")));
+        }
+        c.insert_transient(b"bb".to_vec(), Some(Bytes::from_static(b"e")));
+        c.absent_range(b"b", b"c");
+        assert_eq!(c.get(b"a"), Some(&Some(Bytes::from_static(b"v"))));
+        assert_eq!(c.get(b"b"), Some(&None));
+        assert_eq!(c.get(b"bb"), Some(&None));
+        assert_eq!(c.get(b"c"), Some(&Some(Bytes::from_static(b"v"))));
+        assert_eq!(
+            c.bytes(),
+            3 * (1 + ENTRY_OVERHEAD) + 2,
+            "a and c keep their value"
+        );
     }
 
     #[test]

@@ -53,9 +53,33 @@ impl Held {
         T: Send + 'static,
         F: FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
     {
+        let mut out = self.call_each(db, vec![(shard, f)]).await?;
+        out.pop().unwrap_or(Err(CommandError::Unavailable))
+    }
+
+    /// Runs one step on each of several held shards at once (each `(shard, f)` on
+    /// its shard, concurrently in the dual runtime) and returns each step's result,
+    /// in order. Fails as a whole only if a shard does not answer.
+    pub async fn call_each<T, F>(
+        &mut self,
+        db: u8,
+        steps: Vec<(usize, F)>,
+    ) -> Result<Vec<Result<T>>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
+    {
         let now = self.now_ms;
-        self.on_shard(shard, move |s| s.run_step(db, now, f))
-            .await?
+        let ops = steps
+            .into_iter()
+            .map(|(shard, f)| (shard, move |s: &mut Shard| s.run_step(db, now, f)))
+            .collect();
+        self.on_shards(ops).await.into_iter().collect()
+    }
+
+    /// The time every step of the hold sees, Unix ms.
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
     }
 
     /// Commits the writes of every held shard as one RocksDB write, then releases
@@ -64,29 +88,25 @@ impl Held {
         let Some(&(last, _)) = self.held.last() else {
             return Ok(());
         };
-        let mut batches = Vec::with_capacity(self.held.len() - 1);
-        let mut outcome = Ok(());
-        let others: Vec<usize> = self.held[..self.held.len() - 1]
+        let others: Vec<_> = self.held[..self.held.len() - 1]
             .iter()
-            .map(|(s, _)| *s)
+            .map(|&(s, _)| (s, |shard: &mut Shard| shard.take_batch()))
             .collect();
-        for &s in &others {
-            match self.on_shard(s, |shard| shard.take_batch()).await {
+        let mut batches = Vec::with_capacity(others.len());
+        let mut outcome = Ok(());
+        for taken in self.on_shards(others).await {
+            match taken {
                 Ok(Ok(batch)) => batches.push(batch),
                 Ok(Err(e)) => outcome = Err(e.into()),
                 Err(e) => outcome = Err(e),
             }
-            if outcome.is_err() {
-                break;
-            }
         }
         if outcome.is_ok() {
-            outcome = match self
-                .on_shard(last, move |shard| shard.commit_with_others(batches))
-                .await
-            {
-                Ok(r) => r.map_err(CommandError::from),
-                Err(e) => Err(e),
+            let commit = move |shard: &mut Shard| shard.commit_with_others(batches);
+            outcome = match self.on_shards(vec![(last, commit)]).await.pop() {
+                Some(Ok(r)) => r.map_err(CommandError::from),
+                Some(Err(e)) => Err(e),
+                None => Err(CommandError::Unavailable),
             };
         }
         let committed = outcome.is_ok();
@@ -107,32 +127,51 @@ impl Held {
         }
     }
 
-    /// Runs `f` on the shard itself (the hold's own bookkeeping).
-    async fn on_shard<T, F>(&mut self, shard: usize, f: F) -> Result<T>
+    /// Runs each `(shard, f)` on its shard itself (steps and the hold's own
+    /// bookkeeping): first hands every one to its shard, then waits for them all,
+    /// each within the hold's timeout.
+    async fn on_shards<T, F>(&mut self, ops: Vec<(usize, F)>) -> Vec<Result<T>>
     where
         T: Send + 'static,
         F: FnOnce(&mut Shard) -> T + Send + 'static,
     {
-        let Some((_, h)) = self.held.iter_mut().find(|(s, _)| *s == shard) else {
-            return Err(CommandError::other(text::SHARD_NOT_HELD));
-        };
-        match h {
-            HeldShard::Dual(ops) => {
-                let (tx, rx) = oneshot::channel();
-                let op: HeldOp = Box::new(move |s: &mut Shard| {
-                    let _ = tx.send(f(s));
-                });
-                ops.send_async(op)
-                    .await
-                    .map_err(|_| CommandError::Unavailable)?;
-                match tokio::time::timeout(self.timeout, rx).await {
+        enum Wait<T> {
+            Done(Result<T>),
+            Pending(oneshot::Receiver<T>),
+        }
+        let mut waits = Vec::with_capacity(ops.len());
+        for (shard, f) in ops {
+            let Some((_, h)) = self.held.iter_mut().find(|(s, _)| *s == shard) else {
+                waits.push(Wait::Done(Err(CommandError::other(text::SHARD_NOT_HELD))));
+                continue;
+            };
+            waits.push(match h {
+                HeldShard::Dual(ops) => {
+                    let (tx, rx) = oneshot::channel();
+                    let op: HeldOp = Box::new(move |s: &mut Shard| {
+                        let _ = tx.send(f(s));
+                    });
+                    match ops.send(op) {
+                        Ok(()) => Wait::Pending(rx),
+                        Err(_) => Wait::Done(Err(CommandError::Unavailable)),
+                    }
+                }
+                HeldShard::Single(guard) => Wait::Done(Ok(f(guard))),
+            });
+        }
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let mut out = Vec::with_capacity(waits.len());
+        for wait in waits {
+            out.push(match wait {
+                Wait::Done(r) => r,
+                Wait::Pending(rx) => match tokio::time::timeout_at(deadline, rx).await {
                     Ok(Ok(v)) => Ok(v),
                     Ok(Err(_)) => Err(CommandError::Unavailable),
                     Err(_) => Err(CommandError::Timeout),
-                }
-            }
-            HeldShard::Single(guard) => Ok(f(guard)),
+                },
+            });
         }
+        out
     }
 }
 

@@ -28,6 +28,7 @@ pub mod engine;
 mod hold;
 pub mod outbox;
 pub mod shard;
+mod watch;
 mod worker;
 
 use std::sync::atomic::Ordering;
@@ -45,6 +46,7 @@ pub use engine::{Engine, EngineOptions, EngineStats, StorageError};
 pub use hold::Held;
 use hold::{HeldOp, HeldShard};
 pub use shard::{ExecFn, KeyImage, Shard, ShardCounters, ShardReq, Span, Tx};
+pub use watch::WatchFlag;
 pub use worker::start_dual;
 
 /// A message to a shard task.
@@ -473,6 +475,49 @@ impl Backend {
             }
         }
         Ok(held)
+    }
+
+    /// Runs `f` on shard `shard` in database `db` as one atomic unit, in the shard's
+    /// queue order: its writes are committed as one batch (and synced, with
+    /// `appendfsync always`) before its result comes back; if `f` fails nothing of it
+    /// is written. A transaction on one shard costs this one trip.
+    pub async fn atomic<T, F>(&self, shard: usize, db: u8, f: F) -> Result<T, CommandError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T, CommandError> + Send + 'static,
+    {
+        let now = now_ms();
+        let timeout = self.live().storage_timeout();
+        match self {
+            Backend::Dual(d) => {
+                let (done, wait) = oneshot::channel();
+                let op: HeldOp = Box::new(move |s: &mut Shard| {
+                    let _ = done.send(s.run_atomic(db, now, f));
+                });
+                d.senders[shard]
+                    .send_async(ShardMsg::Call(op))
+                    .await
+                    .map_err(|_| CommandError::Unavailable)?;
+                match tokio::time::timeout(timeout, wait).await {
+                    Ok(Ok(r)) => r,
+                    Ok(Err(_)) => Err(CommandError::Unavailable),
+                    Err(_) => {
+                        d.counters[shard].timeouts.fetch_add(1, Ordering::Relaxed);
+                        Err(CommandError::Timeout)
+                    }
+                }
+            }
+            Backend::Single(single) => {
+                let lock = single.shards[shard].lock();
+                let Ok(mut guard) = tokio::time::timeout(timeout, lock).await else {
+                    single.counters[shard]
+                        .timeouts
+                        .fetch_add(1, Ordering::Relaxed);
+                    return Err(CommandError::Timeout);
+                };
+                guard.run_atomic(db, now, f)
+            }
+        }
     }
 
     /// Runs `f` on every shard (concurrently in the dual runtime, each in its queue

@@ -19,6 +19,7 @@ use bytes::Bytes;
 use super::cache::ValueCache;
 use super::encoding::{self, CollectionMeta, Space, Value, ValueType};
 use super::engine::{Batch, Engine, StorageError};
+use super::watch::{WatchFlag, Watches};
 use crate::config::Live;
 use crate::error::text;
 use crate::error::CommandError;
@@ -111,6 +112,14 @@ pub struct Shard {
     op_times: Vec<u64>,
     /// [`Shard::writes`] when the current hold began.
     hold_mark: u64,
+    /// Inside a hold or a transaction: nothing may be written before the end, so
+    /// range reads merge the batch over RocksDB instead of committing early.
+    atomic: bool,
+    /// Who watches which keys of this shard (WATCH).
+    watches: Watches,
+    /// How many times the shard had been restarted when this state was made (a
+    /// restart loses the watches, so a watch made before it is void).
+    generation: u64,
 }
 
 impl Shard {
@@ -124,6 +133,7 @@ impl Shard {
         cache_budget: usize,
     ) -> Shard {
         let dbs = live.databases as usize;
+        let generation = counters.restarts.load(Ordering::Relaxed);
         Shard {
             id,
             shards,
@@ -141,6 +151,9 @@ impl Shard {
             pending_ranges: Vec::new(),
             op_times: Vec::new(),
             hold_mark: 0,
+            atomic: false,
+            watches: Watches::default(),
+            generation,
         }
     }
 
@@ -318,12 +331,14 @@ impl Shard {
     /// [`Shard::end_hold`] knows whether the hold wrote anything.
     pub(crate) fn begin_hold(&mut self) {
         self.hold_mark = self.writes();
+        self.atomic = true;
     }
 
     /// Ends a hold: what it wrote is committed (`committed`) or dropped. Either way
     /// the batch is empty afterwards, and a dropped hold leaves no trace in the cache
     /// (the cache is the overlay of uncommitted writes).
     pub(crate) fn end_hold(&mut self, committed: bool) {
+        self.atomic = false;
         let wrote = self.writes() != self.hold_mark || self.failed.is_some();
         self.failed = None;
         self.retire_batch();
@@ -335,6 +350,26 @@ impl Shard {
         self.hold_mark = self.writes();
     }
 
+    /// Runs `f` as one atomic unit in queue order (a transaction on one shard): its
+    /// range reads see its own writes without writing them early, and its writes are
+    /// committed as one batch before the result is returned. If `f` fails, or the
+    /// commit does, nothing of it is written.
+    pub(crate) fn run_atomic<T>(
+        &mut self,
+        db: u8,
+        now_ms: u64,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, CommandError>,
+    ) -> Result<T, CommandError> {
+        // The group before this call has been committed: the batch is this call's.
+        self.begin_hold();
+        let result = match self.run_step(db, now_ms, f) {
+            Ok(v) => self.commit().map(|()| v).map_err(CommandError::from),
+            Err(e) => Err(e),
+        };
+        self.end_hold(result.is_ok());
+        result
+    }
+
     /// Makes the next `n` RocksDB writes fail (DEBUG STORAGE-ERROR).
     pub fn fail_next_writes(&mut self, n: u32) {
         self.fail_writes = n;
@@ -342,7 +377,7 @@ impl Shard {
 
     /// Writes what the group has so far, so a range read sees it.
     fn commit_early(&mut self) {
-        if self.batch.is_empty() || self.failed.is_some() {
+        if self.batch.is_empty() || self.failed.is_some() || self.atomic {
             return;
         }
         let result = self.write_batch(self.live.fsync_always());
@@ -368,12 +403,42 @@ impl Shard {
     /// committed first (they belong to earlier, complete commands, or to earlier range
     /// deletes of this one, which need no overlay).
     fn delete_range(&mut self, start: Vec<u8>, end: Vec<u8>) {
+        if self.atomic {
+            // Nothing may be written early: the cache stays the overlay, with the
+            // range's keys marked absent.
+            self.batch.delete_range(&start, &end);
+            self.cache.absent_range(&start, &end);
+            self.pending_ranges.push((start, end));
+            return;
+        }
         if self.batch.len() > self.pending_ranges.len() {
             self.commit_early();
         }
         self.batch.delete_range(&start, &end);
         self.cache.clear();
         self.pending_ranges.push((start, end));
+    }
+
+    /// Visits the records in `[from, to)` in key order (or reverse order with `rev`)
+    /// as the group sees them. Outside a hold the group's writes so far are written
+    /// first; inside one they are merged over RocksDB's records.
+    fn range_read(
+        &mut self,
+        from: &[u8],
+        to: &[u8],
+        rev: bool,
+        visit: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StorageError> {
+        if self.atomic && !self.batch.is_empty() {
+            let overlay = self.batch.overlay(from, to);
+            return self.engine.scan_over(&overlay, from, to, rev, visit);
+        }
+        self.commit_early();
+        if rev {
+            self.engine.scan_rev(from, to, visit)
+        } else {
+            self.engine.scan(from, to, visit)
+        }
     }
 
     /// Reads `key` through the cache (the group's overlay) and pending range deletes.
@@ -420,6 +485,9 @@ impl Shard {
                     .and_then(encoding::decode_header)
                     .is_some_and(|(_, at)| at != 0 && at <= now_ms);
                 if still_expired {
+                    if let Some((db, _, user_key)) = encoding::decode_key(&k) {
+                        self.watches.touch(db, user_key);
+                    }
                     self.batch.delete(&k);
                     self.cache.insert(k, None);
                     self.counters.expired.fetch_add(1, Ordering::Relaxed);
@@ -498,6 +566,7 @@ impl Tx<'_> {
             return Err(CommandError::other(text::CORRUPT_VALUE));
         };
         if value.expired(self.now_ms) {
+            shard.watches.touch(db, key);
             let k = shard.scratch.clone();
             shard.counters.expired.fetch_add(1, Ordering::Relaxed);
             shard.batch.delete(&k);
@@ -522,6 +591,7 @@ impl Tx<'_> {
 
     /// [`Tx::put`] in another database of the same shard.
     pub fn put_in(&mut self, db: u8, key: &[u8], kind: ValueType, expire_at: u64, payload: &[u8]) {
+        self.shard.watches.touch(db, key);
         let mut k = Vec::new();
         encoding::encode_key(&mut k, db, key);
         let v = encoding::encode_value(kind, expire_at, payload);
@@ -540,14 +610,26 @@ impl Tx<'_> {
 
     /// Removes a key without reading it first.
     pub fn remove(&mut self, key: &[u8]) {
+        self.remove_in(self.db, key);
+    }
+
+    /// [`Tx::remove`] in another database of the same shard.
+    pub fn remove_in(&mut self, db: u8, key: &[u8]) {
+        self.shard.watches.touch(db, key);
         let mut k = Vec::new();
-        encoding::encode_key(&mut k, self.db, key);
+        encoding::encode_key(&mut k, db, key);
         self.shard.batch.delete(&k);
         self.shard.cache.insert(k, None);
     }
 
     /// Removes every key this shard owns in `db`.
     pub fn flush_db(&mut self, db: u8) {
+        // Redis raises the watches of the keys a flush removes, not of absent ones.
+        for key in self.shard.watches.keys_in(db) {
+            if !matches!(self.get_in(db, &key), Ok(None)) {
+                self.shard.watches.touch(db, &key);
+            }
+        }
         for space in [Space::Meta, Space::Member, Space::Score] {
             let (start, end) = encoding::space_range(space, db, self.shard.id, self.shard.shards);
             self.shard.delete_range(start, end);
@@ -562,7 +644,6 @@ impl Tx<'_> {
         from: u64,
         mut visit: impl FnMut(&[u8], &Value) -> bool,
     ) -> Result<Option<u64>, CommandError> {
-        self.shard.commit_early();
         let (start, end) = encoding::shard_range(self.db, self.shard.id, self.shard.shards);
         let from_key = encoding::encode_position(self.db, from);
         let from_key = if from_key.as_slice() > start.as_slice() {
@@ -574,7 +655,7 @@ impl Tx<'_> {
         // Keys that share a hash are visited together, so a cursor never splits them.
         let mut enough_at: Option<u64> = None;
         let mut next = None;
-        self.shard.engine.scan(&from_key, &end, |k, v| {
+        self.shard.range_read(&from_key, &end, false, |k, v| {
             let Some((_, hash, user_key)) = encoding::decode_key(k) else {
                 return true;
             };
@@ -687,6 +768,7 @@ impl Tx<'_> {
         value: &[u8],
         transient: bool,
     ) {
+        self.shard.watches.touch(self.db, key);
         let k = self.record_key(space, key, version, suffix);
         self.shard.batch.put(&k, value);
         if !space.point_read() {
@@ -702,6 +784,7 @@ impl Tx<'_> {
 
     /// Deletes one member record.
     pub fn record_del(&mut self, space: Space, key: &[u8], version: u64, suffix: &[u8]) {
+        self.shard.watches.touch(self.db, key);
         let k = self.record_key(space, key, version, suffix);
         self.shard.batch.delete(&k);
         if space.point_read() {
@@ -719,6 +802,7 @@ impl Tx<'_> {
         from: &[u8],
         to: Option<&[u8]>,
     ) {
+        self.shard.watches.touch(self.db, key);
         let prefix = self.record_key(space, key, version, b"");
         let mut start = prefix.clone();
         start.extend_from_slice(from);
@@ -740,7 +824,6 @@ impl Tx<'_> {
         mut visit: impl FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<(), CommandError> {
         let Span { from, to, rev } = span;
-        self.shard.commit_early();
         let prefix = self.record_key(space, key, version, b"");
         let start = match from {
             Some(f) => [prefix.as_slice(), f].concat(),
@@ -752,11 +835,7 @@ impl Tx<'_> {
         };
         let n = prefix.len();
         let f = |k: &[u8], v: &[u8]| visit(&k[n..], v);
-        if rev {
-            self.shard.engine.scan_rev(&start, &end, f)?;
-        } else {
-            self.shard.engine.scan(&start, &end, f)?;
-        }
+        self.shard.range_read(&start, &end, rev, f)?;
         Ok(())
     }
 
@@ -837,6 +916,20 @@ impl Tx<'_> {
             }
         }
         Ok(n)
+    }
+
+    /// Watches `key` for `flag` (WATCH): every later write of the key on this shard
+    /// raises the flag. Returns when the key expires as it stands (0: never, or it
+    /// does not exist), since an expiry before EXEC counts as a change.
+    pub fn watch(&mut self, key: &[u8], flag: &Arc<WatchFlag>) -> Result<u64, CommandError> {
+        let expire_at = self.get(key)?.map_or(0, |v| v.expire_at);
+        self.shard.watches.add(self.db, key, flag);
+        Ok(expire_at)
+    }
+
+    /// How many times the shard had been restarted when its current state was made.
+    pub fn generation(&self) -> u64 {
+        self.shard.generation
     }
 
     /// The shard's index and the shard count.

@@ -5,10 +5,11 @@ use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 
-use crate::commands::table::Kind;
+use crate::commands::table::{Coord, Kind};
 use crate::commands::{arg_i64, is, lookup};
 use crate::error::{text, CommandError};
 use crate::protocol::Reply;
+use crate::state::Multi;
 use crate::state::Session;
 
 type Result<T> = std::result::Result<T, CommandError>;
@@ -222,6 +223,44 @@ pub fn client(s: &mut Session, args: &[Bytes]) -> Result<Reply> {
 }
 
 /// The connection commands and where each runs, for the command table ([`crate::commands::table`]).
+/// MULTI: starts queueing commands for EXEC.
+pub fn multi(s: &mut Session, _args: &[Bytes]) -> Result<Reply> {
+    if s.multi.is_some() {
+        return Err(CommandError::other(text::MULTI_NESTED));
+    }
+    s.multi = Some(Multi::default());
+    Ok(Reply::Ok)
+}
+
+/// DISCARD: drops the queued transaction and the watches.
+pub fn discard(s: &mut Session, _args: &[Bytes]) -> Result<Reply> {
+    if s.multi.take().is_none() {
+        return Err(CommandError::other(text::DISCARD_WITHOUT_MULTI));
+    }
+    s.watch = None;
+    Ok(Reply::Ok)
+}
+
+/// UNWATCH: forgets every watched key.
+pub fn unwatch(s: &mut Session, _args: &[Bytes]) -> Result<Reply> {
+    s.watch = None;
+    Ok(Reply::Ok)
+}
+
+/// RESET: the connection as it was when it was made: no transaction, no watches,
+/// database 0, RESP2, no name, authenticated only if no password is required.
+pub fn reset(s: &mut Session, _args: &[Bytes]) -> Result<Reply> {
+    s.multi = None;
+    s.watch = None;
+    s.db = 0;
+    s.info.db.store(0, Ordering::Relaxed);
+    s.resp3 = false;
+    s.info.resp.store(2, Ordering::Relaxed);
+    *s.info.name.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    s.authed = s.ctx.live.requirepass().is_none();
+    Ok(Reply::Status("RESET".into()))
+}
+
 pub(crate) const COMMANDS: &[(&str, Kind)] = &[
     ("select", Kind::Local(select)),
     ("ping", Kind::Local(ping)),
@@ -230,4 +269,10 @@ pub(crate) const COMMANDS: &[(&str, Kind)] = &[
     ("hello", Kind::Barrier(hello)),
     ("auth", Kind::Local(auth)),
     ("client", Kind::Local(client)),
+    ("multi", Kind::Local(multi)),
+    ("discard", Kind::Local(discard)),
+    ("unwatch", Kind::Local(unwatch)),
+    ("reset", Kind::Local(reset)),
+    ("exec", Kind::Coordinated(Coord::Exec, None)),
+    ("watch", Kind::Coordinated(Coord::Watch, None)),
 ];

@@ -342,6 +342,31 @@ pub fn rename(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     Ok(if nx { Reply::Int(1) } else { Reply::Ok })
 }
 
+/// MOVE key db: the key's whole value, with its expiry, into another database (the
+/// same shard: a key's shard does not depend on its database).
+pub fn move_(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    let dst = arg_i64(&args[2])?;
+    if dst < 0 || dst >= tx.live().databases as i64 || dst > i32::MAX as i64 {
+        return Err(CommandError::other(text::DB_OUT_OF_RANGE));
+    }
+    let (src, dst) = (tx.db, dst as u8);
+    if src == dst {
+        return Err(CommandError::other(text::SAME_OBJECT));
+    }
+    let Some(image) = tx.export(&args[1])? else {
+        return Ok(Reply::Int(0));
+    };
+    if tx.get_in(dst, &args[1])?.is_some() {
+        return Ok(Reply::Int(0));
+    }
+    tx.db = dst;
+    let imported = tx.import(&args[1], &image);
+    tx.db = src;
+    imported?;
+    tx.remove(&args[1]);
+    Ok(Reply::Int(1))
+}
+
 /// The key-space commands and where each runs, for the command table ([`crate::commands::table`]).
 pub(crate) const COMMANDS: &[(&str, Kind)] = &[
     ("del", Kind::Multi(del, Merge::Sum)),
@@ -363,6 +388,7 @@ pub(crate) const COMMANDS: &[(&str, Kind)] = &[
     ("randomkey", Kind::All(randomkey, Merge::Pick)),
     ("rename", Kind::Coordinated(Coord::Rename, Some(rename))),
     ("renamenx", Kind::Coordinated(Coord::Rename, Some(rename))),
+    ("move", Kind::Single(move_)),
     ("dbsize", Kind::All(dbsize, Merge::Sum)),
     ("flushdb", Kind::All(flushdb, Merge::AllOk)),
     ("flushall", Kind::All(flushall, Merge::AllOk)),

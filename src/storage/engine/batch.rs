@@ -1,6 +1,9 @@
 //! A group's writes, kept by the shard and turned into one RocksDB `WriteBatch` when
 //! they are written (storage threads only).
 
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
 /// Writes that are applied together, atomically, by [`Engine::write`].
 ///
 /// The batch keeps its operations itself and builds the RocksDB `WriteBatch` only when
@@ -24,6 +27,24 @@ pub struct Batch {
     pub(super) ops: Vec<BatchOp>,
     /// `ops[..ordered]` are written in issue order; the rest may be sorted.
     ordered: usize,
+}
+
+/// A batch's effect on one key range, over what RocksDB holds: `writes` are the last
+/// value (or deletion) of each key written after any range delete that covers it,
+/// and keys in `cleared` that are not in `writes` are gone.
+#[derive(Default, Debug)]
+pub struct Overlay {
+    pub(super) writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    pub(super) cleared: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Overlay {
+    /// Whether a range delete of the batch removed `key` (as RocksDB holds it).
+    pub(super) fn cleared(&self, key: &[u8]) -> bool {
+        self.cleared
+            .iter()
+            .any(|(a, b)| key >= a.as_slice() && key < b.as_slice())
+    }
 }
 
 /// Most bytes of keys and values a cleared [`Batch`] keeps allocated.
@@ -106,6 +127,40 @@ impl Batch {
         self.data.clear();
         self.ops.clear();
         self.ordered = 0;
+    }
+
+    /// What the batch changes in `[from, to)`, for a range read that must see the
+    /// batch's writes before they are written (a range read inside a transaction).
+    pub fn overlay(&self, from: &[u8], to: &[u8]) -> Overlay {
+        let mut overlay = Overlay::default();
+        let data = &self.data;
+        for op in &self.ops {
+            let key = op.key(data);
+            match op.kind {
+                OpKind::Put | OpKind::Delete if key >= from && key < to => {
+                    let value = (op.kind == OpKind::Put).then(|| op.value(data).to_vec());
+                    overlay.writes.insert(key.to_vec(), value);
+                }
+                OpKind::Put | OpKind::Delete => {}
+                OpKind::DeleteRange => {
+                    let (lo, hi) = (key.max(from), op.value(data).min(to));
+                    if lo >= hi {
+                        continue;
+                    }
+                    // The range delete covers the writes before it, not the ones after.
+                    let covered: Vec<Vec<u8>> = overlay
+                        .writes
+                        .range::<[u8], _>((Bound::Included(lo), Bound::Excluded(hi)))
+                        .map(|(k, _)| k.clone())
+                        .collect();
+                    for k in covered {
+                        overlay.writes.remove(&k);
+                    }
+                    overlay.cleared.push((lo.to_vec(), hi.to_vec()));
+                }
+            }
+        }
+        overlay
     }
 
     /// Sorts the sortable operations (see the type's docs).

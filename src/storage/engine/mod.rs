@@ -13,6 +13,7 @@
 //! [`super::encoding`]), so they never write the same key, and RocksDB's own write
 //! grouping lets commits of different shards share one WAL write.
 
+use std::ops::Bound;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
@@ -22,7 +23,7 @@ mod dead_members;
 mod stats;
 
 pub use crate::error::StorageError;
-pub use batch::Batch;
+pub use batch::{Batch, Overlay};
 use bytes::Bytes;
 use dead_members::DeadMembers;
 use rocksdb::{
@@ -281,6 +282,75 @@ impl Engine {
             it.prev();
         }
         it.status()?;
+        Ok(())
+    }
+
+    /// Like [`Engine::scan`] (or [`Engine::scan_rev`] with `rev`), but as if the
+    /// batch that `overlay` was taken from had been written: the batch's values
+    /// replace RocksDB's, its deletes and range deletes hide them, its new keys
+    /// appear in order.
+    pub fn scan_over(
+        &self,
+        overlay: &Overlay,
+        from: &[u8],
+        to: &[u8],
+        rev: bool,
+        mut visit: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StorageError> {
+        let range = overlay
+            .writes
+            .range::<[u8], _>((Bound::Included(from), Bound::Excluded(to)));
+        // The overlay's keys, in visiting order, that the scan has not passed yet.
+        let mut pending: Box<dyn Iterator<Item = _>> = if rev {
+            Box::new(range.rev())
+        } else {
+            Box::new(range)
+        };
+        let mut next = pending.next();
+        let before = |a: &[u8], b: &[u8]| if rev { a > b } else { a < b };
+        let mut stopped = false;
+        let mut merged = |k: &[u8], v: &[u8]| {
+            while let Some((ok, ov)) = next.filter(|(ok, _)| before(ok.as_slice(), k)) {
+                next = pending.next();
+                if let Some(ov) = ov {
+                    if !visit(ok, ov) {
+                        stopped = true;
+                        return false;
+                    }
+                }
+            }
+            let value = match next {
+                Some((ok, ov)) if ok.as_slice() == k => {
+                    next = pending.next();
+                    ov.as_deref()
+                }
+                _ if overlay.cleared(k) => None,
+                _ => Some(v),
+            };
+            if let Some(value) = value {
+                if !visit(k, value) {
+                    stopped = true;
+                    return false;
+                }
+            }
+            true
+        };
+        if rev {
+            self.scan_rev(from, to, &mut merged)?;
+        } else {
+            self.scan(from, to, &mut merged)?;
+        }
+        if stopped {
+            return Ok(());
+        }
+        while let Some((ok, ov)) = next {
+            next = pending.next();
+            if let Some(ov) = ov {
+                if !visit(ok, ov) {
+                    break;
+                }
+            }
+        }
         Ok(())
     }
 

@@ -1,0 +1,490 @@
+//! MULTI/EXEC/WATCH: transactions that are atomic across shards, with no global lock.
+//!
+//! MULTI makes the connection queue its commands ([`crate::state::Multi`]); EXEC
+//! runs them here, on a network thread, as one atomic unit:
+//!
+//! 1. **Resolve.** Each queued command becomes a [`Step`]: a network-side command
+//!    (PING, SELECT ...), the parts it sends to its shards (one part for a one-key
+//!    command, one per shard for a split MGET or an all-shard DBSIZE), or a
+//!    cross-shard command that needs several steps ([`coordinator::step`]).
+//! 2. **One shard, one trip.** When every part lives on one shard (and the watched
+//!    keys too), the whole transaction is one closure run on that shard in its queue
+//!    order ([`crate::storage::Backend::atomic`]): it checks the watches, runs every
+//!    command against one batch, and commits the batch before it answers.
+//! 3. **Several shards.** Otherwise EXEC holds exactly the shards it touches (those of
+//!    its keys and of the watched keys), in ascending order so that two transactions
+//!    never wait for each other in a cycle; shards it does not touch go on serving.
+//!    With the shards held nothing else can change them, so the watch check and every
+//!    command see one instant. The parts of consecutive commands are sent as one
+//!    program per shard, all shards at once; a cross-shard command such as RENAME runs
+//!    its steps in between. Every held shard's writes are committed as one RocksDB
+//!    write batch: after a crash all of the transaction is there or none of it.
+//!
+//! Errors: a command that fails while it runs fails alone, as in Redis (its reply is
+//! the error, the others still apply); a shard that does not answer, or a failed
+//! commit, fails the whole EXEC and nothing is written.
+//!
+//! WATCH registers its keys with their shards (`storage::watch`): a later write of
+//! any of them, by anyone, raises the connection's flag, and EXEC, holding those
+//! shards, answers nil if it is raised, if a watched key's expiry has passed, or if a
+//! watched shard restarted since (and so forgot the watch).
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+
+use super::coordinator::{self, On};
+use crate::commands::table::{Coord, Kind, LocalFn, Merge};
+use crate::commands::{self, keys, Command, CommandError, ExecFn};
+use crate::error::text;
+use crate::protocol::Reply;
+use crate::state::{Session, Watched, WatchedKey};
+use crate::storage::encoding::{key_hash, shard_of};
+use crate::storage::{Tx, WatchFlag};
+
+type Result<T> = std::result::Result<T, CommandError>;
+
+/// One command of a transaction, resolved to where it runs.
+enum Step {
+    /// Answered already.
+    Ready(Reply),
+    /// Runs on the network thread, against the session.
+    Local(LocalFn, Vec<Bytes>),
+    /// Runs on its shards (one part, or one per shard); several parts are merged.
+    Parts {
+        parts: Vec<Part>,
+        merge: Merge,
+        keys: usize,
+    },
+    /// A command that needs several steps on several shards.
+    Coord(Coord, Vec<Bytes>),
+}
+
+/// One shard's share of a command.
+struct Part {
+    shard: usize,
+    exec: ExecFn,
+    args: Vec<Bytes>,
+    /// For [`Merge::Gather`]: where each of this part's replies goes.
+    positions: Vec<u32>,
+}
+
+/// One command of a shard's program.
+struct Op {
+    db: u8,
+    exec: ExecFn,
+    args: Vec<Bytes>,
+}
+
+/// Runs a shard's program against one batch: each command's reply, in order.
+fn run_program(tx: &mut Tx<'_>, ops: Vec<Op>) -> Vec<Reply> {
+    ops.into_iter()
+        .map(|op| {
+            tx.db = op.db;
+            (op.exec)(tx, &op.args).unwrap_or_else(Reply::from)
+        })
+        .collect()
+}
+
+/// WATCH key [key ...]
+pub(super) async fn watch(session: &mut Session, args: &[Bytes]) -> Result<Reply> {
+    if session.multi.is_some() {
+        return Err(CommandError::other(text::WATCH_IN_MULTI));
+    }
+    let n = session.ctx.backend.shards();
+    let db = session.db;
+    let mut by_shard: BTreeMap<usize, Vec<Bytes>> = BTreeMap::new();
+    for key in &args[1..] {
+        by_shard
+            .entry(shard_of(key_hash(key), n))
+            .or_default()
+            .push(key.clone());
+    }
+    let watched = session.watch.get_or_insert_with(|| Watched {
+        flag: WatchFlag::new(),
+        keys: Vec::new(),
+        shards: Vec::new(),
+    });
+    for (shard, keys) in by_shard {
+        let flag = watched.flag.clone();
+        let watched_keys = keys.clone();
+        let (expiries, generation) = session
+            .ctx
+            .backend
+            .atomic(shard, db, move |tx| {
+                let expiries = watched_keys
+                    .iter()
+                    .map(|k| tx.watch(k, &flag))
+                    .collect::<Result<Vec<u64>>>()?;
+                Ok((expiries, tx.generation()))
+            })
+            .await?;
+        for (key, expire_at) in keys.into_iter().zip(expiries) {
+            watched.keys.push(WatchedKey { db, key, expire_at });
+        }
+        if !watched.shards.iter().any(|&(s, _)| s == shard) {
+            watched.shards.push((shard, generation));
+        }
+    }
+    Ok(Reply::Ok)
+}
+
+/// EXEC: runs the queued transaction; nil if a watched key changed.
+pub(super) async fn exec(session: &mut Session) -> Reply {
+    let Some(multi) = session.multi.take() else {
+        return Reply::error(text::EXEC_WITHOUT_MULTI);
+    };
+    let watch = session.watch.take();
+    if multi.failed {
+        return Reply::error(text::EXECABORT);
+    }
+    match run(session, multi.queued, watch.as_ref()).await {
+        Ok(Some(replies)) => Reply::Array(replies),
+        Ok(None) => Reply::NilArray,
+        Err(e) => e.into(),
+    }
+}
+
+/// Runs a transaction: `None` if the watch check failed.
+async fn run(
+    session: &mut Session,
+    queued: Vec<Vec<Bytes>>,
+    watch: Option<&Watched>,
+) -> Result<Option<Vec<Reply>>> {
+    let n = session.ctx.backend.shards();
+    let mut steps = Vec::with_capacity(queued.len());
+    for args in queued {
+        steps.push(match commands::lookup(&args[0]) {
+            Some(cmd) => resolve(session, cmd, args, n).await,
+            None => Step::Ready(CommandError::unknown_command("", "").into()),
+        });
+    }
+    // The shards to hold: those of every part, of every cross-shard command's keys,
+    // and of the watched keys.
+    let mut shards: Vec<usize> = Vec::new();
+    let mut coordinated = false;
+    let mut local = false;
+    for step in &steps {
+        match step {
+            Step::Parts { parts, .. } => shards.extend(parts.iter().map(|p| p.shard)),
+            Step::Coord(_, args) => {
+                coordinated = true;
+                let cmd = commands::lookup(&args[0]).ok_or(CommandError::Syntax)?;
+                shards.extend(coordinator::shards_of(&coordinator::keys_of(cmd, args), n));
+            }
+            Step::Local(..) => local = true,
+            Step::Ready(_) => {}
+        }
+    }
+    if let Some(w) = watch {
+        shards.extend(w.shards.iter().map(|&(s, _)| s));
+    }
+    shards.sort_unstable();
+    shards.dedup();
+    match shards[..] {
+        [] => {
+            let counters = session.ctx.backend.counters();
+            if watch.is_some_and(|w| w.changed(crate::storage::now_ms(), |s| restarts(counters, s)))
+            {
+                return Ok(None);
+            }
+            Ok(Some(run_locally(session, steps)))
+        }
+        // One shard, one trip; with watches, network-side commands must not run
+        // before the check, so those go the held way.
+        [shard] if !(coordinated || local && watch.is_some()) => {
+            one_shard(session, shard, steps, watch).await
+        }
+        _ => held(session, &shards, steps, watch).await,
+    }
+}
+
+fn restarts(counters: &[std::sync::Arc<crate::storage::ShardCounters>], shard: usize) -> u64 {
+    counters
+        .get(shard)
+        .map_or(0, |c| c.restarts.load(std::sync::atomic::Ordering::Relaxed))
+}
+
+/// Resolves one queued command to a step.
+async fn resolve(session: &mut Session, cmd: &'static Command, args: Vec<Bytes>, n: usize) -> Step {
+    let on_shard = |exec: ExecFn, shard: usize, args: Vec<Bytes>| Step::Parts {
+        parts: vec![Part {
+            shard,
+            exec,
+            args,
+            positions: Vec::new(),
+        }],
+        merge: Merge::AllOk,
+        keys: 0,
+    };
+    match cmd.kind {
+        Kind::Local(f) | Kind::Barrier(f) => Step::Local(f, args),
+        Kind::Single(exec) => {
+            let shard = shard_of(key_hash(&args[1]), n);
+            on_shard(exec, shard, args)
+        }
+        Kind::Scan(exec) => {
+            let position = keys::parse_cursor(&args[1]).unwrap_or(0);
+            on_shard(exec, shard_of(position, n), args)
+        }
+        Kind::Multi(exec, merge) => split(cmd, exec, merge, args, n),
+        Kind::All(exec, merge) => Step::Parts {
+            parts: (0..n)
+                .map(|shard| Part {
+                    shard,
+                    exec,
+                    args: args.clone(),
+                    positions: Vec::new(),
+                })
+                .collect(),
+            merge,
+            keys: 0,
+        },
+        Kind::Coordinated(coord, one) => {
+            let keys = coordinator::keys_of(cmd, &args);
+            let shards = coordinator::shards_of(&keys, n);
+            match (one, &shards[..]) {
+                (Some(exec), [shard]) => on_shard(exec, *shard, args),
+                _ => match coord {
+                    // Commands about the server, not the data: they run as on their
+                    // own, before the transaction holds anything.
+                    Coord::Info | Coord::Debug | Coord::Save | Coord::Shutdown => {
+                        let reply = coordinator::about_server(session, coord, args).await;
+                        Step::Ready(reply.unwrap_or(Reply::Ok))
+                    }
+                    _ => Step::Coord(coord, args),
+                },
+            }
+        }
+    }
+}
+
+/// Splits a multi-key command by shard, each shard's keys in argument order.
+fn split(cmd: &Command, exec: ExecFn, merge: Merge, args: Vec<Bytes>, n: usize) -> Step {
+    let spec = cmd.spec;
+    let step = spec.step.max(1) as usize;
+    let units: Vec<(usize, usize)> = spec
+        .key_positions(args.len())
+        .map(|p| (p, shard_of(key_hash(&args[p]), n)))
+        .collect();
+    let mut parts: Vec<Part> = Vec::new();
+    for (k, &(p, shard)) in units.iter().enumerate() {
+        let part = match parts.iter_mut().position(|part| part.shard == shard) {
+            Some(i) => &mut parts[i],
+            None => {
+                parts.push(Part {
+                    shard,
+                    exec,
+                    args: vec![args[0].clone()],
+                    positions: Vec::new(),
+                });
+                parts.last_mut().expect("just pushed")
+            }
+        };
+        part.args
+            .extend_from_slice(&args[p..(p + step).min(args.len())]);
+        part.positions.push(k as u32);
+    }
+    Step::Parts {
+        parts,
+        merge,
+        keys: units.len(),
+    }
+}
+
+/// A transaction without shard work: its network-side commands, in order.
+fn run_locally(session: &mut Session, steps: Vec<Step>) -> Vec<Reply> {
+    steps
+        .into_iter()
+        .map(|step| match step {
+            Step::Ready(r) => r,
+            Step::Local(f, args) => f(session, &args).unwrap_or_else(Reply::from),
+            _ => CommandError::other(text::NOT_A_BARRIER).into(),
+        })
+        .collect()
+}
+
+/// Where the replies of a step's parts are: `(shard, index in that shard's replies)`.
+type Placed = Vec<(usize, usize)>;
+
+/// Lays the steps' parts out as one program per shard; network-side commands run
+/// now, in order (so SELECT applies to what follows). Returns, per step, its reply
+/// if known, else where its parts' replies will be.
+fn lay_out(
+    session: &mut Session,
+    steps: &mut [Step],
+    programs: &mut [Vec<Op>],
+    base: &[usize],
+) -> Vec<(Option<Reply>, Placed)> {
+    let mut lens: Vec<usize> = programs.iter().map(Vec::len).collect();
+    let mut out = Vec::with_capacity(steps.len());
+    for step in steps.iter_mut() {
+        out.push(match step {
+            Step::Ready(r) => (Some(std::mem::replace(r, Reply::Nil)), Vec::new()),
+            Step::Local(f, args) => (
+                Some(f(session, args).unwrap_or_else(Reply::from)),
+                Vec::new(),
+            ),
+            Step::Parts { parts, .. } => {
+                let mut placed = Vec::with_capacity(parts.len());
+                for part in parts.iter_mut() {
+                    placed.push((part.shard, base[part.shard] + lens[part.shard]));
+                    lens[part.shard] += 1;
+                    programs[part.shard].push(Op {
+                        db: session.db,
+                        exec: part.exec,
+                        args: std::mem::take(&mut part.args),
+                    });
+                }
+                (None, placed)
+            }
+            Step::Coord(..) => (None, Vec::new()),
+        });
+    }
+    out
+}
+
+/// The reply of a step whose parts have answered.
+fn assemble(step: &Step, placed: &Placed, results: &mut [Vec<Reply>]) -> Reply {
+    let Step::Parts { parts, merge, keys } = step else {
+        return CommandError::other(text::NOT_A_BARRIER).into();
+    };
+    let mut take = |(shard, i): (usize, usize)| {
+        results[shard]
+            .get_mut(i)
+            .map(|r| std::mem::replace(r, Reply::Nil))
+            .unwrap_or_else(|| CommandError::Unavailable.into())
+    };
+    if placed.len() == 1 && *merge != Merge::Gather {
+        return take(placed[0]);
+    }
+    let replies: Vec<Reply> = placed.iter().map(|&p| take(p)).collect();
+    let positions: Vec<&[u32]> = parts.iter().map(|p| p.positions.as_slice()).collect();
+    super::connection::combine(*merge, replies, &positions, *keys)
+}
+
+/// A transaction on one shard: one closure, one trip, one commit.
+async fn one_shard(
+    session: &mut Session,
+    shard: usize,
+    mut steps: Vec<Step>,
+    watch: Option<&Watched>,
+) -> Result<Option<Vec<Reply>>> {
+    let n = session.ctx.backend.shards();
+    let mut programs: Vec<Vec<Op>> = (0..n).map(|_| Vec::new()).collect();
+    let layout = lay_out(session, &mut steps, &mut programs, &vec![0; n]);
+    let ops = std::mem::take(&mut programs[shard]);
+    let check = watch.map(|w| {
+        let expiries: Vec<u64> = w.keys.iter().map(|k| k.expire_at).collect();
+        let generation = w.shards.first().map(|&(_, g)| g);
+        (w.flag.clone(), expiries, generation)
+    });
+    let db = session.db;
+    let replies = session
+        .ctx
+        .backend
+        .atomic(shard, db, move |tx| {
+            if let Some((flag, expiries, generation)) = &check {
+                let now = tx.now_ms;
+                let expired = expiries.iter().any(|&at| at != 0 && at <= now);
+                let restarted = generation.is_some_and(|g| g != tx.generation());
+                if flag.is_raised() || expired || restarted {
+                    return Ok(None);
+                }
+            }
+            Ok(Some(run_program(tx, ops)))
+        })
+        .await?;
+    let Some(replies) = replies else {
+        return Ok(None);
+    };
+    let mut results: Vec<Vec<Reply>> = (0..n).map(|_| Vec::new()).collect();
+    results[shard] = replies;
+    Ok(Some(
+        steps
+            .iter()
+            .zip(layout)
+            .map(|(step, (ready, placed))| {
+                ready.unwrap_or_else(|| assemble(step, &placed, &mut results))
+            })
+            .collect(),
+    ))
+}
+
+/// Whether an error means the shards, not the command, failed: the whole EXEC fails.
+fn fatal(e: &CommandError) -> bool {
+    matches!(
+        e,
+        CommandError::Timeout | CommandError::Unavailable | CommandError::Storage(_)
+    )
+}
+
+/// A transaction over several shards: hold them, check, run, commit once.
+async fn held(
+    session: &mut Session,
+    shards: &[usize],
+    mut steps: Vec<Step>,
+    watch: Option<&Watched>,
+) -> Result<Option<Vec<Reply>>> {
+    let n = session.ctx.backend.shards();
+    let mut held = session.ctx.backend.hold(shards).await?;
+    if let Some(w) = watch {
+        let counters = session.ctx.backend.counters();
+        if w.changed(held.now_ms(), |s| restarts(counters, s)) {
+            return Ok(None);
+        }
+    }
+    let mut results: Vec<Vec<Reply>> = (0..n).map(|_| Vec::new()).collect();
+    let mut layout: Vec<(Option<Reply>, Placed)> = Vec::with_capacity(steps.len());
+    let mut start = 0;
+    while start < steps.len() {
+        // A run of steps up to the next cross-shard command: one program per shard.
+        let end = steps[start..]
+            .iter()
+            .position(|s| matches!(s, Step::Coord(..)))
+            .map_or(steps.len(), |i| start + i);
+        let mut programs: Vec<Vec<Op>> = (0..n).map(|_| Vec::new()).collect();
+        let base: Vec<usize> = results.iter().map(Vec::len).collect();
+        layout.extend(lay_out(
+            session,
+            &mut steps[start..end],
+            &mut programs,
+            &base,
+        ));
+        let calls: Vec<_> = programs
+            .into_iter()
+            .enumerate()
+            .filter(|(_, ops)| !ops.is_empty())
+            .map(|(s, ops)| (s, move |tx: &mut Tx<'_>| Ok(run_program(tx, ops))))
+            .collect();
+        let order: Vec<usize> = calls.iter().map(|(s, _)| *s).collect();
+        if !calls.is_empty() {
+            for (s, answered) in order.into_iter().zip(held.call_each(0, calls).await?) {
+                results[s].extend(answered?);
+            }
+        }
+        if let Some(Step::Coord(coord, args)) = steps.get(end) {
+            let mut on = On {
+                held: &mut held,
+                db: session.db,
+                shards: n,
+            };
+            let reply = match coordinator::step(&mut on, *coord, args).await {
+                Err(e) if fatal(&e) => return Err(e),
+                r => r.unwrap_or_else(Reply::from),
+            };
+            layout.push((Some(reply), Vec::new()));
+        }
+        start = end + 1;
+    }
+    held.commit().await?;
+    Ok(Some(
+        steps
+            .iter()
+            .zip(layout)
+            .map(|(step, (ready, placed))| {
+                ready.unwrap_or_else(|| assemble(step, &placed, &mut results))
+            })
+            .collect(),
+    ))
+}
