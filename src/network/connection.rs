@@ -31,7 +31,7 @@ use crate::protocol::{parser, Parsed, Reply};
 use crate::state::ServerCtx;
 use crate::state::{ClientInfo, Session};
 use crate::storage::encoding::{key_hash, shard_of};
-use crate::storage::{ReplyChannel, ShardReq, StageTimes};
+use crate::storage::{LinkedJob, ReplyChannel, ShardReq, StageTimes};
 
 /// Most commands taken from the read buffer before they are executed and answered.
 pub const MAX_PIPELINE: usize = 1024;
@@ -84,6 +84,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<ServerCtx>) {
         session: Session::new(ctx.clone(), info),
         pipe: Pipeline::new(shards, id),
         chan: ReplyChannel::default(),
+        deferred: None,
     };
     if let Err(e) = conn.run().await {
         tracing::debug!(target: "shardis::network", client = id, "connection closed: {e}");
@@ -117,6 +118,8 @@ struct Connection {
     session: Session,
     pipe: Pipeline,
     chan: ReplyChannel,
+    /// A command parsed but left for the next batch ([`Flow::Later`]).
+    deferred: Option<Vec<Bytes>>,
 }
 
 /// What the parse loop does after queueing a command.
@@ -124,6 +127,10 @@ enum Flow {
     Continue,
     /// Finish the batch so far, then run this command alone.
     Barrier(&'static Command, Vec<Bytes>),
+    /// Finish the batch so far, then route this command first in the next one: it
+    /// cannot share a batch with what is queued (linked commands and plain shard
+    /// requests go in separate batches, so their order is kept).
+    Later(Vec<Bytes>),
     /// Stop taking commands (QUIT).
     Stop,
 }
@@ -142,11 +149,20 @@ impl Connection {
                 }
                 let limit = ctx.live.proto_max_bulk_len();
                 let authed = self.session.authed;
-                match parser::parse_with(&mut self.rbuf, limit, authed, &mut self.parse) {
+                let next = match self.deferred.take() {
+                    Some(args) => Ok(Parsed::Command(args)),
+                    None => parser::parse_with(&mut self.rbuf, limit, authed, &mut self.parse),
+                };
+                match next {
                     Ok(Parsed::Command(args)) => match self.pipe.push(&mut self.session, args) {
                         Flow::Continue => {}
                         Flow::Barrier(cmd, args) => {
                             barrier = Some((cmd, args));
+                            more_buffered = true;
+                            break;
+                        }
+                        Flow::Later(args) => {
+                            self.deferred = Some(args);
                             more_buffered = true;
                             break;
                         }
@@ -234,6 +250,14 @@ enum Slot {
         parts: Range<u32>,
         keys: u32,
     },
+    /// A linked command ([`LinkedJob`] `job` of the batch), its parts' replies merged;
+    /// a part's `idx` is its place in the job.
+    Linked {
+        job: u32,
+        merge: Merge,
+        parts: Range<u32>,
+        keys: u32,
+    },
 }
 
 /// One shard's share of a split command. For `Merge::Gather`, `positions` indexes
@@ -263,6 +287,11 @@ struct Pipeline {
     started: std::time::Instant,
     parts: Vec<Part>,
     positions: Vec<u32>,
+    /// Linked commands of the batch (multi-key commands across shards): a batch has
+    /// these or plain shard requests, never both.
+    linked: Vec<LinkedJob>,
+    /// Their replies: per job, one per part.
+    linked_results: Vec<Vec<Reply>>,
 }
 
 impl Pipeline {
@@ -279,6 +308,8 @@ impl Pipeline {
             started: std::time::Instant::now(),
             parts: Vec::new(),
             positions: Vec::new(),
+            linked: Vec::new(),
+            linked_results: Vec::new(),
         }
     }
 
@@ -339,6 +370,10 @@ impl Pipeline {
             return Flow::Continue;
         }
         let db = session.db;
+        let to_shards = !matches!(cmd.kind, Kind::Local(_) | Kind::Barrier(_));
+        if to_shards && !self.linked.is_empty() && !matches!(cmd.kind, Kind::Multi(..)) {
+            return Flow::Later(args);
+        }
         match cmd.kind {
             Kind::Barrier(_) => return Flow::Barrier(cmd, args),
             Kind::Local(f) => {
@@ -370,7 +405,7 @@ impl Pipeline {
                     },
                 );
             }
-            Kind::Multi(exec, merge) => self.split(cmd, exec, merge, db, args),
+            Kind::Multi(exec, merge) => return self.split(cmd, exec, merge, db, args),
             Kind::All(exec, merge) => {
                 let start = self.parts.len() as u32;
                 for shard in 0..self.shards() {
@@ -463,10 +498,26 @@ impl Pipeline {
         shards.all(|s| s == first).then_some(first)
     }
 
-    /// Splits a multi-key command by shard, keeping each shard's keys in order.
-    fn split(&mut self, cmd: &Command, exec: ExecFn, merge: Merge, db: u8, args: Vec<Bytes>) {
+    /// Splits a multi-key command by shard, keeping each shard's keys in order. On
+    /// one shard it is a plain request; across shards, a linked command.
+    fn split(
+        &mut self,
+        cmd: &Command,
+        exec: ExecFn,
+        merge: Merge,
+        db: u8,
+        args: Vec<Bytes>,
+    ) -> Flow {
         let spec = cmd.spec;
-        if let Some(shard) = self.one_shard(cmd, &args) {
+        let one = self.one_shard(cmd, &args);
+        let must_wait = match one {
+            None => self.work.iter().any(|w| !w.is_empty()),
+            Some(_) => !self.linked.is_empty(),
+        };
+        if must_wait {
+            return Flow::Later(args);
+        }
+        if let Some(shard) = one {
             self.one(
                 shard,
                 ShardReq {
@@ -476,7 +527,7 @@ impl Pipeline {
                     client: 0,
                 },
             );
-            return;
+            return Flow::Continue;
         }
         let step = spec.step.max(1) as usize;
         let units: Vec<(usize, usize)> = spec
@@ -484,6 +535,8 @@ impl Pipeline {
             .map(|p| (p, shard_of(key_hash(&args[p]), self.shards())))
             .collect();
         let start = self.parts.len() as u32;
+        let job = self.linked.len() as u32;
+        let mut job_parts = Vec::new();
         for shard in 0..self.shards() {
             let mine: Vec<(usize, usize)> = units
                 .iter()
@@ -501,26 +554,25 @@ impl Pipeline {
                 sub.extend_from_slice(&args[p..(p + step).min(args.len())]);
                 self.positions.push(k as u32);
             }
-            let idx = self.queue(
-                shard,
-                ShardReq {
-                    db,
-                    exec,
-                    args: sub,
-                    client: 0,
-                },
-            );
             self.parts.push(Part {
                 shard: shard as u32,
-                idx,
+                idx: job_parts.len() as u32,
                 positions: pos_start..self.positions.len() as u32,
             });
+            job_parts.push((shard, sub));
         }
-        self.slots.push(Slot::Merged {
+        self.linked.push(LinkedJob {
+            db,
+            exec,
+            parts: job_parts,
+        });
+        self.slots.push(Slot::Linked {
+            job,
             merge,
             parts: start..self.parts.len() as u32,
             keys: units.len() as u32,
         });
+        Flow::Continue
     }
 
     /// Sends the batch's shard work and waits for every reply.
@@ -532,6 +584,14 @@ impl Pipeline {
             ctx.backend
                 .run(&mut self.work, &mut self.results, chan)
                 .await;
+        }
+        if !self.linked.is_empty() {
+            let jobs = std::mem::take(&mut self.linked);
+            let n = jobs.len();
+            self.linked_results = match ctx.backend.linked(jobs).await {
+                Ok(r) => r,
+                Err(e) => vec![vec![Reply::Error(e)]; n],
+            };
         }
     }
 
@@ -566,7 +626,7 @@ impl Pipeline {
         for (slot, (spec, rejected)) in slots.drain(..).zip(stats.drain(..)) {
             let shard = match &slot {
                 Slot::One { shard, .. } => Some(*shard as usize),
-                Slot::Merged { parts, .. } if !parts.is_empty() => {
+                Slot::Merged { parts, .. } | Slot::Linked { parts, .. } if !parts.is_empty() => {
                     Some(self.parts[parts.start as usize].shard as usize)
                 }
                 _ => None,
@@ -575,6 +635,12 @@ impl Pipeline {
                 Slot::Ready(r) => r,
                 Slot::One { shard, idx } => self.take(shard, idx),
                 Slot::Merged { merge, parts, keys } => self.merge(merge, parts, keys),
+                Slot::Linked {
+                    job,
+                    merge,
+                    parts,
+                    keys,
+                } => self.merge_linked(job, merge, parts, keys),
             };
             let code = match &reply {
                 Reply::Error(e) => Some(e.code()),
@@ -609,6 +675,7 @@ impl Pipeline {
         session.ctx.count(n as u64, errors);
         self.parts.clear();
         self.positions.clear();
+        self.linked_results.clear();
         for r in &mut self.results {
             r.clear();
         }
@@ -620,6 +687,27 @@ impl Pipeline {
         for i in parts.clone() {
             let (shard, idx) = (self.parts[i as usize].shard, self.parts[i as usize].idx);
             replies.push(self.take(shard, idx));
+        }
+        let positions: Vec<&[u32]> = parts
+            .map(|i| {
+                let pos = &self.parts[i as usize].positions;
+                &self.positions[pos.start as usize..pos.end as usize]
+            })
+            .collect();
+        combine(merge, replies, &positions, keys as usize)
+    }
+
+    fn merge_linked(&mut self, job: u32, merge: Merge, parts: Range<u32>, keys: u32) -> Reply {
+        let mut replies = Vec::with_capacity(parts.len());
+        for i in parts.clone() {
+            let idx = self.parts[i as usize].idx as usize;
+            let reply = match self.linked_results.get_mut(job as usize) {
+                Some(r) if idx < r.len() => std::mem::replace(&mut r[idx], Reply::Nil),
+                // A failed round has one error for the whole job.
+                Some(r) if !r.is_empty() => r[0].clone(),
+                _ => CommandError::Unavailable.into(),
+            };
+            replies.push(reply);
         }
         let positions: Vec<&[u32]> = parts
             .map(|i| {

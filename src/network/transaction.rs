@@ -40,7 +40,7 @@ use crate::error::text;
 use crate::protocol::Reply;
 use crate::state::{Session, Watched, WatchedKey};
 use crate::storage::encoding::{key_hash, shard_of};
-use crate::storage::{Tx, WatchFlag};
+use crate::storage::{run_program, Op, Tx, WatchFlag};
 
 type Result<T> = std::result::Result<T, CommandError>;
 
@@ -67,23 +67,6 @@ struct Part {
     args: Vec<Bytes>,
     /// For [`Merge::Gather`]: where each of this part's replies goes.
     positions: Vec<u32>,
-}
-
-/// One command of a shard's program.
-struct Op {
-    db: u8,
-    exec: ExecFn,
-    args: Vec<Bytes>,
-}
-
-/// Runs a shard's program against one batch: each command's reply, in order.
-fn run_program(tx: &mut Tx<'_>, ops: Vec<Op>) -> Vec<Reply> {
-    ops.into_iter()
-        .map(|op| {
-            tx.db = op.db;
-            (op.exec)(tx, &op.args).unwrap_or_else(Reply::from)
-        })
-        .collect()
 }
 
 /// WATCH key [key ...]

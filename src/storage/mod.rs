@@ -26,6 +26,7 @@ mod channel;
 pub mod encoding;
 pub mod engine;
 mod hold;
+mod linked;
 pub mod outbox;
 pub mod shard;
 mod watch;
@@ -46,6 +47,7 @@ pub use engine::{Engine, EngineOptions, EngineStats, StorageError};
 pub use hold::Held;
 use hold::{HeldOp, HeldShard};
 pub use shard::{ExecFn, KeyImage, Shard, ShardCounters, ShardReq, Span, Tx};
+pub use linked::{run_program, LinkedJob, LinkedReplies, Op};
 pub use watch::WatchFlag;
 pub use worker::start_dual;
 
@@ -154,6 +156,8 @@ pub struct DualShards {
     live: Arc<Live>,
     stats: Arc<EngineStats>,
     rt: tokio::runtime::Handle,
+    /// The linked commands' sequencer, started on first use.
+    sequencer: std::sync::OnceLock<linked::Sequencer>,
 }
 
 /// The single runtime's shards.
@@ -164,6 +168,8 @@ pub struct SingleShards {
     live: Arc<Live>,
     stats: Arc<EngineStats>,
     rt: tokio::runtime::Handle,
+    /// The linked commands' sequencer, started on first use.
+    sequencer: std::sync::OnceLock<linked::Sequencer>,
 }
 
 /// A connection's end of the shard reply channel (dual runtime).
@@ -675,6 +681,7 @@ pub fn start_single(
         live,
         stats,
         rt: rt.clone(),
+        sequencer: Default::default(),
     }))
 }
 

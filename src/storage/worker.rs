@@ -178,6 +178,7 @@ pub fn start_dual(
         live,
         stats,
         rt: rt.clone(),
+        sequencer: Default::default(),
     }))
 }
 
