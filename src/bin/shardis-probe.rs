@@ -10,6 +10,13 @@
 //! `--command connect` measures connection set-up instead: at each tick a new TCP
 //! connection is opened, sends PING and waits for +PONG, then closes.
 //!
+//! `--closed` measures throughput instead: each connection sends its next request as
+//! soon as the last one is answered, for `--duration` seconds, and the rate printed is
+//! requests answered per second. Its requests can be transactions: `multi-one` is
+//! MULTI, SET, SET, EXEC with both keys on shard `--on-shard` (of `--shards`, as
+//! shardis places keys), `multi-two` the same with the second key on the next
+//! shard; `set` with `--on-shard` writes only keys of that shard.
+//!
 //! Prints p50, p90, p99, p99.9, p99.99 and max in milliseconds, and with `--hgrm FILE`
 //! writes the histogram as an HdrHistogram percentile distribution.
 
@@ -33,6 +40,10 @@ enum Probe {
     Set,
     /// Connect, PING, close.
     Connect,
+    /// MULTI, SET, SET, EXEC, both keys on one shard.
+    MultiOne,
+    /// MULTI, SET, SET, EXEC, the keys on two shards.
+    MultiTwo,
 }
 
 #[derive(Debug, Parser)]
@@ -69,6 +80,90 @@ struct Args {
     /// Name printed with the results.
     #[arg(long, default_value = "probe")]
     label: String,
+    /// Closed loop: send each request when the last is answered; report the rate.
+    #[arg(long)]
+    closed: bool,
+    /// Only keys of this shard (SET, MULTI-*); none: any key.
+    #[arg(long)]
+    on_shard: Option<usize>,
+    /// The server's shard count, for --on-shard.
+    #[arg(long, default_value_t = 4)]
+    shards: usize,
+}
+
+/// Up to 4096 key names of `--keys` on `shard` (all of them with no shard given).
+fn key_pool(args: &Args, shard: Option<usize>) -> Vec<String> {
+    use shardis::storage::encoding::{key_hash, shard_of};
+    (0..args.keys.max(1))
+        .map(|n| format!("key:{n:012}"))
+        .filter(|k| shard.is_none_or(|s| shard_of(key_hash(k.as_bytes()), args.shards) == s))
+        .take(4096)
+        .collect()
+}
+
+/// One closed-loop request: its bytes and how many replies it gets.
+fn closed_request(
+    args: &Args,
+    pools: &[Vec<String>; 2],
+    rng: &mut Rng,
+    value: &[u8],
+) -> (Vec<u8>, usize) {
+    let pick = |pool: &Vec<String>, r: u64| pool[(r % pool.len() as u64) as usize].clone();
+    let k1 = pick(&pools[0], rng.next());
+    match args.command {
+        Probe::MultiOne | Probe::MultiTwo => {
+            let other = if args.command == Probe::MultiOne {
+                0
+            } else {
+                1
+            };
+            let k2 = pick(&pools[other], rng.next());
+            let mut req = encode(&[b"MULTI"]);
+            req.extend(encode(&[b"SET", k1.as_bytes(), value]));
+            req.extend(encode(&[b"SET", k2.as_bytes(), value]));
+            req.extend(encode(&[b"EXEC"]));
+            (req, 4)
+        }
+        Probe::Get => (encode(&[b"GET", k1.as_bytes()]), 1),
+        Probe::Set => (encode(&[b"SET", k1.as_bytes(), value]), 1),
+        _ => (b"PING\r\n".to_vec(), 1),
+    }
+}
+
+async fn closed_loop(
+    args: Arc<Args>,
+    id: usize,
+    results: Arc<Mutex<(Hist, u64)>>,
+) -> std::io::Result<()> {
+    let stream = TcpStream::connect((args.host.as_str(), args.port)).await?;
+    stream.set_nodelay(true)?;
+    let (rd, mut wr) = stream.into_split();
+    let mut reader = BufReader::new(rd);
+    let first = args.on_shard;
+    let second = first.map(|s| (s + 1) % args.shards.max(1));
+    let pools = [key_pool(&args, first), key_pool(&args, second)];
+    if pools.iter().any(Vec::is_empty) {
+        return Err(std::io::Error::other(
+            "no key of --keys lives on that shard",
+        ));
+    }
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1));
+    let value = vec![b'v'; args.value_size];
+    let (mut hist, mut errors, mut line) = (new_hist(), 0, Vec::new());
+    let end = Instant::now() + Duration::from_secs_f64(args.duration);
+    while Instant::now() < end {
+        let (req, replies) = closed_request(&args, &pools, &mut rng, &value);
+        let t = Instant::now();
+        wr.write_all(&req).await?;
+        for _ in 0..replies {
+            errors += read_reply(&mut reader, &mut line).await? as u64;
+        }
+        hist.saturating_record((t.elapsed().as_micros() as u64).max(1));
+    }
+    let mut r = results.lock().unwrap_or_else(|e| e.into_inner());
+    r.0.add(&hist).ok();
+    r.1 += errors;
+    Ok(())
 }
 
 type Hist = Histogram<u64>;
@@ -259,7 +354,9 @@ fn main() {
         for id in 0..args.connections {
             let (a, r) = (args.clone(), results.clone());
             tasks.push(tokio::spawn(async move {
-                let res = if a.command == Probe::Connect {
+                let res = if a.closed {
+                    closed_loop(a, id, r).await
+                } else if a.command == Probe::Connect {
                     connect_loop(a, id, r).await
                 } else {
                     request_loop(a, id, r).await
@@ -275,8 +372,13 @@ fn main() {
     });
     let (h, errors) = &*results.lock().unwrap_or_else(|e| e.into_inner());
     let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+    let rate = if args.closed {
+        format!(" rate={:.0}/s", h.len() as f64 / args.duration)
+    } else {
+        String::new()
+    };
     println!(
-        "{}: count={} errors={} p50={:.3} p90={:.3} p99={:.3} p99.9={:.3} p99.99={:.3} max={:.3} (ms)",
+        "{}: count={}{rate} errors={} p50={:.3} p90={:.3} p99={:.3} p99.9={:.3} p99.99={:.3} max={:.3} (ms)",
         args.label,
         h.len(),
         errors,

@@ -40,7 +40,7 @@ use crate::error::text;
 use crate::protocol::Reply;
 use crate::state::{Session, Watched, WatchedKey};
 use crate::storage::encoding::{key_hash, shard_of};
-use crate::storage::{run_program, Op, Tx, WatchFlag};
+use crate::storage::{run_program, LinkedJob, Op, Tx, WatchFlag};
 
 type Result<T> = std::result::Result<T, CommandError>;
 
@@ -178,6 +178,9 @@ async fn run(
         [shard] if !(coordinated || local && watch.is_some()) => {
             one_shard(session, shard, steps, watch).await
         }
+        // No watches and no cross-shard command: plain parts on several shards, which
+        // the linked-command sequencer runs atomically, sharing rounds.
+        _ if !coordinated && watch.is_none() => linked(session, steps).await,
         _ => held(session, &shards, steps, watch).await,
     }
 }
@@ -392,6 +395,52 @@ async fn one_shard(
             })
             .collect(),
     ))
+}
+
+/// A transaction of plain parts on several shards, without watches: one submission
+/// to the linked-command sequencer, which runs it whole within one round (see
+/// `storage::linked`), so it shares the round's hold and commit with other
+/// transactions and multi-key commands.
+async fn linked(session: &mut Session, mut steps: Vec<Step>) -> Result<Option<Vec<Reply>>> {
+    let mut jobs = Vec::new();
+    let mut ready = Vec::with_capacity(steps.len());
+    for step in steps.iter_mut() {
+        ready.push(match step {
+            Step::Ready(r) => Some(std::mem::replace(r, Reply::Nil)),
+            Step::Local(f, args) => Some(f(session, args).unwrap_or_else(Reply::from)),
+            Step::Parts { parts, .. } => {
+                jobs.push(LinkedJob {
+                    db: session.db,
+                    exec: parts[0].exec,
+                    parts: parts
+                        .iter_mut()
+                        .map(|p| (p.shard, std::mem::take(&mut p.args)))
+                        .collect(),
+                });
+                None
+            }
+            Step::Coord(..) => Some(CommandError::other(text::NOT_A_BARRIER).into()),
+        });
+    }
+    let mut answered = session.ctx.backend.linked(jobs).await?.into_iter();
+    let mut out = Vec::with_capacity(steps.len());
+    for (step, ready) in steps.iter().zip(ready) {
+        out.push(match (ready, step) {
+            (Some(r), _) => r,
+            (None, Step::Parts { parts, merge, keys }) => {
+                let replies = answered.next().unwrap_or_default();
+                if replies.len() == 1 && *merge != Merge::Gather {
+                    replies.into_iter().next().unwrap_or(Reply::Nil)
+                } else {
+                    let positions: Vec<&[u32]> =
+                        parts.iter().map(|p| p.positions.as_slice()).collect();
+                    super::connection::combine(*merge, replies, &positions, *keys)
+                }
+            }
+            (None, _) => CommandError::Unavailable.into(),
+        });
+    }
+    Ok(Some(out))
 }
 
 /// Whether an error means the shards, not the command, failed: the whole EXEC fails.
