@@ -11,6 +11,11 @@
 //!                 │  commands::local      PING, HELLO, CLIENT, CONFIG ... answered here
 //!                 │  network::coordinator cross-shard commands: hold the shards, run
 //!                 │                       typed steps on them (storage::Held), one commit
+//!                 │  network::transaction MULTI/EXEC/WATCH: one shard in one trip,
+//!                 │                       several shards held (or via the linked
+//!                 │                       sequencer), one commit
+//!                 │  (storage::linked     MSET/MGET/DEL ... across shards: rounds under
+//!                 │                       one hold of their shards, one commit)
 //!                 ▼
 //!               storage::outbox       one message per shard per event-loop turn
 //!               shard channel (flume, bounded, ordered)

@@ -15,7 +15,8 @@
 //! requests answered per second. Its requests can be transactions: `multi-one` is
 //! MULTI, SET, SET, EXEC with both keys on shard `--on-shard` (of `--shards`, as
 //! shardis places keys), `multi-two` the same with the second key on the next
-//! shard; `set` with `--on-shard` writes only keys of that shard.
+//! shard; `set` with `--on-shard` writes only keys of that shard. The transactions
+//! also run open loop (without `--closed`), `--rate` of them per connection.
 //!
 //! Prints p50, p90, p99, p99.9, p99.99 and max in milliseconds, and with `--hgrm FILE`
 //! writes the histogram as an HdrHistogram percentile distribution.
@@ -236,6 +237,15 @@ async fn request_loop(
     let period = Duration::from_secs_f64(1.0 / args.rate.max(1) as f64);
     let total = (args.duration * args.rate as f64) as u64;
     let a = args.clone();
+    let transactions = matches!(args.command, Probe::MultiOne | Probe::MultiTwo);
+    let replies = if transactions { 4 } else { 1 };
+    let pools = if transactions {
+        let first = args.on_shard.unwrap_or(0);
+        let second = (first + 1) % args.shards.max(1);
+        [key_pool(&args, Some(first)), key_pool(&args, Some(second))]
+    } else {
+        [Vec::new(), Vec::new()]
+    };
     let writer = tokio::spawn(async move {
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1));
         let value = vec![b'v'; a.value_size];
@@ -252,6 +262,7 @@ async fn request_loop(
             buf.extend(match a.command {
                 Probe::Get => encode(&[b"GET", key.as_bytes()]),
                 Probe::Set => encode(&[b"SET", key.as_bytes(), &value]),
+                Probe::MultiOne | Probe::MultiTwo => closed_request(&a, &pools, &mut rng, &value).0,
                 _ => b"PING\r\n".to_vec(),
             });
             let t = Instant::now();
@@ -275,7 +286,10 @@ async fn request_loop(
                 None => break,
             },
         };
-        let error = read_reply(&mut reader, &mut line).await?;
+        let mut error = false;
+        for _ in 0..replies {
+            error |= read_reply(&mut reader, &mut line).await?;
+        }
         let us = Instant::now()
             .saturating_duration_since(intended)
             .as_micros() as u64;

@@ -21,7 +21,10 @@
 //! shard order, so two coordinators cannot deadlock), runs typed steps on them, and
 //! commits all their writes as one RocksDB batch. Handlers that such steps call take
 //! typed arguments (`lists::pop_elements`, `zsets::select_range`, ...), not argument
-//! vectors. `MULTI`/`EXEC`, scripts and blocking commands build on the same hold.
+//! vectors. A split command across shards is *linked*: it runs under one hold of all
+//! its shards, shared with the other linked commands of its round
+//! (`storage::linked`). `MULTI`/`EXEC` (`network::transaction`) runs the same
+//! handlers on the same holds; scripts and blocking commands will too.
 
 pub mod local;
 pub mod shard;

@@ -10,9 +10,10 @@
 //!   and hands `T` back: typed values cross between shards, never replies or argument
 //!   bytes. The closure runs on the shard's thread (a storage thread in the dual
 //!   runtime), so only the storage side touches RocksDB.
-//! * A step's writes join that shard's batch; nothing is written while the hold lasts
-//!   (except that a range read after a write on the same shard makes the shard write
-//!   what it has first, as within any group, so the range read sees it).
+//! * A step's writes join that shard's batch; nothing is written while the hold lasts.
+//!   Point reads see earlier steps' writes through the shard's cache; range reads
+//!   merge the batch over RocksDB's records (`Engine::scan_over`) instead of writing
+//!   it early, so a crash can never keep half of a hold.
 //! * [`Held::commit`] writes the batches of every held shard as one RocksDB write
 //!   batch: a crash keeps all of the hold's writes or none. Dropping a [`Held`]
 //!   without committing drops its writes.
