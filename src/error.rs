@@ -184,10 +184,11 @@ pub mod text {
 
 impl CommandError {
     /// EXEC refused before it ran (`EXECABORT ... because of: <why>`); the
-    /// transaction is discarded.
+    /// transaction is discarded. Redis quotes the refusal without an `ERR ` code
+    /// (its own formatted refusals have none) and with any other code kept.
     pub fn exec_abort(why: &CommandError) -> CommandError {
         let why = why.text();
-        let why = why.strip_prefix('-').unwrap_or(&why);
+        let why = why.strip_prefix("ERR ").unwrap_or(&why);
         CommandError::Other(format!("EXECABORT Transaction discarded because of: {why}").into())
     }
 

@@ -452,10 +452,11 @@ impl Pipeline {
     }
 
     /// Answers a command refused before it ran. Inside MULTI the refusal makes EXEC
-    /// abort; a refused EXEC itself aborts the transaction at once, as in Redis.
+    /// abort; a refused EXEC itself answers EXECABORT (in MULTI or not) and discards
+    /// the transaction, as in Redis.
     fn refuse(&mut self, session: &mut Session, cmd: Option<&Command>, reply: Reply) {
         let reply = match (&mut session.multi, reply) {
-            (Some(_), Reply::Error(e)) if cmd.is_some_and(|c| c.spec.name == "exec") => {
+            (_, Reply::Error(e)) if cmd.is_some_and(|c| c.spec.name == "exec") => {
                 session.multi = None;
                 session.watch = None;
                 CommandError::exec_abort(&e).into()
