@@ -589,8 +589,9 @@ impl Pipeline {
         if !self.linked.is_empty() {
             let jobs = std::mem::take(&mut self.linked);
             let n = jobs.len();
-            self.linked_results = match ctx.backend.linked(jobs).await {
-                Ok(r) => r,
+            self.linked_results = match ctx.backend.linked(jobs, None).await {
+                Ok(Some(r)) => r,
+                Ok(None) => vec![vec![CommandError::Unavailable.into()]; n],
                 Err(e) => vec![vec![Reply::Error(e)]; n],
             };
         }

@@ -11,14 +11,19 @@
 //!    keys too), the whole transaction is one closure run on that shard in its queue
 //!    order ([`crate::storage::Backend::atomic`]): it checks the watches, runs every
 //!    command against one batch, and commits the batch before it answers.
-//! 3. **Several shards.** Otherwise EXEC holds exactly the shards it touches (those of
-//!    its keys and of the watched keys), in ascending order so that two transactions
-//!    never wait for each other in a cycle; shards it does not touch go on serving.
-//!    With the shards held nothing else can change them, so the watch check and every
-//!    command see one instant. The parts of consecutive commands are sent as one
-//!    program per shard, all shards at once; a cross-shard command such as RENAME runs
-//!    its steps in between. Every held shard's writes are committed as one RocksDB
-//!    write batch: after a crash all of the transaction is there or none of it.
+//! 3. **Several shards.** A transaction of plain parts is one submission to the
+//!    linked-command sequencer (`storage::linked`): it runs whole inside one round,
+//!    which holds the union of the round's shards (the watched keys' too) in
+//!    ascending order, so two holders never wait for each other in a cycle; shards
+//!    no one in the round touches go on serving. With WATCH, the round first runs
+//!    what came before the transaction, then checks the watches, then runs it (or
+//!    answers nil). The round's writes are one RocksDB write batch: after a crash
+//!    all of the transaction is there or none of it.
+//! 4. **Cross-shard steps.** A transaction with a command that needs several steps
+//!    on several shards (RENAME ...), or with WATCH and network-side commands (which
+//!    must not run before the check), holds exactly the shards it touches itself.
+//!    The parts of consecutive commands go out as one program per shard, all shards
+//!    at once; the cross-shard command runs its steps in between; one commit.
 //!
 //! Errors: a command that fails while it runs fails alone, as in Redis (its reply is
 //! the error, the others still apply); a shard that does not answer, or a failed
@@ -40,7 +45,7 @@ use crate::error::text;
 use crate::protocol::Reply;
 use crate::state::{Session, Watched, WatchedKey};
 use crate::storage::encoding::{key_hash, shard_of};
-use crate::storage::{run_program, LinkedJob, Op, Tx, WatchFlag};
+use crate::storage::{run_program, LinkedJob, Op, Tx, WatchCheck, WatchFlag};
 
 type Result<T> = std::result::Result<T, CommandError>;
 
@@ -164,6 +169,9 @@ async fn run(
     }
     shards.sort_unstable();
     shards.dedup();
+    // Plain parts only, and no network-side command that would run before a watch
+    // check: no hold of the transaction's own is needed.
+    let plain = !(coordinated || local && watch.is_some());
     match shards[..] {
         [] => {
             let counters = session.ctx.backend.counters();
@@ -175,12 +183,11 @@ async fn run(
         }
         // One shard, one trip; with watches, network-side commands must not run
         // before the check, so those go the held way.
-        [shard] if !(coordinated || local && watch.is_some()) => {
-            one_shard(session, shard, steps, watch).await
-        }
-        // No watches and no cross-shard command: plain parts on several shards, which
-        // the linked-command sequencer runs atomically, sharing rounds.
-        _ if !coordinated && watch.is_none() => linked(session, steps).await,
+        [shard] if plain => one_shard(session, shard, steps, watch).await,
+        // No cross-shard command: plain parts on several shards, which the
+        // linked-command sequencer runs atomically, sharing rounds.
+        // (With watches, only if no network-side command would run before the check.)
+        _ if plain => linked(session, steps, watch).await,
         _ => held(session, &shards, steps, watch).await,
     }
 }
@@ -397,11 +404,15 @@ async fn one_shard(
     ))
 }
 
-/// A transaction of plain parts on several shards, without watches: one submission
-/// to the linked-command sequencer, which runs it whole within one round (see
-/// `storage::linked`), so it shares the round's hold and commit with other
-/// transactions and multi-key commands.
-async fn linked(session: &mut Session, mut steps: Vec<Step>) -> Result<Option<Vec<Reply>>> {
+/// A transaction of plain parts on several shards: one submission to the
+/// linked-command sequencer, which runs it whole within one round (see
+/// `storage::linked`), after its watch check if it has one, so it shares the round's
+/// hold and commit with other transactions and multi-key commands.
+async fn linked(
+    session: &mut Session,
+    mut steps: Vec<Step>,
+    watch: Option<&Watched>,
+) -> Result<Option<Vec<Reply>>> {
     let mut jobs = Vec::new();
     let mut ready = Vec::with_capacity(steps.len());
     for step in steps.iter_mut() {
@@ -422,7 +433,15 @@ async fn linked(session: &mut Session, mut steps: Vec<Step>) -> Result<Option<Ve
             Step::Coord(..) => Some(CommandError::other(text::NOT_A_BARRIER).into()),
         });
     }
-    let mut answered = session.ctx.backend.linked(jobs).await?.into_iter();
+    let check = watch.map(|w| WatchCheck {
+        flag: w.flag.clone(),
+        expiries: w.keys.iter().map(|k| k.expire_at).collect(),
+        generations: w.shards.clone(),
+    });
+    let Some(answered) = session.ctx.backend.linked(jobs, check).await? else {
+        return Ok(None);
+    };
+    let mut answered = answered.into_iter();
     let mut out = Vec::with_capacity(steps.len());
     for (step, ready) in steps.iter().zip(ready) {
         out.push(match (ready, step) {

@@ -12,13 +12,22 @@
 //! point; a crash keeps a round whole or drops it whole; and the cost of a round is
 //! shared by all the commands that queued while the previous one ran.
 //!
+//! A transaction with WATCH comes with a [`WatchCheck`]: the round runs what was
+//! submitted before it, checks (the shards of the watched keys are in the round's
+//! hold, so nothing else can write them), and then runs the transaction or answers
+//! that it aborted. Each such check costs the round one more trip, not a hold.
+//!
 //! The sequencer is started on first use, on the storage runtime in the dual runtime.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
 use super::shard::{ExecFn, Tx};
-use super::Backend;
+use super::watch::WatchFlag;
+use super::{Backend, Held};
 use crate::error::CommandError;
 use crate::protocol::Reply;
 
@@ -57,12 +66,38 @@ pub struct LinkedJob {
     pub parts: Vec<(usize, Vec<Bytes>)>,
 }
 
-/// The replies of a submission: per job, one reply per part.
-pub type LinkedReplies = Result<Vec<Vec<Reply>>>;
+/// The replies of a submission: per job, one reply per part; `None` if its watch
+/// check failed and nothing of it ran.
+pub type LinkedReplies = Result<Option<Vec<Vec<Reply>>>>;
 
-/// A connection's linked commands of one batch, in order.
+/// What decides, at its turn in the round, whether a watching transaction runs.
+pub struct WatchCheck {
+    /// Raised by any write of a watched key.
+    pub flag: Arc<WatchFlag>,
+    /// When each watched key expires as watched (0: never).
+    pub expiries: Vec<u64>,
+    /// Each shard with watched keys and its generation then.
+    pub generations: Vec<(usize, u64)>,
+}
+
+impl WatchCheck {
+    fn passes(&self, backend: &Backend, now_ms: u64) -> bool {
+        let restarts = |s: usize| {
+            backend
+                .counters()
+                .get(s)
+                .map_or(0, |c| c.restarts.load(Ordering::Relaxed))
+        };
+        !self.flag.is_raised()
+            && !self.expiries.iter().any(|&at| at != 0 && at <= now_ms)
+            && self.generations.iter().all(|&(s, g)| restarts(s) == g)
+    }
+}
+
+/// A connection's linked commands of one batch (or one transaction), in order.
 pub(super) struct Submission {
     jobs: Vec<LinkedJob>,
+    check: Option<WatchCheck>,
     reply: oneshot::Sender<LinkedReplies>,
 }
 
@@ -70,12 +105,13 @@ pub(super) struct Submission {
 pub(super) type Sequencer = mpsc::UnboundedSender<Submission>;
 
 impl Backend {
-    /// Runs `jobs` atomically, each across its shards (see the module docs), in order.
-    pub async fn linked(&self, jobs: Vec<LinkedJob>) -> LinkedReplies {
+    /// Runs `jobs` atomically, each across its shards (see the module docs), in
+    /// order; with `check`, only if it passes when their turn comes.
+    pub async fn linked(&self, jobs: Vec<LinkedJob>, check: Option<WatchCheck>) -> LinkedReplies {
         let (reply, wait) = oneshot::channel();
         let sequencer = self.sequencer();
         sequencer
-            .send(Submission { jobs, reply })
+            .send(Submission { jobs, check, reply })
             .map_err(|_| CommandError::Unavailable)?;
         wait.await.map_err(|_| CommandError::Unavailable)?
     }
@@ -115,10 +151,54 @@ async fn sequence(backend: Backend, mut rx: mpsc::UnboundedReceiver<Submission>)
 /// Runs one round and answers each submission of it.
 async fn run_round(backend: &Backend, round: &mut Vec<Submission>) {
     let n = backend.shards();
+    let mut shards: Vec<usize> = Vec::new();
+    for sub in round.iter() {
+        for job in &sub.jobs {
+            shards.extend(job.parts.iter().map(|&(s, _)| s).filter(|&s| s < n));
+        }
+        if let Some(check) = &sub.check {
+            shards.extend(check.generations.iter().map(|&(s, _)| s).filter(|&s| s < n));
+        }
+    }
+    shards.sort_unstable();
+    shards.dedup();
+    match execute(backend, &shards, round).await {
+        Ok(answers) => {
+            for (sub, answer) in round.drain(..).zip(answers) {
+                let _ = sub.reply.send(Ok(answer));
+            }
+        }
+        Err(e) => {
+            for sub in round.drain(..) {
+                let _ = sub.reply.send(Err(e.clone()));
+            }
+        }
+    }
+}
+
+/// Where each part's reply will be: (shard, index in the shard's replies).
+type Placed = Vec<Vec<(usize, usize)>>;
+
+/// Holds `shards`, runs the round's programs (in phases, one before each watch
+/// check), commits, and returns each submission's replies.
+async fn execute(
+    backend: &Backend,
+    shards: &[usize],
+    round: &mut [Submission],
+) -> Result<Vec<Option<Vec<Vec<Reply>>>>> {
+    let n = backend.shards();
+    let mut held = backend.hold(shards).await?;
+    let mut results: Vec<Vec<Reply>> = (0..n).map(|_| Vec::new()).collect();
     let mut programs: Vec<Vec<Op>> = (0..n).map(|_| Vec::new()).collect();
-    // Where each part's reply will be: (shard, index in the shard's replies).
-    let mut placed: Vec<Vec<Vec<(usize, usize)>>> = Vec::with_capacity(round.len());
+    let mut placed: Vec<Option<Placed>> = Vec::with_capacity(round.len());
     for sub in round.iter_mut() {
+        if let Some(check) = &sub.check {
+            run_phase(&mut held, &mut programs, &mut results).await?;
+            if !check.passes(backend, held.now_ms()) {
+                placed.push(None);
+                continue;
+            }
+        }
         let mut jobs = Vec::with_capacity(sub.jobs.len());
         for job in &mut sub.jobs {
             let mut parts = Vec::with_capacity(job.parts.len());
@@ -126,7 +206,7 @@ async fn run_round(backend: &Backend, round: &mut Vec<Submission>) {
                 let Some(program) = programs.get_mut(shard) else {
                     continue;
                 };
-                parts.push((shard, program.len()));
+                parts.push((shard, results[shard].len() + program.len()));
                 program.push(Op {
                     db: job.db,
                     exec: job.exec,
@@ -135,47 +215,48 @@ async fn run_round(backend: &Backend, round: &mut Vec<Submission>) {
             }
             jobs.push(parts);
         }
-        placed.push(jobs);
+        placed.push(Some(jobs));
     }
-    let mut results = match execute(backend, programs).await {
-        Ok(r) => r,
-        Err(e) => {
-            for sub in round.drain(..) {
-                let _ = sub.reply.send(Err(e.clone()));
-            }
-            return;
-        }
-    };
-    for (sub, jobs) in round.drain(..).zip(placed) {
-        let replies = jobs
-            .into_iter()
-            .map(|parts| {
-                parts
-                    .into_iter()
-                    .map(|(s, i)| std::mem::replace(&mut results[s][i], Reply::Nil))
+    run_phase(&mut held, &mut programs, &mut results).await?;
+    held.commit().await?;
+    Ok(placed
+        .into_iter()
+        .map(|jobs| {
+            jobs.map(|jobs| {
+                jobs.into_iter()
+                    .map(|parts| {
+                        parts
+                            .into_iter()
+                            .map(|(s, i)| std::mem::replace(&mut results[s][i], Reply::Nil))
+                            .collect()
+                    })
                     .collect()
             })
-            .collect();
-        let _ = sub.reply.send(Ok(replies));
-    }
+        })
+        .collect())
 }
 
-/// Holds the shards that have a program, runs every program at once, commits.
-async fn execute(backend: &Backend, programs: Vec<Vec<Op>>) -> Result<Vec<Vec<Reply>>> {
-    let shards: Vec<usize> = (0..programs.len())
-        .filter(|&s| !programs[s].is_empty())
-        .collect();
-    let mut results: Vec<Vec<Reply>> = (0..programs.len()).map(|_| Vec::new()).collect();
-    let mut held = backend.hold(&shards).await?;
+/// Runs what the programs hold so far, every shard at once, and empties them.
+async fn run_phase(
+    held: &mut Held,
+    programs: &mut [Vec<Op>],
+    results: &mut [Vec<Reply>],
+) -> Result<()> {
     let calls: Vec<_> = programs
-        .into_iter()
+        .iter_mut()
         .enumerate()
         .filter(|(_, ops)| !ops.is_empty())
-        .map(|(s, ops)| (s, move |tx: &mut Tx<'_>| Ok(run_program(tx, ops))))
+        .map(|(s, ops)| {
+            let ops = std::mem::take(ops);
+            (s, move |tx: &mut Tx<'_>| Ok(run_program(tx, ops)))
+        })
         .collect();
-    for (s, answered) in shards.iter().zip(held.call_each(0, calls).await?) {
-        results[*s] = answered?;
+    if calls.is_empty() {
+        return Ok(());
     }
-    held.commit().await?;
-    Ok(results)
+    let order: Vec<usize> = calls.iter().map(|(s, _)| *s).collect();
+    for (s, answered) in order.into_iter().zip(held.call_each(0, calls).await?) {
+        results[s].extend(answered?);
+    }
+    Ok(())
 }

@@ -46,7 +46,7 @@ use crate::protocol::Reply;
 pub use engine::{Engine, EngineOptions, EngineStats, StorageError};
 pub use hold::Held;
 use hold::{HeldOp, HeldShard};
-pub use linked::{run_program, LinkedJob, LinkedReplies, Op};
+pub use linked::{run_program, LinkedJob, LinkedReplies, Op, WatchCheck};
 pub use shard::{ExecFn, KeyImage, Shard, ShardCounters, ShardReq, Span, Tx};
 pub use watch::WatchFlag;
 pub use worker::start_dual;
