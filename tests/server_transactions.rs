@@ -367,3 +367,40 @@ fn transfers_survive_sigkill_whole_with_appendfsync_always() {
         }
     }
 }
+
+#[test]
+fn commandstats_count_the_commands_exec_runs() {
+    // As in Redis: a queued command counts when EXEC runs it, with its own failures.
+    for runtime in RUNTIMES {
+        let server = Server::start(runtime, &[]);
+        let mut c = server.raw();
+        let (a, b) = (key_on(0, "cs"), key_on(1, "cs"));
+        for cmd in [
+            vec!["MULTI"],
+            vec!["SET", &a, "1"],
+            vec!["SET", &b, "2"],
+            vec!["LPUSH", &a, "x"],
+        ] {
+            c.call(&cmd);
+        }
+        let exec = c.call(&["EXEC"]);
+        assert!(
+            exec.starts_with("*3\r\n+OK\r\n+OK\r\n-WRONGTYPE"),
+            "{exec:?}"
+        );
+        let info = c.call(&["INFO", "commandstats"]);
+        for want in [
+            "cmdstat_set:calls=2,",
+            "cmdstat_lpush:calls=1,",
+            "cmdstat_exec:calls=1,",
+            "cmdstat_multi:calls=1,",
+        ] {
+            assert!(info.contains(want), "{runtime}: no {want:?} in\n{info}");
+        }
+        let lpush = info
+            .lines()
+            .find(|l| l.starts_with("cmdstat_lpush:"))
+            .unwrap();
+        assert!(lpush.ends_with("failed_calls=1"), "{runtime}: {lpush}");
+    }
+}

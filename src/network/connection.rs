@@ -486,6 +486,8 @@ impl Pipeline {
         }
         multi.bytes += bytes;
         multi.queued.push(args);
+        // Counted when EXEC runs it, as Redis does, not when it is queued.
+        self.current = (None, false);
         self.slots.push(Slot::Ready(Reply::Status("QUEUED".into())));
     }
 

@@ -42,6 +42,7 @@ use super::coordinator::{self, On};
 use crate::commands::table::{Coord, Kind, LocalFn, Merge};
 use crate::commands::{self, keys, Command, CommandError, ExecFn};
 use crate::error::text;
+use crate::metrics;
 use crate::protocol::Reply;
 use crate::state::{Session, Watched, WatchedKey};
 use crate::storage::encoding::{key_hash, shard_of};
@@ -126,8 +127,28 @@ pub(super) async fn exec(session: &mut Session) -> Reply {
     if multi.failed {
         return Reply::error(text::EXECABORT);
     }
+    let specs: Vec<Option<usize>> = multi
+        .queued
+        .iter()
+        .map(|a| commands::lookup(&a[0]).and_then(|c| metrics::spec_index(c.spec)))
+        .collect();
+    let started = std::time::Instant::now();
     match run(session, multi.queued, watch.as_ref()).await {
-        Ok(Some(replies)) => Reply::Array(replies),
+        Ok(Some(replies)) => {
+            // INFO commandstats counts each command of the transaction (with an
+            // equal share of its time), as Redis does when EXEC calls them.
+            let usec = started.elapsed().as_micros() as u64 / replies.len().max(1) as u64;
+            metrics::with_recorder(|rec| {
+                for (spec, reply) in specs.iter().zip(&replies) {
+                    let code = match reply {
+                        Reply::Error(e) => Some(e.code()),
+                        _ => None,
+                    };
+                    rec.command(*spec, false, code, usec);
+                }
+            });
+            Reply::Array(replies)
+        }
         Ok(None) => Reply::NilArray,
         Err(e) => e.into(),
     }
