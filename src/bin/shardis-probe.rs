@@ -102,6 +102,14 @@ fn key_pool(args: &Args, shard: Option<usize>) -> Vec<String> {
         .collect()
 }
 
+/// The key pools of a connection: keys of `--on-shard` and of the shard after it
+/// (the second key of `multi-two`); any keys without `--on-shard`.
+fn key_pools(args: &Args) -> [Vec<String>; 2] {
+    let first = args.on_shard;
+    let second = first.map(|s| (s + 1) % args.shards.max(1));
+    [key_pool(args, first), key_pool(args, second)]
+}
+
 /// One closed-loop request: its bytes and how many replies it gets.
 fn closed_request(
     args: &Args,
@@ -140,9 +148,7 @@ async fn closed_loop(
     stream.set_nodelay(true)?;
     let (rd, mut wr) = stream.into_split();
     let mut reader = BufReader::new(rd);
-    let first = args.on_shard;
-    let second = first.map(|s| (s + 1) % args.shards.max(1));
-    let pools = [key_pool(&args, first), key_pool(&args, second)];
+    let pools = key_pools(&args);
     if pools.iter().any(Vec::is_empty) {
         return Err(std::io::Error::other(
             "no key of --keys lives on that shard",
@@ -240,12 +246,15 @@ async fn request_loop(
     let transactions = matches!(args.command, Probe::MultiOne | Probe::MultiTwo);
     let replies = if transactions { 4 } else { 1 };
     let pools = if transactions {
-        let first = args.on_shard.unwrap_or(0);
-        let second = (first + 1) % args.shards.max(1);
-        [key_pool(&args, Some(first)), key_pool(&args, Some(second))]
+        key_pools(&args)
     } else {
         [Vec::new(), Vec::new()]
     };
+    if transactions && pools.iter().any(Vec::is_empty) {
+        return Err(std::io::Error::other(
+            "no key of --keys lives on that shard",
+        ));
+    }
     let writer = tokio::spawn(async move {
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1));
         let value = vec![b'v'; a.value_size];

@@ -182,9 +182,6 @@ async fn rename(on: &mut On<'_>, args: &[Bytes]) -> Result<Reply> {
     let (from, to) = (&args[1], &args[2]);
     let image = on.key(from, |tx, k| tx.export(k)).await?;
     let image = image.ok_or(CommandError::NoSuchKey)?;
-    if from == to {
-        return Ok(if nx { Reply::Int(0) } else { Reply::Ok });
-    }
     if nx && on.kind_of(to).await?.is_some() {
         return Ok(Reply::Int(0));
     }

@@ -44,7 +44,7 @@ use crate::commands::{self, keys, Command, CommandError, ExecFn};
 use crate::error::text;
 use crate::metrics;
 use crate::protocol::Reply;
-use crate::state::{Session, Watched, WatchedKey};
+use crate::state::Session;
 use crate::storage::encoding::{key_hash, shard_of};
 use crate::storage::{run_program, LinkedJob, Op, Tx, WatchCheck, WatchFlag};
 
@@ -62,8 +62,8 @@ enum Step {
         merge: Merge,
         keys: usize,
     },
-    /// A command that needs several steps on several shards.
-    Coord(Coord, Vec<Bytes>),
+    /// A command that needs several steps on several shards (those of its keys).
+    Coord(Coord, Vec<Bytes>, Vec<usize>),
 }
 
 /// One shard's share of a command.
@@ -89,30 +89,27 @@ pub(super) async fn watch(session: &mut Session, args: &[Bytes]) -> Result<Reply
             .or_default()
             .push(key.clone());
     }
-    let watched = session.watch.get_or_insert_with(|| Watched {
+    let watched = session.watch.get_or_insert_with(|| WatchCheck {
         flag: WatchFlag::new(),
-        keys: Vec::new(),
-        shards: Vec::new(),
+        expiries: Vec::new(),
+        generations: Vec::new(),
     });
     for (shard, keys) in by_shard {
         let flag = watched.flag.clone();
-        let watched_keys = keys.clone();
         let (expiries, generation) = session
             .ctx
             .backend
             .atomic(shard, db, move |tx| {
-                let expiries = watched_keys
+                let expiries = keys
                     .iter()
                     .map(|k| tx.watch(k, &flag))
                     .collect::<Result<Vec<u64>>>()?;
                 Ok((expiries, tx.generation()))
             })
             .await?;
-        for (key, expire_at) in keys.into_iter().zip(expiries) {
-            watched.keys.push(WatchedKey { db, key, expire_at });
-        }
-        if !watched.shards.iter().any(|&(s, _)| s == shard) {
-            watched.shards.push((shard, generation));
+        watched.expiries.extend(expiries);
+        if !watched.generations.iter().any(|&(s, _)| s == shard) {
+            watched.generations.push((shard, generation));
         }
     }
     Ok(Reply::Ok)
@@ -158,7 +155,7 @@ pub(super) async fn exec(session: &mut Session) -> Reply {
 async fn run(
     session: &mut Session,
     queued: Vec<Vec<Bytes>>,
-    watch: Option<&Watched>,
+    watch: Option<&WatchCheck>,
 ) -> Result<Option<Vec<Reply>>> {
     let n = session.ctx.backend.shards();
     let mut steps = Vec::with_capacity(queued.len());
@@ -176,17 +173,16 @@ async fn run(
     for step in &steps {
         match step {
             Step::Parts { parts, .. } => shards.extend(parts.iter().map(|p| p.shard)),
-            Step::Coord(_, args) => {
+            Step::Coord(_, _, held) => {
                 coordinated = true;
-                let cmd = commands::lookup(&args[0]).ok_or(CommandError::Syntax)?;
-                shards.extend(coordinator::shards_of(&coordinator::keys_of(cmd, args), n));
+                shards.extend(held);
             }
             Step::Local(..) => local = true,
             Step::Ready(_) => {}
         }
     }
     if let Some(w) = watch {
-        shards.extend(w.shards.iter().map(|&(s, _)| s));
+        shards.extend(w.generations.iter().map(|&(s, _)| s));
     }
     shards.sort_unstable();
     shards.dedup();
@@ -195,9 +191,9 @@ async fn run(
     let plain = !(coordinated || local && watch.is_some());
     match shards[..] {
         [] => {
-            let counters = session.ctx.backend.counters();
-            if watch.is_some_and(|w| w.changed(crate::storage::now_ms(), |s| restarts(counters, s)))
-            {
+            let backend = &session.ctx.backend;
+            let now = crate::storage::now_ms();
+            if watch.is_some_and(|w| !w.passes(now, |s| backend.generation(s))) {
                 return Ok(None);
             }
             Ok(Some(run_locally(session, steps)))
@@ -211,12 +207,6 @@ async fn run(
         _ if plain => linked(session, steps, watch).await,
         _ => held(session, &shards, steps, watch).await,
     }
-}
-
-fn restarts(counters: &[std::sync::Arc<crate::storage::ShardCounters>], shard: usize) -> u64 {
-    counters
-        .get(shard)
-        .map_or(0, |c| c.restarts.load(std::sync::atomic::Ordering::Relaxed))
 }
 
 /// Resolves one queued command to a step.
@@ -266,7 +256,7 @@ async fn resolve(session: &mut Session, cmd: &'static Command, args: Vec<Bytes>,
                         let reply = coordinator::about_server(session, coord, args).await;
                         Step::Ready(reply.unwrap_or(Reply::Ok))
                     }
-                    _ => Step::Coord(coord, args),
+                    _ => Step::Coord(coord, args, shards),
                 },
             }
         }
@@ -363,18 +353,39 @@ fn assemble(step: &Step, placed: &Placed, results: &mut [Vec<Reply>]) -> Reply {
     let Step::Parts { parts, merge, keys } = step else {
         return CommandError::other(text::NOT_A_BARRIER).into();
     };
-    let mut take = |(shard, i): (usize, usize)| {
-        results[shard]
-            .get_mut(i)
-            .map(|r| std::mem::replace(r, Reply::Nil))
-            .unwrap_or_else(|| CommandError::Unavailable.into())
-    };
-    if placed.len() == 1 && *merge != Merge::Gather {
-        return take(placed[0]);
+    let replies = placed
+        .iter()
+        .map(|&(shard, i)| {
+            results[shard]
+                .get_mut(i)
+                .map(|r| std::mem::replace(r, Reply::Nil))
+                .unwrap_or_else(|| CommandError::Unavailable.into())
+        })
+        .collect();
+    merged(parts, *merge, *keys, replies)
+}
+
+/// A command's reply from its parts' replies: the one reply of a single part, or
+/// the parts merged.
+fn merged(parts: &[Part], merge: Merge, keys: usize, mut replies: Vec<Reply>) -> Reply {
+    if replies.len() == 1 && merge != Merge::Gather {
+        return replies.pop().unwrap_or(Reply::Nil);
     }
-    let replies: Vec<Reply> = placed.iter().map(|&p| take(p)).collect();
     let positions: Vec<&[u32]> = parts.iter().map(|p| p.positions.as_slice()).collect();
-    super::connection::combine(*merge, replies, &positions, *keys)
+    super::connection::combine(merge, replies, &positions, keys)
+}
+
+/// Every step's reply, once its parts have answered.
+fn answers(
+    steps: &[Step],
+    layout: Vec<(Option<Reply>, Placed)>,
+    results: &mut [Vec<Reply>],
+) -> Vec<Reply> {
+    steps
+        .iter()
+        .zip(layout)
+        .map(|(step, (ready, placed))| ready.unwrap_or_else(|| assemble(step, &placed, results)))
+        .collect()
 }
 
 /// A transaction on one shard: one closure, one trip, one commit.
@@ -382,29 +393,21 @@ async fn one_shard(
     session: &mut Session,
     shard: usize,
     mut steps: Vec<Step>,
-    watch: Option<&Watched>,
+    watch: Option<&WatchCheck>,
 ) -> Result<Option<Vec<Reply>>> {
     let n = session.ctx.backend.shards();
     let mut programs: Vec<Vec<Op>> = (0..n).map(|_| Vec::new()).collect();
     let layout = lay_out(session, &mut steps, &mut programs, &vec![0; n]);
     let ops = std::mem::take(&mut programs[shard]);
-    let check = watch.map(|w| {
-        let expiries: Vec<u64> = w.keys.iter().map(|k| k.expire_at).collect();
-        let generation = w.shards.first().map(|&(_, g)| g);
-        (w.flag.clone(), expiries, generation)
-    });
+    let check = watch.cloned();
     let db = session.db;
     let replies = session
         .ctx
         .backend
         .atomic(shard, db, move |tx| {
-            if let Some((flag, expiries, generation)) = &check {
-                let now = tx.now_ms;
-                let expired = expiries.iter().any(|&at| at != 0 && at <= now);
-                let restarted = generation.is_some_and(|g| g != tx.generation());
-                if flag.is_raised() || expired || restarted {
-                    return Ok(None);
-                }
+            // Every watched key lives on this shard, so its generation is theirs.
+            if check.is_some_and(|c| !c.passes(tx.now_ms, |_| tx.generation())) {
+                return Ok(None);
             }
             Ok(Some(run_program(tx, ops)))
         })
@@ -414,15 +417,7 @@ async fn one_shard(
     };
     let mut results: Vec<Vec<Reply>> = (0..n).map(|_| Vec::new()).collect();
     results[shard] = replies;
-    Ok(Some(
-        steps
-            .iter()
-            .zip(layout)
-            .map(|(step, (ready, placed))| {
-                ready.unwrap_or_else(|| assemble(step, &placed, &mut results))
-            })
-            .collect(),
-    ))
+    Ok(Some(answers(&steps, layout, &mut results)))
 }
 
 /// A transaction of plain parts on several shards: one submission to the
@@ -432,7 +427,7 @@ async fn one_shard(
 async fn linked(
     session: &mut Session,
     mut steps: Vec<Step>,
-    watch: Option<&Watched>,
+    watch: Option<&WatchCheck>,
 ) -> Result<Option<Vec<Reply>>> {
     let mut jobs = Vec::new();
     let mut ready = Vec::with_capacity(steps.len());
@@ -454,12 +449,7 @@ async fn linked(
             Step::Coord(..) => Some(CommandError::other(text::NOT_A_BARRIER).into()),
         });
     }
-    let check = watch.map(|w| WatchCheck {
-        flag: w.flag.clone(),
-        expiries: w.keys.iter().map(|k| k.expire_at).collect(),
-        generations: w.shards.clone(),
-    });
-    let Some(answered) = session.ctx.backend.linked(jobs, check).await? else {
+    let Some(answered) = session.ctx.backend.linked(jobs, watch.cloned()).await? else {
         return Ok(None);
     };
     let mut answered = answered.into_iter();
@@ -468,14 +458,7 @@ async fn linked(
         out.push(match (ready, step) {
             (Some(r), _) => r,
             (None, Step::Parts { parts, merge, keys }) => {
-                let replies = answered.next().unwrap_or_default();
-                if replies.len() == 1 && *merge != Merge::Gather {
-                    replies.into_iter().next().unwrap_or(Reply::Nil)
-                } else {
-                    let positions: Vec<&[u32]> =
-                        parts.iter().map(|p| p.positions.as_slice()).collect();
-                    super::connection::combine(*merge, replies, &positions, *keys)
-                }
+                merged(parts, *merge, *keys, answered.next().unwrap_or_default())
             }
             (None, _) => CommandError::Unavailable.into(),
         });
@@ -496,15 +479,13 @@ async fn held(
     session: &mut Session,
     shards: &[usize],
     mut steps: Vec<Step>,
-    watch: Option<&Watched>,
+    watch: Option<&WatchCheck>,
 ) -> Result<Option<Vec<Reply>>> {
     let n = session.ctx.backend.shards();
     let mut held = session.ctx.backend.hold(shards).await?;
-    if let Some(w) = watch {
-        let counters = session.ctx.backend.counters();
-        if w.changed(held.now_ms(), |s| restarts(counters, s)) {
-            return Ok(None);
-        }
+    let backend = &session.ctx.backend;
+    if watch.is_some_and(|w| !w.passes(held.now_ms(), |s| backend.generation(s))) {
+        return Ok(None);
     }
     let mut results: Vec<Vec<Reply>> = (0..n).map(|_| Vec::new()).collect();
     let mut layout: Vec<(Option<Reply>, Placed)> = Vec::with_capacity(steps.len());
@@ -535,7 +516,7 @@ async fn held(
                 results[s].extend(answered?);
             }
         }
-        if let Some(Step::Coord(coord, args)) = steps.get(end) {
+        if let Some(Step::Coord(coord, args, _)) = steps.get(end) {
             let mut on = On {
                 held: &mut held,
                 db: session.db,
@@ -550,13 +531,5 @@ async fn held(
         start = end + 1;
     }
     held.commit().await?;
-    Ok(Some(
-        steps
-            .iter()
-            .zip(layout)
-            .map(|(step, (ready, placed))| {
-                ready.unwrap_or_else(|| assemble(step, &placed, &mut results))
-            })
-            .collect(),
-    ))
+    Ok(Some(answers(&steps, layout, &mut results)))
 }

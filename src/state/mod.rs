@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 
 use crate::config::{Config, Live};
 use crate::storage::Backend;
-pub use session::{ClientInfo, Multi, Session, Watched, WatchedKey};
+pub use session::{ClientInfo, Multi, Session};
 
 /// The shape of the running server, as INFO shows it.
 #[derive(Debug, Clone)]

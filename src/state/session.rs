@@ -11,7 +11,7 @@ use bytes::Bytes;
 use super::ServerCtx;
 use crate::spec::redis_spec::REDIS_SPECS;
 use crate::spec::RedisSpec;
-use crate::storage::WatchFlag;
+use crate::storage::WatchCheck;
 
 /// What the server knows about a connected client, shared with `CLIENT LIST`.
 /// Written with relaxed atomics by the owning connection; never locked per command.
@@ -113,7 +113,7 @@ pub struct Session {
     /// After MULTI: the commands queued for EXEC.
     pub multi: Option<Multi>,
     /// What WATCH registered, until EXEC, DISCARD, UNWATCH or RESET.
-    pub watch: Option<Watched>,
+    pub watch: Option<WatchCheck>,
 }
 
 /// A transaction being queued (between MULTI and EXEC).
@@ -125,44 +125,6 @@ pub struct Multi {
     pub bytes: usize,
     /// A command was refused while queueing: EXEC aborts.
     pub failed: bool,
-}
-
-/// The keys a connection watches: one flag for all of them, raised by the shards
-/// when any of them changes (see `storage::watch`).
-#[derive(Debug)]
-pub struct Watched {
-    /// Raised by the first change of a watched key.
-    pub flag: Arc<WatchFlag>,
-    /// Every watched key.
-    pub keys: Vec<WatchedKey>,
-    /// Each shard with watched keys and its generation when they were watched.
-    pub shards: Vec<(usize, u64)>,
-}
-
-/// One watched key.
-#[derive(Debug)]
-pub struct WatchedKey {
-    /// Its database.
-    pub db: u8,
-    /// The key.
-    pub key: Bytes,
-    /// When it expires as watched, Unix ms (0: never, or absent): an expiry before
-    /// EXEC aborts the transaction as a change would.
-    pub expire_at: u64,
-}
-
-impl Watched {
-    /// Whether EXEC must abort at time `now_ms` (given each watched shard's current
-    /// generation): a watched key changed or expired, or a shard restarted and forgot
-    /// its watches.
-    pub fn changed(&self, now_ms: u64, generation: impl Fn(usize) -> u64) -> bool {
-        self.flag.is_raised()
-            || self
-                .keys
-                .iter()
-                .any(|k| k.expire_at != 0 && k.expire_at <= now_ms)
-            || self.shards.iter().any(|&(s, g)| generation(s) != g)
-    }
 }
 
 impl Session {

@@ -19,14 +19,11 @@
 //!
 //! The sequencer is started on first use, on the storage runtime in the dual runtime.
 
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
-
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
 use super::shard::{ExecFn, Tx};
-use super::watch::WatchFlag;
+use super::watch::WatchCheck;
 use super::{Backend, Held};
 use crate::error::CommandError;
 use crate::protocol::Reply;
@@ -69,30 +66,6 @@ pub struct LinkedJob {
 /// The replies of a submission: per job, one reply per part; `None` if its watch
 /// check failed and nothing of it ran.
 pub type LinkedReplies = Result<Option<Vec<Vec<Reply>>>>;
-
-/// What decides, at its turn in the round, whether a watching transaction runs.
-pub struct WatchCheck {
-    /// Raised by any write of a watched key.
-    pub flag: Arc<WatchFlag>,
-    /// When each watched key expires as watched (0: never).
-    pub expiries: Vec<u64>,
-    /// Each shard with watched keys and its generation then.
-    pub generations: Vec<(usize, u64)>,
-}
-
-impl WatchCheck {
-    fn passes(&self, backend: &Backend, now_ms: u64) -> bool {
-        let restarts = |s: usize| {
-            backend
-                .counters()
-                .get(s)
-                .map_or(0, |c| c.restarts.load(Ordering::Relaxed))
-        };
-        !self.flag.is_raised()
-            && !self.expiries.iter().any(|&at| at != 0 && at <= now_ms)
-            && self.generations.iter().all(|&(s, g)| restarts(s) == g)
-    }
-}
 
 /// A connection's linked commands of one batch (or one transaction), in order.
 pub(super) struct Submission {
@@ -194,7 +167,7 @@ async fn execute(
     for sub in round.iter_mut() {
         if let Some(check) = &sub.check {
             run_phase(&mut held, &mut programs, &mut results).await?;
-            if !check.passes(backend, held.now_ms()) {
+            if !check.passes(held.now_ms(), |s| backend.generation(s)) {
                 placed.push(None);
                 continue;
             }

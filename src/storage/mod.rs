@@ -46,9 +46,9 @@ use crate::protocol::Reply;
 pub use engine::{Engine, EngineOptions, EngineStats, StorageError};
 pub use hold::Held;
 use hold::{HeldOp, HeldShard};
-pub use linked::{run_program, LinkedJob, LinkedReplies, Op, WatchCheck};
+pub use linked::{run_program, LinkedJob, LinkedReplies, Op};
 pub use shard::{ExecFn, KeyImage, Shard, ShardCounters, ShardReq, Span, Tx};
-pub use watch::WatchFlag;
+pub use watch::{WatchCheck, WatchFlag};
 pub use worker::start_dual;
 
 /// A message to a shard task.
@@ -481,6 +481,13 @@ impl Backend {
             }
         }
         Ok(held)
+    }
+
+    /// How many times shard `shard` has been restarted (its watches with it).
+    pub fn generation(&self, shard: usize) -> u64 {
+        self.counters()
+            .get(shard)
+            .map_or(0, |c| c.restarts.load(Ordering::Relaxed))
     }
 
     /// Runs `f` on shard `shard` in database `db` as one atomic unit, in the shard's

@@ -42,6 +42,29 @@ impl WatchFlag {
     }
 }
 
+/// What a connection's WATCH registered, and what EXEC checks: the flag, when each
+/// watched key expires as watched, and each watched shard's generation then.
+#[derive(Debug, Clone)]
+pub struct WatchCheck {
+    /// Raised by any write of a watched key.
+    pub flag: Arc<WatchFlag>,
+    /// When each watched key expires as watched (0: never, or absent): an expiry
+    /// before EXEC counts as a change.
+    pub expiries: Vec<u64>,
+    /// Each shard with watched keys and its generation (restart count) then: a
+    /// restart loses the shard's watches, so it counts as a change too.
+    pub generations: Vec<(usize, u64)>,
+}
+
+impl WatchCheck {
+    /// Whether EXEC may run at `now_ms`, given each shard's current generation.
+    pub fn passes(&self, now_ms: u64, generation: impl Fn(usize) -> u64) -> bool {
+        !self.flag.is_raised()
+            && !self.expiries.iter().any(|&at| at != 0 && at <= now_ms)
+            && self.generations.iter().all(|&(s, g)| generation(s) == g)
+    }
+}
+
 /// The watched keys of one shard, per database.
 #[derive(Default)]
 pub(crate) struct Watches {
