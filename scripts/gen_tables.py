@@ -32,6 +32,7 @@ zadd zincrby zrem zcard zscore zmscore zrank zrevrank zrange zrangebyscore
 zrevrangebyscore zrangebylex zrevrangebylex zrevrange zcount zlexcount zpopmin
 zpopmax zrangestore zunion zinter zdiff zunionstore zinterstore zdiffstore
 zintercard zrandmember zremrangebyscore zremrangebyrank zremrangebylex zscan zmpop
+eval evalsha eval_ro evalsha_ro script function fcall fcall_ro
 """.split()
 
 

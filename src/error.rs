@@ -29,6 +29,9 @@ pub enum CommandError {
     Unavailable,
     /// The shard did not answer within storage-timeout-ms.
     Timeout,
+    /// A script touched a key on a shard it did not hold; it runs again holding
+    /// every shard (never sent: the connection retries).
+    Undeclared,
     /// Any other error, full text including the code.
     Other(Cow<'static, str>),
 }
@@ -53,6 +56,9 @@ impl CommandError {
             CommandError::Timeout => {
                 "ERR storage timeout: the shard did not answer in time (storage-timeout-ms)".into()
             }
+            CommandError::Undeclared => {
+                "ERR the script touched a key on a shard it did not declare".into()
+            }
             CommandError::Other(text) => Cow::Borrowed(text),
         }
     }
@@ -61,7 +67,7 @@ impl CommandError {
     /// static string, so that counting allocates nothing; a code shardis never sends
     /// counts as `ERR`.
     pub fn code(&self) -> &'static str {
-        const CODES: [&str; 9] = [
+        const CODES: [&str; 12] = [
             "ERR",
             "WRONGTYPE",
             "NOAUTH",
@@ -71,6 +77,9 @@ impl CommandError {
             "BUSY",
             "LOADING",
             "NOSCRIPT",
+            "NOTBUSY",
+            "UNKILLABLE",
+            "OOM",
         ];
         match self {
             CommandError::WrongType => "WRONGTYPE",
@@ -116,6 +125,78 @@ pub mod text {
     pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
     pub const WATCH_IN_MULTI: &str = "ERR WATCH inside MULTI is not allowed";
     pub const DB_OUT_OF_RANGE: &str = "ERR DB index is out of range";
+
+    // Scripts and functions (Redis 7.0's texts; the pcall forms carry no suffix).
+    pub const SCRIPT_UNKNOWN_COMMAND: &str = "ERR Unknown Redis command called from script";
+    pub const SCRIPT_WRONG_ARITY: &str =
+        "ERR Wrong number of args calling Redis command from script";
+    pub const SCRIPT_COMMAND_NOT_ALLOWED: &str =
+        "ERR This Redis command is not allowed from script";
+    pub const SCRIPT_WRITE_IN_READ_ONLY: &str =
+        "ERR Write commands are not allowed from read-only scripts.";
+    pub const SCRIPT_NO_ARGUMENTS: &str =
+        "ERR Please specify at least one argument for this redis lib call";
+    pub const SCRIPT_ARGUMENT_TYPES: &str =
+        "ERR Lua redis lib command arguments must be strings or integers";
+    pub const SCRIPT_READONLY_TABLE: &str = "Attempt to modify a readonly table";
+    pub const SCRIPT_WRONG_ARGUMENTS: &str = "wrong number or type of arguments";
+    pub const SCRIPT_WRONG_ARG_COUNT: &str = "wrong number of arguments";
+    pub const SCRIPT_SHEBANG_INVALID: &str = "ERR Invalid script shebang";
+    pub const SCRIPT_SETRESP_ARGS: &str = "redis.setresp() requires one argument.";
+    pub const SCRIPT_RESP_VERSION: &str = "RESP version must be 2 or 3.";
+    pub const SCRIPT_SET_REPL_ARGS: &str = "redis.set_repl() requires one argument.";
+    pub const SCRIPT_REPL_FLAGS: &str =
+        "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.";
+    pub const SCRIPT_LOG_ARGS: &str = "redis.log() requires two arguments or more.";
+    pub const SCRIPT_LOG_LEVEL: &str = "Invalid debug level.";
+    pub const SCRIPT_REPLY_TOO_DEEP: &str = "ERR reached lua stack limit";
+    pub const SCRIPT_UNKNOWN_ERROR: &str = "ERR unknown error";
+    pub const SCRIPT_KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
+    pub const FUNCTION_KILLED: &str = "ERR Script killed by user with FUNCTION KILL...";
+    pub const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
+    pub const NUMKEYS_NEGATIVE: &str = "ERR Number of keys can't be negative";
+    pub const NOT_BUSY: &str = "NOTBUSY No scripts in execution right now.";
+    pub const UNKILLABLE: &str = "UNKILLABLE Sorry the script already executed write commands \
+         against the dataset. You can either wait the script termination or kill the server in \
+         a hard way using the SHUTDOWN NOSAVE command.";
+    pub const BUSY_SCRIPT: &str = "BUSY Redis is busy running a script. You can only call \
+         SCRIPT KILL or SHUTDOWN NOSAVE.";
+    pub const BUSY_FUNCTION: &str = "BUSY Redis is busy running a script. You can only call \
+         FUNCTION KILL or SHUTDOWN NOSAVE.";
+    pub const SCRIPT_FLUSH_OPTION: &str = "ERR SCRIPT FLUSH only support SYNC|ASYNC option";
+    pub const FUNCTION_FLUSH_OPTION: &str = "ERR FUNCTION FLUSH only supports SYNC|ASYNC option";
+    pub const FUNCTION_NOT_FOUND: &str = "ERR Function not found";
+    pub const FUNCTION_RO_WITH_WRITES: &str =
+        "ERR Can not execute a script with write flag using *_ro command.";
+    pub const FUNCTION_EXISTS_IN_LIBRARY: &str = "Function already exists in the library";
+    pub const NO_FUNCTIONS_REGISTERED: &str = "ERR No functions registered";
+    pub const LIBRARY_NOT_FOUND: &str = "ERR Library not found";
+    pub const LIBRARY_METADATA_MISSING: &str = "ERR Missing library metadata";
+    pub const LIBRARY_METADATA_INVALID: &str = "ERR Invalid library metadata";
+    pub const LIBRARY_NAME_MISSING: &str = "ERR Library name was not given";
+    pub const LIBRARY_NAME_INVALID: &str = "Library names can only contain letters, numbers, \
+         or underscores(_) and must be at least one character long";
+    pub const REGISTER_WRONG_ARGUMENTS: &str =
+        "wrong number of arguments to redis.register_function";
+    pub const REGISTER_CALLBACK_NOT_FUNCTION: &str =
+        "second argument to redis.register_function must be a function";
+    pub const REGISTER_UNKNOWN_ARGUMENT: &str = "unknown argument given to redis.register_function";
+    pub const REGISTER_CALLBACK_TYPE: &str =
+        "callback argument given to redis.register_function must be a function";
+    pub const REGISTER_FLAGS_TYPE: &str = "flags argument to redis.register_function must be a \
+         table representing function flags";
+    pub const REGISTER_UNKNOWN_FLAG: &str = "unknown flag given";
+    pub const REGISTER_DESCRIPTION_TYPE: &str =
+        "description argument given to redis.register_function must be a string";
+    pub const REGISTER_NAME_MISSING: &str =
+        "redis.register_function must get a function name argument";
+    pub const REGISTER_CALLBACK_MISSING: &str =
+        "redis.register_function must get a callback argument";
+    pub const REGISTER_NAME_TYPE: &str =
+        "function_name argument given to redis.register_function must be a string";
+    pub const FUNCTION_RESTORE_POLICY: &str =
+        "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.";
+    pub const FUNCTION_PAYLOAD: &str = "ERR payload version or checksum are wrong";
     pub const DEBUG_NOT_ALLOWED: &str =
         "ERR DEBUG command not allowed. If the enable-debug-command option is \
          set to \"local\", you can run it from a local connection, otherwise you \
@@ -315,5 +396,57 @@ mod tests {
     fn a_commit_failure_reads_like_a_storage_error() {
         let e: CommandError = StorageError("IO error".into()).into();
         assert_eq!(e.text(), "ERR storage error: IO error");
+    }
+}
+
+/// Script and function error texts built from parts (Redis 7.0's wording).
+pub mod script_text {
+    /// Any message that lacks an error code gets `ERR`.
+    pub fn with_err(msg: &str) -> String {
+        format!("ERR {msg}")
+    }
+    /// A script that does not compile.
+    pub fn compile_script(msg: &str) -> String {
+        format!("ERR Error compiling script (new function): {msg}")
+    }
+    /// A library that does not compile.
+    pub fn compile_function(msg: &str) -> String {
+        format!("ERR Error compiling function: {msg}")
+    }
+    /// A library whose code failed while it registered its functions.
+    pub fn registering(why: &str) -> String {
+        format!("ERR Error registering functions: {why}")
+    }
+    /// A shebang naming another engine.
+    pub fn shebang_engine(engine: &str) -> String {
+        format!("ERR Unexpected engine in script shebang: {engine}")
+    }
+    /// A shebang flag that does not exist.
+    pub fn shebang_flag(flag: &str) -> String {
+        format!("ERR Unexpected flag in script shebang: {flag}")
+    }
+    /// A shebang option other than `flags=`.
+    pub fn shebang_option(option: &str) -> String {
+        format!("ERR Unknown lua shebang option: {option}")
+    }
+    /// A library for an engine other than Lua.
+    pub fn engine_not_found(engine: &str) -> String {
+        format!("ERR Engine '{engine}' not found")
+    }
+    /// A library metadata field other than `name=`.
+    pub fn metadata_value(value: &str) -> String {
+        format!("ERR Invalid metadata value given: {value}")
+    }
+    /// FUNCTION LOAD of an existing library without REPLACE.
+    pub fn library_exists(name: &str) -> String {
+        format!("ERR Library '{name}' already exists")
+    }
+    /// FUNCTION LOAD of a function another library has.
+    pub fn function_exists(name: &str) -> String {
+        format!("ERR Function {name} already exists")
+    }
+    /// FUNCTION LIST with an argument it does not know.
+    pub fn unknown_argument(arg: &str) -> String {
+        format!("ERR Unknown argument {arg}")
     }
 }

@@ -14,6 +14,10 @@
 //!                 │  network::transaction MULTI/EXEC/WATCH: one shard in one trip,
 //!                 │                       several shards held (or via the linked
 //!                 │                       sequencer), one commit
+//!                 │  network::scripting   EVAL/FCALL: one shard's script in that
+//!                 │                       shard's queue (a storage thread runs the
+//!                 │                       Lua); several shards' on a script worker
+//!                 │                       thread that holds them; one commit
 //!                 │  (storage::linked     MSET/MGET/DEL ... across shards: rounds under
 //!                 │                       one hold of their shards, one commit)
 //!                 ▼
@@ -49,6 +53,8 @@
 //! * [`state`]: server-wide and per-connection state that network-side commands use.
 //! * [`commands`]: the command table and every command's handler: `commands::shard`
 //!   runs on storage threads, `commands::local` on network threads.
+//! * [`script`]: Lua scripts and functions (EVAL, FCALL): the interpreter, its
+//!   sandbox, conversions and libraries. Runs on storage threads and script workers.
 //! * [`network`]: listeners, connections, the per-connection pipeline, coordinators.
 //!   Runs on network threads.
 //! * [`admin`]: the HTTP server on hyper (`--admin-port`, its own thread): health
@@ -71,6 +77,7 @@ pub mod network;
 pub mod protocol;
 pub mod rng;
 pub mod runtime;
+pub mod script;
 pub mod server;
 pub mod spec;
 pub mod state;

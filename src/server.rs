@@ -16,7 +16,7 @@ use tokio::sync::Notify;
 use crate::config::{Config, Live, RuntimeMode};
 use crate::network;
 use crate::runtime::{self, Placement};
-use crate::state::{NetThreadStats, ServerCtx, Shape, Stats, ThreadCpu};
+use crate::state::{NetThreadStats, ScriptJob, Scripts, ServerCtx, Shape, Stats, ThreadCpu};
 use crate::storage::{self, Engine, EngineOptions};
 
 /// Starts or retires network threads until `n` are active (dual runtime). A new
@@ -170,8 +170,11 @@ pub fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
         net_pingers: Mutex::new(Vec::new()),
         net_next: std::sync::atomic::AtomicUsize::new(0),
         net_threads: Mutex::new(Vec::new()),
+        scripts: Arc::new(Scripts::new(shards)),
+        script_jobs: start_script_workers(SCRIPT_WORKERS)?,
         config: cfg,
     });
+    crate::network::scripting::load_saved_libraries(&ctx);
 
     match ctx.config.runtime {
         RuntimeMode::Dual => {
@@ -261,9 +264,30 @@ pub fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         dump("shutdown");
+        ctx.scripts.shut_down();
         backend.shutdown().await;
         Ok::<(), std::io::Error>(())
     })?;
     tracing::info!("shardis stopped; data is on disk");
     Ok(())
+}
+
+/// Script worker threads: enough for two scripts over several shards at once; a
+/// script on one shard runs on that shard's storage thread instead.
+const SCRIPT_WORKERS: usize = 2;
+
+/// Starts the script worker threads; each keeps one Lua state for its life.
+fn start_script_workers(n: usize) -> std::io::Result<flume::Sender<ScriptJob>> {
+    let (tx, rx) = flume::unbounded::<ScriptJob>();
+    for i in 0..n {
+        let rx = rx.clone();
+        std::thread::Builder::new()
+            .name(format!("shardis-script-{i}"))
+            .spawn(move || {
+                while let Ok(job) = rx.recv() {
+                    job();
+                }
+            })?;
+    }
+    Ok(tx)
 }

@@ -74,6 +74,12 @@ pub enum Coord {
     Exec,
     /// WATCH: registers keys with their shards.
     Watch,
+    /// EVAL, EVALSHA, FCALL and their read-only forms: a Lua script on the shards
+    /// of its keys.
+    Script,
+    /// SCRIPT LOAD and FUNCTION LOAD | DELETE | FLUSH | RESTORE: they compile Lua on
+    /// a script worker or write the libraries to storage.
+    ScriptAdmin,
 }
 
 /// Where a command runs.
@@ -156,6 +162,46 @@ pub struct Command {
     pub kind: Kind,
     /// What the connection checks before running it.
     pub flags: Flags,
+}
+
+impl Command {
+    /// MSET and MSETNX need whole key/value pairs (Redis checks this beyond arity).
+    pub fn pairs_complete(&self, argc: usize) -> bool {
+        let spec = self.spec;
+        spec.step <= 1
+            || spec.last_key >= 0
+            || (argc - spec.first_key as usize).is_multiple_of(spec.step as usize)
+    }
+
+    /// The keys of a command, including those that a key count argument announces
+    /// (LMPOP, SINTERCARD, ZUNIONSTORE, EVAL ...), which Redis's first/last/step omit.
+    pub fn keys<'a>(&self, args: &'a [Bytes]) -> Vec<&'a Bytes> {
+        let counted = |at: usize| -> Vec<&'a Bytes> {
+            let n = args
+                .get(at)
+                .and_then(|a| crate::commands::arg_i64(a).ok())
+                .unwrap_or(0)
+                .clamp(0, args.len() as i64) as usize;
+            args.iter().skip(at + 1).take(n).collect()
+        };
+        let name = self.spec.name;
+        match self.kind {
+            Kind::Coordinated(Coord::MultiPop, _) => counted(1),
+            Kind::Coordinated(Coord::SetAlgebra, _) if name == "sintercard" => counted(1),
+            Kind::Coordinated(Coord::ZSetAlgebra, _) if name.ends_with("store") => {
+                let mut keys = counted(2);
+                keys.extend(args.get(1));
+                keys
+            }
+            Kind::Coordinated(Coord::ZSetAlgebra, _) => counted(1),
+            Kind::Coordinated(Coord::Script, _) => counted(2),
+            _ => self
+                .spec
+                .key_positions(args.len())
+                .map(|p| &args[p])
+                .collect(),
+        }
+    }
 }
 
 /// Every family's commands: each family file lists its own, beside their handlers.

@@ -37,6 +37,7 @@ pub struct Live {
     batch_max: AtomicUsize,
     storage_timeout_ms: AtomicU64,
     slowlog_slower_than: AtomicI64,
+    busy_reply_ms: AtomicU64,
     slowlog_max_len: AtomicU64,
     latency_dump_interval: AtomicU64,
     requirepass: Mutex<Option<String>>,
@@ -107,6 +108,7 @@ impl Live {
             batch_max: AtomicUsize::new(0),
             storage_timeout_ms: AtomicU64::new(0),
             slowlog_slower_than: AtomicI64::new(0),
+            busy_reply_ms: AtomicU64::new(5000),
             slowlog_max_len: AtomicU64::new(0),
             latency_dump_interval: AtomicU64::new(0),
             requirepass: Mutex::new(None),
@@ -139,6 +141,7 @@ impl Live {
             "storage-timeout-ms" => store(value, |v| self.storage_timeout_ms.store(v, r)),
             "slowlog-log-slower-than" => store(value, |v| self.slowlog_slower_than.store(v, r)),
             "slowlog-max-len" => store(value, |v| self.slowlog_max_len.store(v, r)),
+            "busy-reply-threshold" => store(value, |v| self.busy_reply_ms.store(v, r)),
             "latency-dump-interval" => store(value, |v| self.latency_dump_interval.store(v, r)),
             "requirepass" => {
                 *self.requirepass.lock().unwrap_or_else(|e| e.into_inner()) =
@@ -164,6 +167,11 @@ impl Live {
             self.slowlog_slower_than.load(Ordering::Relaxed),
             self.slowlog_max_len.load(Ordering::Relaxed),
         )
+    }
+
+    /// `busy-reply-threshold`: ms a script runs before it makes its shards busy.
+    pub fn busy_reply_ms(&self) -> u64 {
+        self.busy_reply_ms.load(Ordering::Relaxed)
     }
 
     /// Seconds between latency dumps (0: off).

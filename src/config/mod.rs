@@ -185,6 +185,8 @@ pub struct Config {
     pub slowlog_log_slower_than: i64,
     /// `slowlog-max-len`.
     pub slowlog_max_len: u64,
+    /// `busy-reply-threshold`.
+    pub busy_reply_threshold: u64,
     /// `latency-dump`.
     pub latency_dump: Option<PathBuf>,
     /// `latency-dump-interval`.
@@ -362,6 +364,7 @@ impl Config {
             maxclients: v.get("maxclients"),
             slowlog_log_slower_than: v.get("slowlog-log-slower-than"),
             slowlog_max_len: v.get("slowlog-max-len"),
+            busy_reply_threshold: v.get("busy-reply-threshold"),
             latency_dump: v.opt("latency-dump"),
             latency_dump_interval: v.get("latency-dump-interval"),
             admin_port: v.get("admin-port"),

@@ -308,6 +308,15 @@ pub static PARAMS: &[Param] = &[
               (0: every command, -1: none).",
     },
     Param {
+        name: "busy-reply-threshold",
+        kind: Kind::Int { min: 0, max: I64 },
+        initial: Initial::Value("5000"),
+        applies: Applies::Live,
+        doc: "Milliseconds a script may run before commands that need its shards are \
+              answered -BUSY and SCRIPT KILL / FUNCTION KILL may stop it \
+              (`lua-time-limit` is the same setting).",
+    },
+    Param {
         name: "slowlog-max-len",
         kind: Kind::Int { min: 0, max: I64 },
         initial: Initial::Value("128"),

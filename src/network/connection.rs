@@ -355,7 +355,7 @@ impl Pipeline {
         };
         let spec = cmd.spec;
         self.current = (metrics::spec_index(spec), true);
-        if !spec.arity_ok(args.len()) || !pairs_complete(cmd, args.len()) {
+        if !spec.arity_ok(args.len()) || !cmd.pairs_complete(args.len()) {
             self.refuse(session, Some(cmd), commands::arity_error(spec.name));
             return Flow::Continue;
         }
@@ -368,6 +368,12 @@ impl Pipeline {
         if session.multi.is_some() && !cmd.flags.controls_multi {
             self.enqueue(session, cmd, args);
             return Flow::Continue;
+        }
+        if session.ctx.scripts.any_busy() {
+            if let Some(reply) = super::scripting::busy(&session.ctx, cmd, &args) {
+                self.slots.push(Slot::Ready(reply));
+                return Flow::Continue;
+            }
         }
         let db = session.db;
         let to_shards = !matches!(cmd.kind, Kind::Local(_) | Kind::Barrier(_));
@@ -776,14 +782,6 @@ pub(super) fn combine(
             Reply::Array(out)
         }
     }
-}
-
-/// MSET and MSETNX need whole key/value pairs (Redis checks this beyond arity).
-fn pairs_complete(cmd: &Command, argc: usize) -> bool {
-    let spec = cmd.spec;
-    spec.step <= 1
-        || spec.last_key >= 0
-        || (argc - spec.first_key as usize).is_multiple_of(spec.step as usize)
 }
 
 /// Redis's text for an unknown command, with the first arguments quoted.

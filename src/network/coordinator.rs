@@ -19,7 +19,7 @@ use crate::state::Session;
 use crate::storage::encoding::{key_hash, shard_of, ValueType};
 use crate::storage::{DebugOp, Held};
 
-use super::transaction;
+use super::{scripting, transaction};
 
 type Result<T> = std::result::Result<T, CommandError>;
 
@@ -42,6 +42,8 @@ pub(super) async fn run(
         }
         Coord::Exec => Ok(transaction::exec(session).await),
         Coord::Watch => transaction::watch(session, &args).await,
+        Coord::Script => scripting::script(session, cmd, &args).await,
+        Coord::ScriptAdmin => scripting::admin(session, cmd, &args).await,
         _ => alone(session, cmd, coord, &args).await,
     };
     Some(result.unwrap_or_else(Reply::from))
@@ -62,6 +64,10 @@ pub(super) async fn about_server(
         Coord::Shutdown => return shutdown(session, &args),
         Coord::Debug => Ok(debug(session, args).await),
         Coord::Save => Ok(save(session, &args).await),
+        Coord::ScriptAdmin => match crate::commands::lookup(&args[0]) {
+            Some(cmd) => scripting::admin(session, cmd, &args).await,
+            None => Err(CommandError::other(text::NOT_A_BARRIER)),
+        },
         _ => Err(CommandError::other(text::NOT_A_BARRIER)),
     };
     Some(result.unwrap_or_else(Reply::from))
@@ -103,39 +109,20 @@ pub(super) async fn step(on: &mut On<'_>, coord: Coord, args: &[Bytes]) -> Resul
         Coord::SetAlgebra => set_algebra(on, args).await,
         Coord::ZSetAlgebra => zset_algebra(on, args).await,
         Coord::ZRangeStore => zrangestore(on, args).await,
-        Coord::Info | Coord::Shutdown | Coord::Debug | Coord::Save | Coord::Exec | Coord::Watch => {
-            Err(CommandError::other(text::NOT_A_BARRIER))
-        }
+        Coord::Info
+        | Coord::Shutdown
+        | Coord::Debug
+        | Coord::Save
+        | Coord::Exec
+        | Coord::Watch
+        | Coord::Script
+        | Coord::ScriptAdmin => Err(CommandError::other(text::NOT_A_BARRIER)),
     }
 }
 
-/// The keys of a command, including those that a key count argument announces
-/// (LMPOP, SINTERCARD, ZUNIONSTORE ...), which Redis's first/last/step omit.
+/// The keys of a command (see [`Command::keys`]).
 pub(super) fn keys_of<'a>(cmd: &Command, args: &'a [Bytes]) -> Vec<&'a Bytes> {
-    let counted = |at: usize| -> Vec<&'a Bytes> {
-        let n = args
-            .get(at)
-            .and_then(|a| crate::commands::arg_i64(a).ok())
-            .unwrap_or(0)
-            .clamp(0, args.len() as i64) as usize;
-        args.iter().skip(at + 1).take(n).collect()
-    };
-    let name = cmd.spec.name;
-    match cmd.kind {
-        Kind::Coordinated(Coord::MultiPop, _) => counted(1),
-        Kind::Coordinated(Coord::SetAlgebra, _) if name == "sintercard" => counted(1),
-        Kind::Coordinated(Coord::ZSetAlgebra, _) if name.ends_with("store") => {
-            let mut keys = counted(2);
-            keys.extend(args.get(1));
-            keys
-        }
-        Kind::Coordinated(Coord::ZSetAlgebra, _) => counted(1),
-        _ => cmd
-            .spec
-            .key_positions(args.len())
-            .map(|p| &args[p])
-            .collect(),
-    }
+    cmd.keys(args)
 }
 
 /// The shards that own `keys`: ascending, without repeats, as a hold wants them.
@@ -258,6 +245,8 @@ fn shutdown(session: &mut Session, args: &[Bytes]) -> Option<Reply> {
         }
     }
     tracing::info!(target: "shardis::network", client = session.info.id, "SHUTDOWN requested");
+    // A running script stops at its next check rather than hold the shutdown.
+    session.ctx.scripts.shut_down();
     session.ctx.shutdown.notify_one();
     session.closing = true;
     None

@@ -11,6 +11,7 @@
 
 pub mod connection;
 mod coordinator;
+pub mod scripting;
 mod transaction;
 
 use std::future::Future;

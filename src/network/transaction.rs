@@ -67,10 +67,10 @@ enum Step {
 }
 
 /// One shard's share of a command.
-struct Part {
-    shard: usize,
+pub(super) struct Part {
+    pub(super) shard: usize,
     exec: ExecFn,
-    args: Vec<Bytes>,
+    pub(super) args: Vec<Bytes>,
     /// For [`Merge::Gather`]: where each of this part's replies goes.
     positions: Vec<u32>,
 }
@@ -252,10 +252,16 @@ async fn resolve(session: &mut Session, cmd: &'static Command, args: Vec<Bytes>,
                 _ => match coord {
                     // Commands about the server, not the data: they run as on their
                     // own, before the transaction holds anything.
-                    Coord::Info | Coord::Debug | Coord::Save | Coord::Shutdown => {
+                    Coord::Info
+                    | Coord::Debug
+                    | Coord::Save
+                    | Coord::Shutdown
+                    | Coord::ScriptAdmin => {
                         let reply = coordinator::about_server(session, coord, args).await;
                         Step::Ready(reply.unwrap_or(Reply::Ok))
                     }
+                    // A script may touch any key: it holds every shard.
+                    Coord::Script => Step::Coord(coord, args, (0..n).collect()),
                     _ => Step::Coord(coord, args, shards),
                 },
             }
@@ -294,6 +300,20 @@ fn split(cmd: &Command, exec: ExecFn, merge: Merge, args: Vec<Bytes>, n: usize) 
         merge,
         keys: units.len(),
     }
+}
+
+/// A multi-key command's parts, one per shard (for a script's `redis.call`).
+pub(super) fn split_parts(cmd: &Command, exec: ExecFn, args: Vec<Bytes>, n: usize) -> Vec<Part> {
+    match split(cmd, exec, Merge::AllOk, args, n) {
+        Step::Parts { parts, .. } => parts,
+        _ => Vec::new(),
+    }
+}
+
+/// The reply of a command split by [`split_parts`], from its parts' replies.
+pub(super) fn merge_parts(parts: &[Part], merge: Merge, replies: Vec<Reply>) -> Reply {
+    let keys = parts.iter().map(|p| p.positions.len()).sum();
+    merged(parts, merge, keys, replies)
 }
 
 /// A transaction without shard work: its network-side commands, in order.
@@ -517,12 +537,20 @@ async fn held(
             }
         }
         if let Some(Step::Coord(coord, args, _)) = steps.get(end) {
-            let mut on = On {
-                held: &mut held,
-                db: session.db,
-                shards: n,
+            let outcome = if *coord == Coord::Script {
+                // The script runs on a worker thread, which borrows the hold.
+                let (back, reply) = super::scripting::in_transaction(session, held, args).await;
+                held = back.ok_or(CommandError::Unavailable)?;
+                reply
+            } else {
+                let mut on = On {
+                    held: &mut held,
+                    db: session.db,
+                    shards: n,
+                };
+                coordinator::step(&mut on, *coord, args).await
             };
-            let reply = match coordinator::step(&mut on, *coord, args).await {
+            let reply = match outcome {
                 Err(e) if fatal(&e) => return Err(e),
                 r => r.unwrap_or_else(Reply::from),
             };

@@ -41,6 +41,10 @@ pub enum Reply {
     Double(f64),
     /// Verbatim text in RESP3 (`=n\r\ntxt:...`), a bulk string in RESP2.
     Verbatim(String),
+    /// A boolean in RESP3 (`#t`, `#f`), `:1` / `:0` in RESP2 (a script's RESP3 reply).
+    Bool(bool),
+    /// A big number in RESP3 (`(digits`), a bulk string in RESP2.
+    BigNumber(String),
 }
 
 impl Reply {
@@ -141,6 +145,12 @@ impl Reply {
                     bulk(out, text.as_bytes());
                 }
             }
+            Reply::Bool(b) if resp3 => {
+                out.extend_from_slice(if *b { b"#t\r\n" } else { b"#f\r\n" })
+            }
+            Reply::Bool(b) => out.extend_from_slice(if *b { b":1\r\n" } else { b":0\r\n" }),
+            Reply::BigNumber(n) if resp3 => line(out, b'(', n.as_bytes()),
+            Reply::BigNumber(n) => bulk(out, n.as_bytes()),
         }
     }
 }
@@ -174,13 +184,24 @@ pub fn format_double(d: f64) -> String {
     if d.is_nan() {
         return "nan".into();
     }
-    if d.is_infinite() {
-        return if d > 0.0 { "inf" } else { "-inf" }.into();
+    format_g(d, 17)
+}
+
+/// C's `printf("%.<precision>g", x)`: what Redis's Lua uses to turn a number into a
+/// command argument (17 digits) and cjson to write one (14 digits).
+pub fn format_g(x: f64, precision: usize) -> String {
+    let p = precision.max(1);
+    if x.is_nan() {
+        return if x.is_sign_negative() { "-nan" } else { "nan" }.into();
     }
-    if d == 0.0 {
-        return if d.is_sign_negative() { "-0" } else { "0" }.into();
+    if x.is_infinite() {
+        return if x > 0.0 { "inf" } else { "-inf" }.into();
     }
-    let sci = format!("{d:.16e}");
+    if x == 0.0 {
+        return if x.is_sign_negative() { "-0" } else { "0" }.into();
+    }
+    // The exponent after rounding to `p` significant digits decides the style.
+    let sci = format!("{:.*e}", p - 1, x);
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
     let trim = |s: &str| -> String {
@@ -190,11 +211,11 @@ pub fn format_double(d: f64) -> String {
             s.to_string()
         }
     };
-    if !(-4..17).contains(&exp) {
+    if exp < -4 || exp >= p as i32 {
         let sign = if exp < 0 { '-' } else { '+' };
         format!("{}e{sign}{:02}", trim(mantissa), exp.abs())
     } else {
-        trim(&format!("{d:.*}", (16 - exp) as usize))
+        trim(&format!("{x:.*}", (p as i32 - 1 - exp) as usize))
     }
 }
 
@@ -206,6 +227,19 @@ mod tests {
         let mut out = Vec::new();
         r.encode(&mut out, resp3);
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn format_g_matches_c_printf() {
+        assert_eq!(format_g(1.0, 17), "1");
+        assert_eq!(format_g(0.1, 17), "0.10000000000000001");
+        assert_eq!(format_g(0.1, 14), "0.1");
+        assert_eq!(format_g(1e20, 14), "1e+20");
+        assert_eq!(format_g(123456789012345.0, 14), "1.2345678901234e+14");
+        assert_eq!(format_g(1e-5, 14), "1e-05");
+        assert_eq!(format_g(0.0001, 14), "0.0001");
+        assert_eq!(format_g(99999999999999.0, 14), "99999999999999");
+        assert_eq!(format_g(1e14, 14), "1e+14");
     }
 
     #[test]

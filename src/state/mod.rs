@@ -5,6 +5,7 @@
 //! It holds handles, never logic that runs a thread: starting network threads is
 //! `server`'s job, serving connections `network`'s.
 
+pub mod scripts;
 mod session;
 
 use std::net::SocketAddr;
@@ -17,6 +18,7 @@ use tokio::sync::Notify;
 
 use crate::config::{Config, Live};
 use crate::storage::Backend;
+pub use scripts::Scripts;
 pub use session::{ClientInfo, Multi, Session};
 
 /// The shape of the running server, as INFO shows it.
@@ -98,7 +100,15 @@ pub struct ServerCtx {
     pub net_pingers: Mutex<Vec<(String, NetPinger)>>,
     /// Index of the next network thread to start.
     pub net_next: std::sync::atomic::AtomicUsize,
+    /// Script cache, function libraries and busy scripts.
+    pub scripts: Arc<Scripts>,
+    /// Work for the script worker threads: scripts over several shards, compiling
+    /// and loading Lua (never on a network thread).
+    pub script_jobs: flume::Sender<ScriptJob>,
 }
+
+/// A job for a script worker thread.
+pub type ScriptJob = Box<dyn FnOnce() + Send>;
 
 /// Where a network thread's health responder listens.
 pub type NetPinger = tokio::sync::mpsc::UnboundedSender<tokio::sync::oneshot::Sender<()>>;

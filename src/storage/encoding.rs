@@ -41,6 +41,18 @@ pub const VALUE_HEADER: usize = 9;
 /// Most databases: the database number shares its byte with the key space tag.
 pub const MAX_DATABASES: u8 = 64;
 
+/// The first byte of the server's own records (function libraries): outside every
+/// database's key space, so FLUSHALL and the compaction filter leave them alone.
+pub const SYSTEM_TAG: u8 = 0xc0;
+
+/// The key of the server's own record `name` (`[SYSTEM_TAG][name]`).
+pub fn system_key(name: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + name.len());
+    k.push(SYSTEM_TAG);
+    k.extend_from_slice(name);
+    k
+}
+
 /// Which key space a record belongs to (the high bits of its first byte).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -229,7 +241,7 @@ pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
 pub fn member_is_dead(record_key: &[u8], meta: Option<&[u8]>, now_ms: u64) -> bool {
     if record_key
         .first()
-        .is_none_or(|b| b & 0xc0 == Space::Meta as u8)
+        .is_none_or(|b| b & 0xc0 == Space::Meta as u8 || *b == SYSTEM_TAG)
     {
         return false;
     }

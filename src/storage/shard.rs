@@ -599,6 +599,17 @@ impl Tx<'_> {
         self.shard.cache.insert(k, Some(Bytes::from(v)));
     }
 
+    /// Writes one of the server's own records (`encoding::system_key`) with the
+    /// transaction. They are read only at startup (`Engine::scan`), never cached.
+    pub fn put_system(&mut self, name: &[u8], value: &[u8]) {
+        self.shard.batch.put(&encoding::system_key(name), value);
+    }
+
+    /// Deletes one of the server's own records with the transaction.
+    pub fn delete_system(&mut self, name: &[u8]) {
+        self.shard.batch.delete(&encoding::system_key(name));
+    }
+
     /// Deletes a key; true if it existed (and had not expired).
     pub fn delete(&mut self, key: &[u8]) -> Result<bool, CommandError> {
         let existed = self.get(key)?.is_some();

@@ -749,4 +749,13 @@ pub(crate) const COMMANDS: &[(&str, Kind)] = &[
     ("debug", Kind::Coordinated(Coord::Debug, None)),
     ("save", Kind::Coordinated(Coord::Save, None)),
     ("bgsave", Kind::Coordinated(Coord::Save, None)),
+    // Scripts and functions: `network::scripting`, Lua in `crate::script`.
+    ("eval", Kind::Coordinated(Coord::Script, None)),
+    ("evalsha", Kind::Coordinated(Coord::Script, None)),
+    ("eval_ro", Kind::Coordinated(Coord::Script, None)),
+    ("evalsha_ro", Kind::Coordinated(Coord::Script, None)),
+    ("fcall", Kind::Coordinated(Coord::Script, None)),
+    ("fcall_ro", Kind::Coordinated(Coord::Script, None)),
+    ("script", Kind::Coordinated(Coord::ScriptAdmin, None)),
+    ("function", Kind::Coordinated(Coord::ScriptAdmin, None)),
 ];

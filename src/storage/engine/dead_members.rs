@@ -59,7 +59,7 @@ impl CompactionFilter for DeadMemberFilter {
     fn filter(&mut self, _level: u32, key: &[u8], _value: &[u8]) -> Decision {
         if key
             .first()
-            .is_none_or(|b| b & 0xc0 == encoding::Space::Meta as u8)
+            .is_none_or(|b| b & 0xc0 == encoding::Space::Meta as u8 || *b == encoding::SYSTEM_TAG)
         {
             return Decision::Keep;
         }
