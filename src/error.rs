@@ -405,6 +405,10 @@ pub mod script_text {
     pub fn with_err(msg: &str) -> String {
         format!("ERR {msg}")
     }
+    /// A script's error with where it happened, as Redis 7.0 reports it.
+    pub fn located(err: &str, script: &str, source: &str, line: impl std::fmt::Display) -> String {
+        format!("{err} script: {script}, on {source}:{line}.")
+    }
     /// A script that does not compile.
     pub fn compile_script(msg: &str) -> String {
         format!("ERR Error compiling script (new function): {msg}")

@@ -361,7 +361,7 @@ fn kill(ctx: &ServerCtx, function: bool) -> Result<Reply> {
         .scripts
         .busy_scripts()
         .into_iter()
-        .find(|b| b.function == function)
+        .find(|b| b.function == function || !function)
     else {
         return Err(CommandError::other(text::NOT_BUSY));
     };

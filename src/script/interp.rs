@@ -42,6 +42,8 @@ use crate::state::Scripts;
 const HOOK_EVERY: u32 = 100_000;
 /// How long a script runs on a storage thread before the thread's other work moves.
 const HAND_OFF_AFTER: Duration = Duration::from_millis(20);
+/// How long the hand-off waits for the thread that takes over.
+const HAND_OFF_PAUSE: Duration = Duration::from_millis(5);
 /// The version scripts see (`redis.REDIS_VERSION`), that of the oracle.
 const REDIS_VERSION: &str = "7.0.15";
 const REDIS_VERSION_NUM: i64 = 0x07000f;
@@ -119,6 +121,10 @@ struct RunState {
     name: String,
     function: bool,
     stop: Option<Halt>,
+    /// Whether it has run a write command.
+    wrote: bool,
+    /// Source and line where the hook stopped the script.
+    stopped_at: Option<(String, i32)>,
     resp3: bool,
     db: u8,
     read_only: bool,
@@ -148,7 +154,7 @@ impl RunState {
                 name: self.name.clone(),
                 started: self.started,
                 kill: Default::default(),
-                wrote: Default::default(),
+                wrote: self.wrote.into(),
             });
             self.scripts.register_busy(busy.clone());
             self.busy = Some(busy);
@@ -178,10 +184,14 @@ fn halted() -> mlua::Error {
 
 /// A script on a storage thread: let the runtime move this thread's other tasks to
 /// another thread, so only the shards this script holds wait for it.
+///
+/// `block_in_place` hands the worker's core (its queue of tasks) to a new thread,
+/// and takes it back when its closure returns if that thread has not started yet:
+/// the pause lets it start, and the script goes on without the core.
 fn hand_off() {
     use tokio::runtime::{Handle, RuntimeFlavor};
     if Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread) {
-        tokio::task::block_in_place(|| {});
+        tokio::task::block_in_place(|| std::thread::sleep(HAND_OFF_PAUSE));
     }
 }
 
@@ -226,8 +236,16 @@ impl Interp {
         protect_globals(&lua)?;
         lua.set_hook(
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),
-            |lua, _| match lua.app_data_mut::<RunState>() {
-                Some(mut st) => st.check().map(|()| mlua::VmState::Continue),
+            |lua, debug| match lua.app_data_mut::<RunState>() {
+                Some(mut st) => {
+                    let checked = st.check();
+                    if checked.is_err() {
+                        // Where it stopped, for the error reply.
+                        let source = debug.source().source.map(|s| s.into_owned());
+                        st.stopped_at = source.map(|s| (s, debug.curr_line()));
+                    }
+                    checked.map(|()| mlua::VmState::Continue)
+                }
                 None => Ok(mlua::VmState::Continue),
             },
         );
@@ -310,6 +328,8 @@ impl Interp {
             name: call.name().to_string(),
             function: matches!(call.target, Target::Function { .. }),
             stop: None,
+            stopped_at: None,
+            wrote: false,
             resp3: false,
             db: call.db,
             read_only: call.read_only,
@@ -343,7 +363,8 @@ impl Interp {
             call.scripts.done(busy);
         }
         let function = matches!(call.target, Target::Function { .. });
-        match state.and_then(|s| s.stop) {
+        let (stop, stopped_at) = state.map_or((None, None), |s| (s.stop, s.stopped_at));
+        match stop {
             Some(Halt::Unheld) => return Outcome::Undeclared,
             Some(Halt::Fatal(e)) => return Outcome::Aborted(e),
             Some(Halt::Killed) => {
@@ -352,7 +373,9 @@ impl Interp {
                 } else {
                     text::SCRIPT_KILLED
                 };
-                return Outcome::Aborted(CommandError::other(why));
+                let at = stopped_at
+                    .map(|(source, line)| script_text::located(why, call.name(), &source, line));
+                return Outcome::Aborted(CommandError::other(at.unwrap_or_else(|| why.into())));
             }
             Some(Halt::ShuttingDown) => return Outcome::Aborted(CommandError::Unavailable),
             None => {}
@@ -459,9 +482,7 @@ fn failure(e: Value, name: &str) -> Reply {
             let source = t.raw_get::<Option<String>>("source").ok().flatten();
             let line = t.raw_get::<Option<i64>>("line").ok().flatten();
             match (source, line) {
-                (Some(source), Some(line)) => {
-                    format!("{err} script: {name}, on {source}:{line}.")
-                }
+                (Some(source), Some(line)) => script_text::located(&err, name, &source, line),
                 _ => err,
             }
         }
@@ -536,8 +557,11 @@ fn command(
         },
     };
     if cmd.flags.write {
-        if let Some(busy) = lua.app_data_ref::<RunState>().and_then(|s| s.busy.clone()) {
-            busy.wrote.store(true, Ordering::Release);
+        if let Some(mut st) = lua.app_data_mut::<RunState>() {
+            st.wrote = true;
+            if let Some(busy) = &st.busy {
+                busy.wrote.store(true, Ordering::Release);
+            }
         }
     }
     let failed = reply.is_error();
