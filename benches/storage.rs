@@ -50,6 +50,7 @@ fn shard_round_trip(c: &mut Criterion) {
                         .map(|i| ShardReq {
                             db: 0,
                             exec: strings::get,
+                            isolated: None,
                             args: vec![Bytes::from_static(b"get"), Bytes::from(format!("k{i}"))],
                             client: 0,
                         })

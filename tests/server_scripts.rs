@@ -345,6 +345,26 @@ fn functions_survive_a_restart_and_scripts_run_in_multi() {
             "{runtime}"
         );
         assert_eq!(c.call(&["EXISTS", &a]), ":0\r\n");
+        // A script that declares one key but writes another shard's, pipelined: its
+        // first run is dropped and run again holding every shard, in order.
+        let touch = "redis.call('set', KEYS[1], 'x') return redis.call('incr', ARGV[1])";
+        let mut req = Vec::new();
+        for _ in 0..3 {
+            req.extend(encode(&[
+                b"EVAL",
+                touch.as_bytes(),
+                b"1",
+                a.as_bytes(),
+                b.as_bytes(),
+            ]));
+        }
+        req.extend(encode(&[b"GET", b.as_bytes()]));
+        assert!(c.try_send(&req));
+        let replies: Vec<String> = (0..4).map(|_| c.try_read_line().unwrap()).collect();
+        assert_eq!(replies[..3], [":12\r\n", ":13\r\n", ":14\r\n"], "{runtime}");
+        assert_eq!(replies[3], "$2\r\n");
+        assert_eq!(c.try_read_line().unwrap(), "14\r\n");
+        assert_eq!(c.call(&["GET", &a]), "$1\r\nx\r\n");
         assert_eq!(c.call(&["FUNCTION", "DELETE", "counters"]), "+OK\r\n");
         server.stop();
         let server = Server::start_in(&dir, runtime, &[]);

@@ -23,7 +23,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::coordinator;
-use crate::commands::table::{Kind, Merge};
+use super::scripting::{self, Routed};
+use crate::commands::table::{Coord, Kind, Merge};
 use crate::commands::{self, keys, Command, ExecFn};
 use crate::error::{text, CommandError};
 use crate::metrics;
@@ -292,6 +293,8 @@ struct Pipeline {
     linked: Vec<LinkedJob>,
     /// Their replies: per job, one per part.
     linked_results: Vec<Vec<Reply>>,
+    /// The batch's one-shard scripts: where each one's reply is, and the call.
+    scripts: Vec<(u32, u32, Arc<crate::script::Call>)>,
 }
 
 impl Pipeline {
@@ -310,6 +313,7 @@ impl Pipeline {
             positions: Vec::new(),
             linked: Vec::new(),
             linked_results: Vec::new(),
+            scripts: Vec::new(),
         }
     }
 
@@ -406,6 +410,7 @@ impl Pipeline {
                     ShardReq {
                         db,
                         exec,
+                        isolated: None,
                         args,
                         client,
                     },
@@ -420,6 +425,7 @@ impl Pipeline {
                         ShardReq {
                             db,
                             exec,
+                            isolated: None,
                             args: args.clone(),
                             client: 0,
                         },
@@ -436,6 +442,15 @@ impl Pipeline {
                     keys: 0,
                 });
             }
+            Kind::Coordinated(Coord::Script, _) => match scripting::route(session, cmd, &args) {
+                Routed::Shard(shard, req, call) => {
+                    let idx = self.work[shard].len() as u32;
+                    self.one(shard, req);
+                    self.scripts.push((shard as u32, idx, call));
+                }
+                Routed::Reply(reply) => self.slots.push(Slot::Ready(reply)),
+                Routed::Barrier => return Flow::Barrier(cmd, args),
+            },
             Kind::Coordinated(_, one_shard) => {
                 // On one shard these need no coordination: run them as plain commands.
                 match one_shard.and_then(|exec| self.one_shard(cmd, &args).map(|s| (exec, s))) {
@@ -445,6 +460,7 @@ impl Pipeline {
                             ShardReq {
                                 db,
                                 exec,
+                                isolated: None,
                                 args,
                                 client: 0,
                             },
@@ -532,6 +548,7 @@ impl Pipeline {
                 ShardReq {
                     db,
                     exec,
+                    isolated: None,
                     args,
                     client: 0,
                 },
@@ -593,6 +610,18 @@ impl Pipeline {
             ctx.backend
                 .run(&mut self.work, &mut self.results, chan)
                 .await;
+        }
+        // A script that touched a key outside its shard left no trace: it runs again,
+        // holding every shard, before the batch answers.
+        for (shard, idx, call) in std::mem::take(&mut self.scripts) {
+            let undeclared = matches!(
+                self.results[shard as usize].get(idx as usize),
+                Some(Reply::Error(CommandError::Undeclared))
+            );
+            if undeclared {
+                let reply = scripting::everywhere(ctx, &call).await;
+                self.results[shard as usize][idx as usize] = reply.unwrap_or_else(Reply::from);
+            }
         }
         if !self.linked.is_empty() {
             let jobs = std::mem::take(&mut self.linked);

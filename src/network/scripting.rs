@@ -2,7 +2,9 @@
 //! script runs, and the cache and libraries it runs from.
 //!
 //! A script's declared keys pick its shards (see `crate::script` for the two ways it
-//! runs): on one shard it is one closure in that shard's queue; otherwise a script
+//! runs): on one shard it is an isolated request in that shard's part of the
+//! pipeline ([`route`], `Shard::run_isolated`), so consecutive scripts travel and
+//! commit together like any other commands; otherwise a script
 //! worker thread (`ServerCtx::script_jobs`) holds its shards, ascending, and runs
 //! each `redis.call` as a typed step on its shard ([`HeldCaller`]). A script found to
 //! touch a key outside its shards is rolled back and run again holding every shard,
@@ -24,10 +26,10 @@ use crate::commands::{is, Command, CommandError};
 use crate::error::{script_text, text};
 use crate::protocol::Reply;
 use crate::script::{self, Call, Caller, Outcome, Stop, Target};
-use crate::state::scripts::{Library, ScriptFlags};
-use crate::state::{ServerCtx, Session};
+use crate::state::scripts::{Cached, Footprint, Library, ScriptFlags};
+use crate::state::{Scripts, ServerCtx, Session};
 use crate::storage::encoding::{key_hash, shard_of};
-use crate::storage::{Backend, Held};
+use crate::storage::{Held, IsolatedFn, ShardReq, Tx};
 
 type Result<T> = std::result::Result<T, CommandError>;
 
@@ -61,34 +63,25 @@ fn parse(session: &Session, cmd: &Command, args: &[Bytes]) -> Result<Call> {
     let argv = args[3 + numkeys as usize..].to_vec();
     let ro_command = name.ends_with("_ro");
     let (target, flags) = if name.starts_with("fcall") {
-        let fname = String::from_utf8_lossy(&args[1]).into_owned();
+        let fname = String::from_utf8_lossy(&args[1]);
         let Some((_, info)) = scripts.libraries().function(&fname) else {
             return Err(CommandError::other(text::FUNCTION_NOT_FOUND));
         };
         if ro_command && !info.flags.no_writes {
             return Err(CommandError::other(text::FUNCTION_RO_WITH_WRITES));
         }
-        (Target::Function { name: fname }, info.flags)
+        (Target::Function { name: fname.into() }, info.flags)
     } else {
-        let (sha, body) = if name.starts_with("evalsha") {
-            let sha = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
-            match scripts.body(&sha) {
-                Some(body) => (sha, body),
-                None => return Err(CommandError::other(text::NOSCRIPT)),
-            }
+        let cached = if name.starts_with("evalsha") {
+            cached_by_sha(scripts, &args[1]).ok_or(CommandError::other(text::NOSCRIPT))?
         } else {
-            let body: Arc<str> = String::from_utf8_lossy(&args[1]).into();
-            let sha = script::sha1_hex(body.as_bytes());
-            if scripts.body(&sha).is_none() {
-                scripts.cache(sha.clone(), body.clone());
-            }
-            (sha, body)
+            cache_body(scripts, &args[1])?
         };
-        let flags = script::parse_shebang(&body)
-            .map_err(CommandError::other)?
-            .map(|s| s.flags)
-            .unwrap_or_default();
-        (Target::Eval { sha, body }, flags)
+        let target = Target::Eval {
+            sha: cached.sha,
+            body: cached.body,
+        };
+        (target, cached.flags)
     };
     Ok(Call {
         target,
@@ -103,70 +96,118 @@ fn parse(session: &Session, cmd: &Command, args: &[Bytes]) -> Result<Call> {
     })
 }
 
-/// Runs a parsed call where its keys live.
-async fn run(session: &mut Session, mut call: Call) -> Result<Reply> {
+/// How the connection runs a script command.
+pub(super) enum Routed {
+    /// In the pipeline, on one shard: the request to queue there, and the call, to run
+    /// again holding every shard if it touches another shard's key.
+    Shard(usize, ShardReq, Arc<Call>),
+    /// Answered already (it did not parse).
+    Reply(Reply),
+    /// On a script worker, holding several shards: a barrier.
+    Barrier,
+}
+
+/// Parses a script command and decides where it runs: on the one shard of its
+/// declared keys, as an isolated request in the pipeline (group-committed with the
+/// shard's other work), or on a script worker.
+pub(super) fn route(session: &Session, cmd: &Command, args: &[Bytes]) -> Routed {
+    let mut call = match parse(session, cmd, args) {
+        Ok(call) => call,
+        Err(e) => return Routed::Reply(e.into()),
+    };
     let n = session.ctx.backend.shards();
-    let mut declared: Vec<usize> = if session.ctx.scripts.is_undeclared(call.name()) {
+    let Some(shard) = one_shard(&call, n) else {
+        return Routed::Barrier;
+    };
+    call.shards = vec![shard];
+    let call = Arc::new(call);
+    let run = call.clone();
+    let isolated: IsolatedFn = Arc::new(move |tx| {
+        let mut caller = script::OnShard {
+            tx,
+            shard,
+            shards: n,
+        };
+        match script::run(&run, &mut caller) {
+            Outcome::Done(reply) => Ok(reply),
+            Outcome::Undeclared => Err(CommandError::Undeclared),
+            Outcome::Aborted(e) => Err(e),
+        }
+    });
+    let req = ShardReq {
+        db: call.db,
+        exec: isolated_only,
+        isolated: Some(isolated),
+        args: args.to_vec(),
+        client: 0,
+    };
+    Routed::Shard(shard, req, call)
+}
+
+/// The `exec` of a script's request, which runs its `isolated` closure instead.
+fn isolated_only(_: &mut Tx<'_>, _: &[Bytes]) -> Result<Reply> {
+    Err(CommandError::other(text::NOT_A_BARRIER))
+}
+
+/// The one shard a call's declared keys live on, if the script is known to touch
+/// nothing else. A script not seen before runs on a worker first: if it touches
+/// another shard there, its rerun comes before anything pipelined after it. (A
+/// known script whose data leads it elsewhere is rerun after its batch, the one
+/// case where commands pipelined behind it on other shards may run first.)
+fn one_shard(call: &Call, n: usize) -> Option<usize> {
+    if call.scripts.footprint(call.name()) != Some(Footprint::Declared) {
+        return None;
+    }
+    let mut shards = call.keys.iter().map(|k| shard_of(key_hash(k), n));
+    match shards.next() {
+        Some(first) => shards.all(|s| s == first).then_some(first),
+        None => (n == 1).then_some(0),
+    }
+}
+
+/// Runs a parsed call on a script worker holding its keys' shards (every shard if
+/// it is known to touch undeclared keys).
+async fn run(session: &mut Session, mut call: Call) -> Result<Reply> {
+    let ctx = &session.ctx;
+    let n = ctx.backend.shards();
+    let footprint = ctx.scripts.footprint(call.name());
+    let mut shards: Vec<usize> = if footprint == Some(Footprint::Undeclared) {
         (0..n).collect()
     } else {
         call.keys.iter().map(|k| shard_of(key_hash(k), n)).collect()
     };
-    declared.sort_unstable();
-    declared.dedup();
-    if let [shard] = declared[..] {
-        call.shards = vec![shard];
-        let call = Arc::new(call);
-        match on_shard(&session.ctx.backend, shard, call.clone()).await {
-            Err(CommandError::Undeclared) => return everywhere(session, &call).await,
-            other => return other,
-        }
-    }
-    call.shards = declared;
+    shards.sort_unstable();
+    shards.dedup();
+    call.shards = shards;
     let call = Arc::new(call);
-    match on_worker(session, call.clone()).await? {
-        Some(reply) => Ok(reply),
-        None => everywhere(session, &call).await,
+    match on_worker(ctx, call.clone()).await? {
+        Some(reply) => {
+            if footprint.is_none() {
+                ctx.scripts.set_footprint(call.name(), Footprint::Declared);
+            }
+            Ok(reply)
+        }
+        None => everywhere(ctx, &call).await,
     }
 }
 
 /// Runs again, holding every shard, a script that touched a key outside the shards
 /// it held (its first run was dropped), and remembers it as such a script.
-async fn everywhere(session: &Session, call: &Call) -> Result<Reply> {
-    session.ctx.scripts.set_undeclared(call.name());
+pub(super) async fn everywhere(ctx: &ServerCtx, call: &Call) -> Result<Reply> {
+    ctx.scripts
+        .set_footprint(call.name(), Footprint::Undeclared);
     let mut call = call.clone();
-    call.shards = (0..session.ctx.backend.shards()).collect();
-    on_worker(session, Arc::new(call))
+    call.shards = (0..ctx.backend.shards()).collect();
+    on_worker(ctx, Arc::new(call))
         .await?
         .ok_or(CommandError::Undeclared)
 }
 
-/// A script on one shard: one closure in the shard's queue, on its storage thread,
-/// committed as one batch; `Err(Undeclared)` if it needed another shard (then
-/// nothing of it was written).
-async fn on_shard(backend: &Backend, shard: usize, call: Arc<Call>) -> Result<Reply> {
-    let n = backend.shards();
-    let db = call.db;
-    backend
-        .atomic(shard, db, move |tx| {
-            let mut caller = script::OnShard {
-                tx,
-                shard,
-                shards: n,
-            };
-            match script::run(&call, &mut caller) {
-                Outcome::Done(reply) => Ok(reply),
-                Outcome::Undeclared => Err(CommandError::Undeclared),
-                Outcome::Aborted(e) => Err(e),
-            }
-        })
-        .await
-}
-
 /// A script on a worker thread holding `call.shards`; `Ok(None)` if it needed a
 /// shard it does not hold (nothing of it was written).
-async fn on_worker(session: &Session, call: Arc<Call>) -> Result<Option<Reply>> {
+async fn on_worker(ctx: &ServerCtx, call: Arc<Call>) -> Result<Option<Reply>> {
     let (done, answer) = oneshot::channel();
-    let backend = session.ctx.backend.clone();
+    let backend = ctx.backend.clone();
     let handle = tokio::runtime::Handle::current();
     let job = Box::new(move || {
         let result = (|| {
@@ -188,9 +229,7 @@ async fn on_worker(session: &Session, call: Arc<Call>) -> Result<Option<Reply>> 
         })();
         let _ = done.send(result);
     });
-    session
-        .ctx
-        .script_jobs
+    ctx.script_jobs
         .send(job)
         .map_err(|_| CommandError::Unavailable)?;
     answer.await.map_err(|_| CommandError::Unavailable)?
@@ -236,6 +275,35 @@ pub(super) async fn in_transaction(
         Ok((held, reply)) => (Some(held), reply),
         Err(_) => (None, Err(CommandError::Unavailable)),
     }
+}
+
+/// The cached script of an EVALSHA's SHA1 (in any letter case).
+fn cached_by_sha(scripts: &Scripts, sha: &[u8]) -> Option<Cached> {
+    match std::str::from_utf8(sha) {
+        Ok(s) if !s.bytes().any(|b| b.is_ascii_uppercase()) => scripts.script(s),
+        _ => scripts.script(&String::from_utf8_lossy(sha).to_ascii_lowercase()),
+    }
+}
+
+/// An EVAL body, cached under its SHA1 (with its shebang's flags) if it was not;
+/// `Err` if its shebang is wrong.
+fn cache_body(scripts: &Scripts, body: &[u8]) -> Result<Cached> {
+    let sha = script::sha1_hex(body);
+    if let Some(cached) = scripts.script(&sha) {
+        return Ok(cached);
+    }
+    let body: Arc<str> = String::from_utf8_lossy(body).into();
+    let flags = script::parse_shebang(&body)
+        .map_err(CommandError::other)?
+        .map(|s| s.flags)
+        .unwrap_or_default();
+    let cached = Cached {
+        sha: sha.into(),
+        body,
+        flags,
+    };
+    scripts.cache(cached.clone());
+    Ok(cached)
 }
 
 /// Runs a script's commands on shards a worker holds, each a typed step on its
@@ -403,22 +471,18 @@ pub(super) async fn admin(session: &mut Session, cmd: &Command, args: &[Bytes]) 
     let scripts = &ctx.scripts;
     match sub.name {
         "script|load" => {
-            let body: Arc<str> = String::from_utf8_lossy(&args[2]).into();
-            let checked = body.clone();
-            on_worker_thread(&ctx, move || script::compile_check(&checked))
+            let body = String::from_utf8_lossy(&args[2]).into_owned();
+            script::parse_shebang(&body).map_err(CommandError::other)?;
+            on_worker_thread(&ctx, move || script::compile_check(&body))
                 .await?
                 .map_err(CommandError::other)?;
-            let sha = script::sha1_hex(body.as_bytes());
-            scripts.cache(sha.clone(), body);
-            Ok(Reply::Bulk(sha.into()))
+            let cached = cache_body(scripts, &args[2])?;
+            Ok(Reply::Bulk(cached.sha.as_bytes().to_vec().into()))
         }
         "script|exists" => Ok(Reply::Array(
             args[2..]
                 .iter()
-                .map(|a| {
-                    let sha = String::from_utf8_lossy(a).to_ascii_lowercase();
-                    Reply::Int(scripts.body(&sha).is_some() as i64)
-                })
+                .map(|a| Reply::Int(cached_by_sha(scripts, a).is_some() as i64))
                 .collect(),
         )),
         "script|flush" => {

@@ -118,8 +118,10 @@ struct RunState {
     busy: Option<Arc<Busy>>,
     scripts: Arc<Scripts>,
     shards: Vec<usize>,
-    name: String,
+    name: Arc<str>,
     function: bool,
+    /// The call's [`Caller`], which `redis.call` runs commands through.
+    caller: CallerPtr,
     stop: Option<Halt>,
     /// Whether it has run a write command.
     wrote: bool,
@@ -129,6 +131,15 @@ struct RunState {
     db: u8,
     read_only: bool,
 }
+
+/// The running call's [`Caller`], lent to `redis.call` for the call's duration.
+///
+/// A raw pointer because the Lua state's app data must be `'static`: [`Interp::run`]
+/// sets it from its `&mut dyn Caller` argument, removes it before it returns, and
+/// `redis.call` (which runs only inside that call, on the same thread) is the only
+/// one to dereference it. This spares a scoped Lua function per call.
+#[derive(Clone, Copy)]
+struct CallerPtr(*mut (dyn Caller + 'static));
 
 /// Why a call stopped before its end.
 enum Halt {
@@ -151,7 +162,7 @@ impl RunState {
             let busy = Arc::new(Busy {
                 shards: self.shards.clone(),
                 function: self.function,
-                name: self.name.clone(),
+                name: self.name.to_string(),
                 started: self.started,
                 kill: Default::default(),
                 wrote: self.wrote.into(),
@@ -198,13 +209,11 @@ fn hand_off() {
 /// One thread's Lua state.
 pub(super) struct Interp {
     lua: Lua,
-    /// The per-call functions' slot (`S` in the prelude).
-    hidden: Table,
     handler: Function,
     invoke: Function,
     invoke_with: Function,
     redis: Table,
-    scripts: AHashMap<String, Function>,
+    scripts: AHashMap<Arc<str>, Function>,
     cache_epoch: u64,
     functions: AHashMap<String, Function>,
     library_epoch: u64,
@@ -229,6 +238,9 @@ impl Interp {
             .set_name(OWN_CHUNK)
             .set_mode(ChunkMode::Text)
             .call((hidden.clone(), redis.clone()))?;
+        let raw = lua.create_function(command)?;
+        hidden.raw_set("call", raw.clone())?;
+        lua.set_named_registry_value(RAW_CALL, raw)?;
         // SAFETY: `redis_call` follows the Lua C API (see its comment).
         let call = unsafe { lua.create_c_function(redis_call) }?;
         redis.raw_set("call", call)?;
@@ -251,7 +263,6 @@ impl Interp {
         );
         Ok(Interp {
             lua,
-            hidden,
             handler,
             invoke,
             invoke_with,
@@ -292,7 +303,7 @@ impl Interp {
                 Ok(f)
             }
             Target::Function { name } => {
-                if let Some(f) = self.functions.get(name) {
+                if let Some(f) = self.functions.get(&**name) {
                     return Ok(f.clone());
                 }
                 let lib = call.scripts.libraries().function(name).map(|(lib, _)| lib);
@@ -304,7 +315,7 @@ impl Interp {
                     self.functions.insert(info.name, f);
                 }
                 self.functions
-                    .get(name)
+                    .get(&**name)
                     .cloned()
                     .ok_or_else(|| Reply::error(text::FUNCTION_NOT_FOUND))
             }
@@ -318,6 +329,20 @@ impl Interp {
             Ok(f) => f,
             Err(reply) => return Outcome::Done(reply),
         };
+        let keys = strings(&self.lua, &call.keys);
+        let argv = strings(&self.lua, &call.argv);
+        let (keys, argv) = match (keys, argv) {
+            (Ok(k), Ok(a)) => (k, a),
+            (Err(e), _) | (_, Err(e)) => {
+                return Outcome::Done(Reply::Error(CommandError::other(script_text::with_err(
+                    &e.to_string(),
+                ))))
+            }
+        };
+        let caller: *mut (dyn Caller + '_) = caller;
+        // SAFETY: only the lifetime is erased; see `CallerPtr` for why the pointer
+        // never outlives this call.
+        let caller: *mut (dyn Caller + 'static) = unsafe { std::mem::transmute(caller) };
         self.lua.set_app_data(RunState {
             started: Instant::now(),
             busy_ms: call.busy_ms,
@@ -325,8 +350,12 @@ impl Interp {
             busy: None,
             scripts: call.scripts.clone(),
             shards: call.shards.clone(),
-            name: call.name().to_string(),
+            name: match &call.target {
+                Target::Eval { sha, .. } => sha.clone(),
+                Target::Function { name } => name.clone(),
+            },
             function: matches!(call.target, Target::Function { .. }),
+            caller: CallerPtr(caller),
             stop: None,
             stopped_at: None,
             wrote: false,
@@ -334,30 +363,19 @@ impl Interp {
             db: call.db,
             read_only: call.read_only,
         });
-        let caller = RefCell::new(caller);
-        let result = self.lua.scope(|scope| {
-            let call_fn =
-                scope.create_function(|lua, args: MultiValue| command(lua, &caller, args))?;
-            self.hidden.raw_set("call", call_fn.clone())?;
-            self.lua.set_named_registry_value(RAW_CALL, call_fn)?;
-            let keys = strings(&self.lua, &call.keys)?;
-            let argv = strings(&self.lua, &call.argv)?;
-            let out = match call.target {
-                Target::Eval { .. } => {
-                    let globals = self.lua.globals();
-                    globals.raw_set("KEYS", keys)?;
-                    globals.raw_set("ARGV", argv)?;
-                    self.invoke.call::<MultiValue>((f, self.handler.clone()))
-                }
-                Target::Function { .. } => {
-                    self.invoke_with
-                        .call::<MultiValue>((f, self.handler.clone(), keys, argv))
-                }
-            };
-            self.hidden.raw_set("call", Value::Nil)?;
-            self.lua.set_named_registry_value(RAW_CALL, Value::Nil)?;
-            out
-        });
+        let result = match call.target {
+            Target::Eval { .. } => {
+                let globals = self.lua.globals();
+                globals
+                    .raw_set("KEYS", keys)
+                    .and_then(|()| globals.raw_set("ARGV", argv))
+                    .and_then(|()| self.invoke.call::<MultiValue>((f, self.handler.clone())))
+            }
+            Target::Function { .. } => {
+                self.invoke_with
+                    .call::<MultiValue>((f, self.handler.clone(), keys, argv))
+            }
+        };
         let state = self.lua.remove_app_data::<RunState>();
         if let Some(busy) = state.as_ref().and_then(|s| s.busy.as_ref()) {
             call.scripts.done(busy);
@@ -494,22 +512,18 @@ fn failure(e: Value, name: &str) -> Reply {
 
 /// `redis.call` / `redis.pcall`: runs one command; returns its reply as Lua and
 /// whether it failed (the prelude raises it for `redis.call`).
-fn command(
-    lua: &Lua,
-    caller: &RefCell<&mut dyn Caller>,
-    args: MultiValue,
-) -> mlua::Result<(Value, bool)> {
+fn command(lua: &Lua, args: MultiValue) -> mlua::Result<(Value, bool)> {
     let err = |msg: &str| -> mlua::Result<(Value, bool)> {
         let t = lua.create_table_with_capacity(0, 1)?;
         t.raw_set("err", msg)?;
         Ok((Value::Table(t), true))
     };
-    let (db, read_only, resp3) = {
+    let (db, read_only, resp3, caller) = {
         let st = lua.app_data_ref::<RunState>().ok_or_else(halted)?;
         if st.stop.is_some() {
             return Err(halted());
         }
-        (st.db, st.read_only, st.resp3)
+        (st.db, st.read_only, st.resp3, st.caller)
     };
     if args.is_empty() {
         return err(text::SCRIPT_NO_ARGUMENTS);
@@ -543,7 +557,9 @@ fn command(
             Some(r) => r,
             None => return err(text::SCRIPT_COMMAND_NOT_ALLOWED),
         },
-        _ => match caller.borrow_mut().call(db, cmd, argv) {
+        // SAFETY: the pointer is the running call's caller (see `CallerPtr`), and no
+        // other reference to it is in use while a command runs.
+        _ => match unsafe { (*caller.0).call(db, cmd, argv) } {
             Ok(r) => r,
             Err(stop) => {
                 if let Some(mut st) = lua.app_data_mut::<RunState>() {

@@ -56,14 +56,14 @@ pub enum Target {
     /// An EVAL script: its SHA1 and body.
     Eval {
         /// Lowercase hex SHA1 of the body.
-        sha: String,
+        sha: Arc<str>,
         /// The script's source.
         body: Arc<str>,
     },
     /// A function of a loaded library.
     Function {
         /// The function's name.
-        name: String,
+        name: Arc<str>,
     },
 }
 

@@ -10,9 +10,11 @@
 //! * **Libraries.** `FUNCTION LOAD` adds a library (the storage layer keeps its code
 //!   in RocksDB, see `network::scripting`); any change bumps
 //!   [`Scripts::library_epoch`], and interpreters reload the libraries they use.
-//! * **Undeclared.** A script that touched a key on a shard it did not hold is
-//!   remembered by its SHA1 (or function name): from then on it holds every shard at
-//!   once instead of trying its declared keys' shards first.
+//! * **Footprint.** What a script (by SHA1 or function name) was seen to touch:
+//!   only its declared keys' shards (it may then run pipelined on one shard), or
+//!   keys on other shards too (from then on it holds every shard at once). A script
+//!   never seen runs on a worker first, so that its first run can be redone without
+//!   reordering the commands pipelined after it.
 //! * **Busy.** A script that has run past the threshold registers itself
 //!   ([`Scripts::busy`]): from then on commands that need one of its shards are
 //!   answered `-BUSY`, and `SCRIPT KILL` / `FUNCTION KILL` find it here. A quick
@@ -23,7 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
-use ahash::{AHashMap, AHashSet};
+use ahash::AHashMap;
 
 /// The flags a script's shebang or a function's registration may carry.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -141,6 +143,15 @@ impl Libraries {
     }
 }
 
+/// What a script was seen to touch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Footprint {
+    /// Only keys on its declared keys' shards.
+    Declared,
+    /// Keys on other shards too.
+    Undeclared,
+}
+
 /// A script that ran past the busy threshold.
 #[derive(Debug)]
 pub struct Busy {
@@ -158,13 +169,24 @@ pub struct Busy {
     pub wrote: AtomicBool,
 }
 
+/// A script in the EVAL cache.
+#[derive(Debug, Clone)]
+pub struct Cached {
+    /// Its SHA1, lowercase hex.
+    pub sha: Arc<str>,
+    /// Its source.
+    pub body: Arc<str>,
+    /// Its shebang's flags.
+    pub flags: ScriptFlags,
+}
+
 /// The shared script state of one server.
 pub struct Scripts {
-    cache: RwLock<AHashMap<String, Arc<str>>>,
+    cache: RwLock<AHashMap<Arc<str>, Cached>>,
     cache_epoch: AtomicU64,
     libraries: RwLock<Libraries>,
     library_epoch: AtomicU64,
-    undeclared: RwLock<AHashSet<String>>,
+    footprints: RwLock<AHashMap<Arc<str>, Footprint>>,
     busy: Mutex<Vec<Arc<Busy>>>,
     busy_shards: Vec<AtomicU32>,
     any_busy: AtomicU32,
@@ -179,7 +201,7 @@ impl Scripts {
             cache_epoch: AtomicU64::new(0),
             libraries: RwLock::default(),
             library_epoch: AtomicU64::new(0),
-            undeclared: RwLock::default(),
+            footprints: RwLock::default(),
             busy: Mutex::default(),
             busy_shards: (0..shards).map(|_| AtomicU32::new(0)).collect(),
             any_busy: AtomicU32::new(0),
@@ -187,20 +209,20 @@ impl Scripts {
         }
     }
 
-    /// The body cached under `sha` (lowercase hex).
-    pub fn body(&self, sha: &str) -> Option<Arc<str>> {
+    /// The script cached under `sha` (lowercase hex).
+    pub fn script(&self, sha: &str) -> Option<Cached> {
         read(&self.cache).get(sha).cloned()
     }
 
-    /// Caches `body` under `sha`.
-    pub fn cache(&self, sha: String, body: Arc<str>) {
-        write(&self.cache).insert(sha, body);
+    /// Caches a script under its SHA1.
+    pub fn cache(&self, script: Cached) {
+        write(&self.cache).insert(script.sha.clone(), script);
     }
 
     /// SCRIPT FLUSH.
     pub fn flush_cache(&self) {
         write(&self.cache).clear();
-        write(&self.undeclared).clear();
+        write(&self.footprints).clear();
         self.cache_epoch.fetch_add(1, Ordering::Release);
     }
 
@@ -217,6 +239,8 @@ impl Scripts {
     /// Changes the libraries; interpreters notice through [`Scripts::library_epoch`].
     pub fn change_libraries<T>(&self, f: impl FnOnce(&mut Libraries) -> T) -> T {
         let out = f(&mut write(&self.libraries));
+        // A replaced function may touch other keys: learn its footprint again.
+        write(&self.footprints).clear();
         self.library_epoch.fetch_add(1, Ordering::Release);
         out
     }
@@ -226,14 +250,18 @@ impl Scripts {
         self.library_epoch.load(Ordering::Acquire)
     }
 
-    /// Whether the script called `name` touched keys it did not declare.
-    pub fn is_undeclared(&self, name: &str) -> bool {
-        read(&self.undeclared).contains(name)
+    /// What the script called `name` was seen to touch, if it ran before.
+    pub fn footprint(&self, name: &str) -> Option<Footprint> {
+        read(&self.footprints).get(name).copied()
     }
 
-    /// Remembers that the script called `name` touches keys it does not declare.
-    pub fn set_undeclared(&self, name: &str) {
-        write(&self.undeclared).insert(name.to_string());
+    /// Remembers what the script called `name` touched; `Undeclared` is final.
+    pub fn set_footprint(&self, name: &str, footprint: Footprint) {
+        let mut map = write(&self.footprints);
+        let slot = map.entry(name.into()).or_insert(footprint);
+        if footprint == Footprint::Undeclared {
+            *slot = footprint;
+        }
     }
 
     /// Registers a script that has run past the threshold; its shards are busy until

@@ -47,7 +47,7 @@ pub use engine::{Engine, EngineOptions, EngineStats, StorageError};
 pub use hold::Held;
 use hold::{HeldOp, HeldShard};
 pub use linked::{run_program, LinkedJob, LinkedReplies, Op};
-pub use shard::{ExecFn, KeyImage, Shard, ShardCounters, ShardReq, Span, Tx};
+pub use shard::{ExecFn, IsolatedFn, KeyImage, Shard, ShardCounters, ShardReq, Span, Tx};
 pub use watch::{WatchCheck, WatchFlag};
 pub use worker::start_dual;
 

@@ -28,12 +28,18 @@ use crate::protocol::Reply;
 /// A storage-side command handler: runs on the owning shard, args\[0\] is the name.
 pub type ExecFn = fn(&mut Tx<'_>, &[Bytes]) -> Result<Reply, CommandError>;
 
+/// A closure that runs alone on its shard, within the group, with writes that can be
+/// dropped ([`Shard::run_isolated`]): a script on one shard.
+pub type IsolatedFn = Arc<dyn Fn(&mut Tx<'_>) -> Result<Reply, CommandError> + Send + Sync>;
+
 /// One command on its way to a shard.
 pub struct ShardReq {
     /// The database selected when the command was sent.
     pub db: u8,
-    /// What to run.
+    /// What to run (unless `isolated` is set).
     pub exec: ExecFn,
+    /// Runs instead of `exec`, isolated: a script. An error drops its writes.
+    pub isolated: Option<IsolatedFn>,
     /// The arguments, args\[0\] being the command name.
     pub args: Vec<Bytes>,
     /// The id of the client that sent it (0: the server itself), for SLOWLOG.
@@ -179,15 +185,18 @@ impl Shard {
         started: Instant,
     ) -> (Reply, bool, Instant) {
         let before = self.writes();
-        let mut tx = Tx {
-            shard: self,
-            db: req.db,
-            now_ms,
+        let result = match &req.isolated {
+            Some(f) => self.run_isolated(req.db, now_ms, |tx| f(tx)),
+            None => {
+                let mut tx = Tx {
+                    shard: self,
+                    db: req.db,
+                    now_ms,
+                };
+                (req.exec)(&mut tx, &req.args)
+            }
         };
-        let reply = match (req.exec)(&mut tx, &req.args) {
-            Ok(r) => r,
-            Err(e) => Reply::Error(e),
-        };
+        let reply = result.unwrap_or_else(Reply::Error);
         let ended = Instant::now();
         let usec = ended.saturating_duration_since(started).as_micros() as u64;
         self.op_times.push(usec);
@@ -367,6 +376,31 @@ impl Shard {
             Err(e) => Err(e),
         };
         self.end_hold(result.is_ok());
+        result
+    }
+
+    /// Runs `f` within the current group as if alone: the group's writes so far are
+    /// committed first (between two commands, so each stays whole), then `f` runs in
+    /// atomic mode (range reads merge the batch instead of writing it early), so the
+    /// batch holds only `f`'s writes until it returns. If `f` fails its writes are
+    /// dropped; if it succeeds they stay in the batch and commit with the group.
+    pub(crate) fn run_isolated<T>(
+        &mut self,
+        db: u8,
+        now_ms: u64,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, CommandError>,
+    ) -> Result<T, CommandError> {
+        self.commit_early();
+        let mark = self.writes();
+        let was_atomic = self.atomic;
+        self.atomic = true;
+        let result = self.run_step(db, now_ms, f);
+        self.atomic = was_atomic;
+        if result.is_err() && self.writes() != mark && self.failed.is_none() {
+            // Only `f`'s writes are in the batch (and in the cache's overlay).
+            self.retire_batch();
+            self.cache.clear();
+        }
         result
     }
 

@@ -317,6 +317,7 @@ mod tests {
             &ShardReq {
                 db: 0,
                 exec,
+                isolated: None,
                 args,
                 client: 0,
             },
@@ -395,6 +396,7 @@ mod tests {
                     &ShardReq {
                         db: 0,
                         exec,
+                        isolated: None,
                         args,
                         client: 0,
                     },
