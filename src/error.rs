@@ -196,7 +196,9 @@ pub mod text {
         "function_name argument given to redis.register_function must be a string";
     pub const FUNCTION_RESTORE_POLICY: &str =
         "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.";
-    pub const FUNCTION_PAYLOAD: &str = "ERR payload version or checksum are wrong";
+    pub const FUNCTION_PAYLOAD: &str = "ERR DUMP payload version or checksum are wrong";
+    pub const FUNCTION_PAYLOAD_TYPE: &str = "ERR given type is not a function";
+    pub const FUNCTION_PRE_GA_FORMAT: &str = "ERR Pre-GA function format not supported";
     pub const DEBUG_NOT_ALLOWED: &str =
         "ERR DEBUG command not allowed. If the enable-debug-command option is \
          set to \"local\", you can run it from a local connection, otherwise you \
@@ -291,8 +293,13 @@ impl CommandError {
 
     /// DEBUG's: `ERR unknown subcommand or wrong number of arguments for '<sub>'. ...`
     pub fn debug_subcommand(sub: &str) -> CommandError {
+        CommandError::subcommand_arguments(sub, "DEBUG")
+    }
+
+    /// `ERR unknown subcommand or wrong number of arguments for '<sub>'. Try <COMMAND> HELP.`
+    pub fn subcommand_arguments(sub: &str, command: &str) -> CommandError {
         let text = format!(
-            "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try DEBUG HELP."
+            "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {command} HELP."
         );
         CommandError::Other(text.into())
     }
@@ -444,6 +451,10 @@ pub mod script_text {
     /// FUNCTION LOAD of an existing library without REPLACE.
     pub fn library_exists(name: &str) -> String {
         format!("ERR Library '{name}' already exists")
+    }
+    /// FUNCTION RESTORE of a library that exists (Redis words it without quotes).
+    pub fn restored_library_exists(name: &str) -> String {
+        format!("ERR Library {name} already exists")
     }
     /// FUNCTION LOAD of a function another library has.
     pub fn function_exists(name: &str) -> String {

@@ -43,6 +43,7 @@
 //! Layers (bottom to top):
 //! * [`clock`], [`error`], [`rng`], [`glob`]: pure helpers; every error reply's text.
 //! * [`protocol`]: RESP parsing and reply encoding (pure).
+//! * [`rdb`]: Redis's RDB string and payload encodings, for DUMP-style payloads (pure).
 //! * [`spec`]: Redis's own metadata of each command (generated, pure).
 //! * [`config`]: the typed configuration and the live (CONFIG SET) part.
 //! * [`runtime`]: thread placement and runtime construction.
@@ -75,6 +76,7 @@ pub mod glob;
 pub mod metrics;
 pub mod network;
 pub mod protocol;
+pub mod rdb;
 pub mod rng;
 pub mod runtime;
 pub mod script;

@@ -25,6 +25,7 @@ use crate::commands::table::{Coord, Kind};
 use crate::commands::{is, Command, CommandError};
 use crate::error::{script_text, text};
 use crate::protocol::Reply;
+use crate::rdb;
 use crate::script::{self, Call, Caller, Outcome, Stop, Target};
 use crate::state::scripts::{Cached, Footprint, Library, ScriptFlags};
 use crate::state::{Scripts, ServerCtx, Session};
@@ -535,9 +536,16 @@ pub(super) async fn admin(session: &mut Session, cmd: &Command, args: &[Bytes]) 
         }
         "function|list" => function_list(session, &args[2..]),
         "function|stats" => Ok(function_stats(&ctx)),
-        "function|dump" | "function|restore" => Err(CommandError::unsupported(
-            &sub.name.replace('|', " ").to_uppercase(),
-        )),
+        "function|dump" => {
+            let mut out = Vec::new();
+            for lib in scripts.libraries().by_name.values() {
+                out.push(rdb::OPCODE_FUNCTION2);
+                rdb::put_string(&mut out, lib.code.as_bytes());
+            }
+            rdb::seal(&mut out);
+            Ok(Reply::Bulk(out.into()))
+        }
+        "function|restore" => function_restore(&ctx, &args[1..]).await,
         other => Err(CommandError::unsupported(
             &other.replace('|', " ").to_uppercase(),
         )),
@@ -595,6 +603,125 @@ async fn function_load(ctx: &Arc<ServerCtx>, code: String, replace: bool) -> Res
     };
     ctx.scripts.change_libraries(|libs| libs.insert(lib));
     Ok(name)
+}
+
+/// What FUNCTION RESTORE does with the libraries there are.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Restore {
+    /// Add; a library that exists already is an error (the default).
+    Append,
+    /// Add, replacing libraries of the same names.
+    Replace,
+    /// Remove every library first.
+    Flush,
+}
+
+/// FUNCTION RESTORE payload [FLUSH | APPEND | REPLACE] (`args` from RESTORE on)
+async fn function_restore(ctx: &Arc<ServerCtx>, args: &[Bytes]) -> Result<Reply> {
+    let (sub, args) = (&args[0], &args[1..]);
+    let policy = match args.get(1) {
+        None => Restore::Append,
+        Some(p) if is(p, "append") => Restore::Append,
+        Some(p) if is(p, "replace") => Restore::Replace,
+        Some(p) if is(p, "flush") => Restore::Flush,
+        Some(_) => return Err(CommandError::other(text::FUNCTION_RESTORE_POLICY)),
+    };
+    if args.len() > 2 {
+        let sub = String::from_utf8_lossy(sub);
+        return Err(CommandError::subcommand_arguments(&sub, "FUNCTION"));
+    }
+    let payload_error = |_| CommandError::other(text::FUNCTION_PAYLOAD);
+    let body = rdb::open(&args[0]).map_err(payload_error)?;
+    let mut reader = rdb::Reader::new(body);
+    let mut codes = Vec::new();
+    while !reader.is_empty() {
+        match reader.byte().map_err(payload_error)? {
+            rdb::OPCODE_FUNCTION2 => {}
+            rdb::OPCODE_FUNCTION_PRE_GA => {
+                return Err(CommandError::other(text::FUNCTION_PRE_GA_FORMAT))
+            }
+            _ => return Err(CommandError::other(text::FUNCTION_PAYLOAD_TYPE)),
+        }
+        let code = reader.string().map_err(payload_error)?;
+        codes.push(String::from_utf8_lossy(&code).into_owned());
+    }
+    let loaded = on_worker_thread(ctx, move || {
+        codes
+            .into_iter()
+            .map(|code| {
+                let (name, functions) = script::load_library(&code)?;
+                Ok(Library {
+                    name,
+                    code: code.into(),
+                    functions,
+                })
+            })
+            .collect::<std::result::Result<Vec<Library>, String>>()
+    })
+    .await?
+    .map_err(CommandError::other)?;
+    restore_conflicts(ctx, &loaded, policy)?;
+    let old: Vec<String> = match policy {
+        Restore::Flush => ctx.scripts.libraries().by_name.keys().cloned().collect(),
+        _ => Vec::new(),
+    };
+    let records: Vec<(Vec<u8>, Arc<str>)> = loaded
+        .iter()
+        .map(|lib| (library_record(&lib.name), lib.code.clone()))
+        .collect();
+    ctx.backend
+        .atomic(0, 0, move |tx| {
+            for name in &old {
+                tx.delete_system(&library_record(name));
+            }
+            for (record, code) in &records {
+                tx.put_system(record, code.as_bytes());
+            }
+            Ok(())
+        })
+        .await?;
+    ctx.scripts.change_libraries(|libs| {
+        if policy == Restore::Flush {
+            *libs = Default::default();
+        }
+        for lib in loaded {
+            libs.insert(lib);
+        }
+    });
+    Ok(Reply::Ok)
+}
+
+/// Whether restoring `loaded` under `policy` would clash with a library or a
+/// function that stays, or with itself.
+fn restore_conflicts(ctx: &ServerCtx, loaded: &[Library], policy: Restore) -> Result<()> {
+    let libs = ctx.scripts.libraries();
+    // Whether the library called `name` is still there after the restore.
+    let stays = |name: &str| match policy {
+        Restore::Flush => false,
+        Restore::Replace => !loaded.iter().any(|l| l.name == name),
+        Restore::Append => true,
+    };
+    for (i, lib) in loaded.iter().enumerate() {
+        let twice = loaded[..i].iter().any(|l| l.name == lib.name);
+        if twice || (policy == Restore::Append && libs.by_name.contains_key(&lib.name)) {
+            return Err(CommandError::other(script_text::restored_library_exists(
+                &lib.name,
+            )));
+        }
+        for f in &lib.functions {
+            let kept = libs
+                .functions
+                .get(&f.name)
+                .is_some_and(|owner| stays(&owner.name));
+            let restored_twice = loaded[..i]
+                .iter()
+                .any(|other| other.functions.iter().any(|g| g.name == f.name));
+            if kept || restored_twice {
+                return Err(CommandError::other(script_text::function_exists(&f.name)));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE]
