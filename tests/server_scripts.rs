@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,32 +15,11 @@ use common::{encode, key_on, Raw, Server, RUNTIMES, SHARDS};
 
 #[test]
 fn redis_py_lock_acquires_extends_and_releases() {
-    let found = Command::new("python3")
-        .args(["-c", "import redis"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        assert!(
-            std::env::var("SHARDIS_REQUIRE_REDIS").as_deref() != Ok("1"),
-            "python3 with redis-py is not installed (scripts/setup.sh installs it)"
-        );
-        eprintln!("SKIPPED: redis-py not installed");
-        return;
-    }
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/locks.py");
     for runtime in RUNTIMES {
         let server = Server::start(runtime, &[]);
-        let out = Command::new("python3")
-            .arg(script)
-            .arg(server.port.to_string())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "ok",
-            "{runtime}: redis-py's Lock failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        if !common::redis_py("locks.py", server.port, runtime) {
+            return;
+        }
     }
 }
 
@@ -365,6 +343,41 @@ fn functions_survive_a_restart_and_scripts_run_in_multi() {
         assert_eq!(replies[3], "$2\r\n");
         assert_eq!(c.try_read_line().unwrap(), "14\r\n");
         assert_eq!(c.call(&["GET", &a]), "$1\r\nx\r\n");
+        // A script known to stay on its shard that, for once, leaves it: in the
+        // pipeline its writes are cut from the group, the group's earlier writes
+        // stay, and it runs again holding every shard, once.
+        let (k, x, far) = (key_on(2, "k"), key_on(2, "x"), key_on(3, "far"));
+        let maybe = "redis.call('incr', KEYS[1]) if ARGV[1] == 'leave' then \
+                     redis.call('incr', ARGV[2]) end return redis.call('get', KEYS[1])";
+        assert_eq!(
+            c.call(&["EVAL", maybe, "1", &k, "stay", &far]),
+            "$1\r\n1\r\n"
+        );
+        assert_eq!(
+            c.call(&["EVAL", maybe, "1", &k, "stay", &far]),
+            "$1\r\n2\r\n"
+        );
+        let mut req = encode(&[b"SET", x.as_bytes(), b"5"]);
+        req.extend(encode(&[
+            b"EVAL",
+            maybe.as_bytes(),
+            b"1",
+            k.as_bytes(),
+            b"leave",
+            far.as_bytes(),
+        ]));
+        req.extend(encode(&[b"INCR", x.as_bytes()]));
+        assert!(c.try_send(&req));
+        let replies: Vec<String> = (0..4).map(|_| c.try_read_line().unwrap()).collect();
+        assert_eq!(
+            replies,
+            ["+OK\r\n", "$1\r\n", "3\r\n", ":6\r\n"],
+            "{runtime}"
+        );
+        assert_eq!(
+            c.call(&["MGET", &k, &x, &far]),
+            "*3\r\n$1\r\n3\r\n$1\r\n6\r\n$1\r\n1\r\n"
+        );
         assert_eq!(c.call(&["FUNCTION", "DELETE", "counters"]), "+OK\r\n");
         server.stop();
         let server = Server::start_in(&dir, runtime, &[]);
@@ -373,4 +386,35 @@ fn functions_survive_a_restart_and_scripts_run_in_multi() {
             "-ERR Function not found\r\n"
         );
     }
+}
+
+#[test]
+fn hostile_scripts_fail_alone_and_the_server_stays() {
+    let server = Server::start("dual", &[]);
+    let mut c = server.raw();
+    let hostile = [
+        // Nesting deeper than the decoder follows.
+        "return cmsgpack.unpack(string.rep('\\145', 100000) .. '\\192')",
+        // A table that contains itself, returned and encoded.
+        "local t = {} t[1] = t return t",
+        "local t = {} t[1] = t return cjson.encode(t)",
+        "local t = {} t[1] = t return cmsgpack.pack(t)",
+        // Unbounded recursion and unbounded memory.
+        "local function f(n) return f(n + 1) + 1 end return f(1)",
+        "local t = {} for i = 1, 1e9 do t[i] = {i, i, i, i, i, i, i, i} end return #t",
+        // Bytecode is refused.
+        "return loadstring(string.dump(function() return 1 end))",
+    ];
+    for script in hostile {
+        let reply = c.call(&["EVAL", script, "0"]);
+        assert!(
+            reply.starts_with('-') || reply.starts_with('*') || reply.starts_with('$'),
+            "{script}: {reply}"
+        );
+        assert_eq!(c.call(&["PING"]), "+PONG\r\n", "after {script}");
+    }
+    let reply = c.call(&["EVAL", hostile[5], "0"]);
+    assert!(reply.contains("not enough memory"), "{reply}");
+    // The Lua state is still usable.
+    assert_eq!(c.call(&["EVAL", "return 1 + 1", "0"]), ":2\r\n");
 }

@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -42,32 +41,11 @@ fn ints(reply: &str) -> Option<Vec<i64>> {
 
 #[test]
 fn redis_py_pipelines_and_transactions() {
-    let found = Command::new("python3")
-        .args(["-c", "import redis"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        assert!(
-            std::env::var("SHARDIS_REQUIRE_REDIS").as_deref() != Ok("1"),
-            "python3 with redis-py is not installed (scripts/setup.sh installs it)"
-        );
-        eprintln!("SKIPPED: redis-py not installed");
-        return;
-    }
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/transactions.py");
     for runtime in RUNTIMES {
         let server = Server::start(runtime, &[]);
-        let out = Command::new("python3")
-            .arg(script)
-            .arg(server.port.to_string())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "ok",
-            "{runtime}: redis-py failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        if !common::redis_py("transactions.py", server.port, runtime) {
+            return;
+        }
     }
 }
 

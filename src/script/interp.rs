@@ -44,6 +44,9 @@ const HOOK_EVERY: u32 = 100_000;
 const HAND_OFF_AFTER: Duration = Duration::from_millis(20);
 /// How long the hand-off waits for the thread that takes over.
 const HAND_OFF_PAUSE: Duration = Duration::from_millis(5);
+/// Most memory one Lua state may hold (a script past it fails with Lua's "not
+/// enough memory"), so that a script cannot take the server's memory.
+const LUA_MEMORY_LIMIT: usize = 512 << 20;
 /// The version scripts see (`redis.REDIS_VERSION`), that of the oracle.
 const REDIS_VERSION: &str = "7.0.15";
 const REDIS_VERSION_NUM: i64 = 0x07000f;
@@ -225,6 +228,7 @@ impl Interp {
             StdLib::TABLE | StdLib::STRING | StdLib::MATH,
             LuaOptions::new(),
         )?;
+        lua.set_memory_limit(LUA_MEMORY_LIMIT)?;
         let globals = lua.globals();
         for name in REMOVED_GLOBALS {
             globals.raw_set(*name, Value::Nil)?;
@@ -476,6 +480,7 @@ fn callback_message(e: &mlua::Error) -> String {
     match e {
         mlua::Error::CallbackError { cause, .. } => callback_message(cause),
         mlua::Error::RuntimeError(m) => m.clone(),
+        mlua::Error::ExternalError(e) => e.to_string(),
         other => other.to_string(),
     }
 }
@@ -652,13 +657,39 @@ fn error_handler(lua: &Lua) -> mlua::Result<Function> {
         let stopped = lua
             .app_data_ref::<RunState>()
             .is_some_and(|s| s.stop.is_some());
-        let t = match e {
+        if matches!(e, Value::Error(_)) && stopped {
             // A stopped script unwinds with the error that stopped it.
-            Value::Error(_) if stopped => return Ok(e),
+            return Ok(e);
+        }
+        // The innermost frame of the script's own code: where the error happened.
+        let mut at = None;
+        for level in 1..200 {
+            let Some(frame) = lua.inspect_stack(level) else {
+                break;
+            };
+            let source = frame.source();
+            let own = source.source.as_deref() == Some(OWN_CHUNK);
+            if source.what != "C" && !own {
+                at = Some((
+                    source.source.unwrap_or_default().into_owned(),
+                    frame.curr_line(),
+                ));
+                break;
+            }
+        }
+        let t = match e {
             Value::Table(t) => t,
             Value::Error(e) => {
+                // A library error names its place, as `luaL_error` does in Redis.
+                let msg = callback_message(&e);
+                let msg = match (&at, super::libs::is_library_error(&e)) {
+                    (Some((source, line)), true) => {
+                        format!("{}:{line}: {msg}", source.trim_start_matches('@'))
+                    }
+                    _ => msg,
+                };
                 let t = lua.create_table()?;
-                t.raw_set("err", script_text::with_err(&callback_message(&e)))?;
+                t.raw_set("err", script_text::with_err(&msg))?;
                 t
             }
             other => {
@@ -668,18 +699,9 @@ fn error_handler(lua: &Lua) -> mlua::Result<Function> {
                 t
             }
         };
-        for level in 1..200 {
-            let Some(frame) = lua.inspect_stack(level) else {
-                break;
-            };
-            let source = frame.source();
-            let own = source.source.as_deref() == Some(OWN_CHUNK);
-            if source.what == "C" || own {
-                continue;
-            }
-            t.raw_set("source", source.source.as_deref().unwrap_or("?"))?;
-            t.raw_set("line", frame.curr_line())?;
-            break;
+        if let Some((source, line)) = at {
+            t.raw_set("source", source)?;
+            t.raw_set("line", line)?;
         }
         Ok(Value::Table(t))
     })

@@ -20,25 +20,46 @@ pub(super) fn install(lua: &Lua) -> LuaResult<()> {
     Ok(())
 }
 
-fn runtime<T>(msg: impl Into<String>) -> LuaResult<T> {
-    Err(mlua::Error::runtime(msg.into()))
+/// An error a library function raises (Redis's libraries raise them with
+/// `luaL_error`, which prefixes the caller's place).
+#[derive(Debug)]
+struct LibraryError(String);
+
+impl std::fmt::Display for LibraryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
-fn number(v: &Value, what: &str) -> LuaResult<f64> {
-    match v {
-        Value::Integer(n) => Ok(*n as f64),
-        Value::Number(n) => Ok(*n),
-        Value::String(s) => match s.to_str().ok().and_then(|s| s.trim().parse::<f64>().ok()) {
-            Some(n) => Ok(n),
-            None => runtime(format!(
-                "bad argument to '{what}' (number expected, got string)"
-            )),
-        },
-        other => runtime(format!(
-            "bad argument to '{what}' (number expected, got {})",
-            other.type_name()
-        )),
+impl std::error::Error for LibraryError {}
+
+fn runtime<T>(msg: impl Into<String>) -> LuaResult<T> {
+    Err(mlua::Error::external(LibraryError(msg.into())))
+}
+
+/// Whether `e` (or what it wraps) was raised by one of these libraries.
+pub(super) fn is_library_error(e: &mlua::Error) -> bool {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => is_library_error(cause),
+        mlua::Error::ExternalError(inner) => inner.downcast_ref::<LibraryError>().is_some(),
+        _ => false,
     }
+}
+
+/// Argument `n` (1-based) of `what` as a number, with `luaL_checknumber`'s error.
+fn number(v: &Value, what: &str, n: usize) -> LuaResult<f64> {
+    let found = match v {
+        Value::Integer(i) => return Ok(*i as f64),
+        Value::Number(x) => return Ok(*x),
+        Value::String(s) => match s.to_str().ok().and_then(|s| s.trim().parse::<f64>().ok()) {
+            Some(x) => return Ok(x),
+            None => "string",
+        },
+        other => other.type_name(),
+    };
+    runtime(format!(
+        "bad argument #{n} to '{what}' (number expected, got {found})"
+    ))
 }
 
 // ---------------------------------------------------------------------------------
@@ -58,7 +79,7 @@ fn bit(lua: &Lua) -> LuaResult<Table> {
     let t = lua.create_table()?;
     let arg = |args: &[Value], i: usize, name: &str| -> LuaResult<i32> {
         match args.get(i) {
-            Some(v) => number(v, name).map(tobit),
+            Some(v) => number(v, name, i + 1).map(tobit),
             None => runtime(format!(
                 "bad argument #{} to '{name}' (number expected, got no value)",
                 i + 1
@@ -120,7 +141,7 @@ fn bit(lua: &Lua) -> LuaResult<Table> {
         lua.create_function(move |_, args: Variadic<Value>| {
             let x = arg(&args, 0, "tohex")? as u32;
             let n = match args.get(1) {
-                Some(v) => tobit(number(v, "tohex")?),
+                Some(v) => tobit(number(v, "tohex", 2)?),
                 None => 8,
             };
             let upper = n < 0;
@@ -205,11 +226,10 @@ fn json_number(n: f64, out: &mut Vec<u8>) -> LuaResult<()> {
     Ok(())
 }
 
-/// lua-cjson's array test: every key a positive integer; `Some(max)` if so, and
-/// not excessively sparse.
-fn json_array_len(t: &Table) -> LuaResult<Option<usize>> {
-    let mut max = 0usize;
-    let mut count = 0usize;
+/// How many keys a table has and the largest, if every key is a positive integer
+/// (the array tests of cjson and cmsgpack).
+fn integer_keys(t: &Table) -> LuaResult<Option<(usize, usize)>> {
+    let (mut count, mut max) = (0usize, 0usize);
     for pair in t.clone().pairs::<Value, Value>() {
         let (k, _) = pair?;
         let i = match k {
@@ -220,6 +240,15 @@ fn json_array_len(t: &Table) -> LuaResult<Option<usize>> {
         max = max.max(i);
         count += 1;
     }
+    Ok(Some((count, max)))
+}
+
+/// lua-cjson's array test: every key a positive integer; `Some(max)` if so, and
+/// not excessively sparse.
+fn json_array_len(t: &Table) -> LuaResult<Option<usize>> {
+    let Some((count, max)) = integer_keys(t)? else {
+        return Ok(None);
+    };
     if max > 10 && max > count * 2 {
         return runtime("Cannot serialise table: excessively sparse array");
     }
@@ -238,7 +267,7 @@ fn json_encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> LuaResult<()> {
             if depth + 1 > JSON_MAX_DEPTH {
                 return runtime(format!(
                     "Cannot serialise, excessive nesting ({})",
-                    depth + 2
+                    depth + 1
                 ));
             }
             match json_array_len(t)? {
@@ -513,6 +542,7 @@ fn cmsgpack(lua: &Lua) -> LuaResult<Table> {
                 s: &bytes,
                 i: 0,
                 lua,
+                depth: 0,
             };
             let mut out = Vec::new();
             while d.i < d.s.len() {
@@ -532,6 +562,7 @@ fn cmsgpack(lua: &Lua) -> LuaResult<Table> {
             s: &bytes,
             i: offset as usize,
             lua,
+            depth: 0,
         };
         if d.i > d.s.len() {
             return runtime("Start offset {offset} greater than input length.");
@@ -620,19 +651,7 @@ fn mp_encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> LuaResult<()> {
 
 /// cmsgpack's array test: keys 1..n with no holes.
 fn mp_array_len(t: &Table) -> LuaResult<Option<usize>> {
-    let mut count = 0usize;
-    let mut max = 0usize;
-    for pair in t.clone().pairs::<Value, Value>() {
-        let (k, _) = pair?;
-        let i = match k {
-            Value::Integer(i) if i >= 1 => i as usize,
-            Value::Number(n) if n >= 1.0 && n.fract() == 0.0 => n as usize,
-            _ => return Ok(None),
-        };
-        count += 1;
-        max = max.max(i);
-    }
-    Ok((max == count).then_some(count))
+    Ok(integer_keys(t)?.and_then(|(count, max)| (count == max).then_some(count)))
 }
 
 fn mp_header(out: &mut Vec<u8>, len: usize, fix: u8, b16: u8, b32: u8, fix_max: usize) {
@@ -680,10 +699,14 @@ fn mp_int(n: i64, out: &mut Vec<u8>) {
     }
 }
 
+/// Deepest nesting `cmsgpack.unpack` follows (the decoder recurses).
+const MSGPACK_MAX_DEPTH: usize = 1000;
+
 struct MpDecoder<'a> {
     s: &'a [u8],
     i: usize,
     lua: &'a Lua,
+    depth: usize,
 }
 
 impl MpDecoder<'_> {
@@ -740,6 +763,16 @@ impl MpDecoder<'_> {
     }
 
     fn value(&mut self) -> LuaResult<Value> {
+        self.depth += 1;
+        let v = self.value_at();
+        self.depth -= 1;
+        v
+    }
+
+    fn value_at(&mut self) -> LuaResult<Value> {
+        if self.depth > MSGPACK_MAX_DEPTH {
+            return runtime("Bad data format in input.");
+        }
         let b = self.take(1)?[0];
         match b {
             0x00..=0x7f => Ok(Self::number(b as i64)),
@@ -915,12 +948,13 @@ fn structs(lua: &Lua) -> LuaResult<Table> {
             let mut f = Format::new(&fmt);
             let mut out = Vec::new();
             let mut arg = 0usize;
-            let mut next_arg = |what: &str| -> LuaResult<Value> {
+            // The next value and its argument number (the format is #1).
+            let mut next_arg = |what: &str| -> LuaResult<(Value, usize)> {
                 arg += 1;
                 match args.get(arg - 1) {
-                    Some(v) => Ok(v.clone()),
+                    Some(v) => Ok((v.clone(), arg + 1)),
                     None => runtime(format!(
-                        "bad argument #{} to 'pack' ({what} expected, got no value)",
+                        "bad argument #{} to 'pack' ({what} expected, got nil)",
                         arg + 1
                     )),
                 }
@@ -931,7 +965,8 @@ fn structs(lua: &Lua) -> LuaResult<Table> {
                 }
                 match item {
                     Item::Int { size, .. } => {
-                        let v = number(&next_arg("number")?, "pack")?;
+                        let (v, n) = next_arg("number")?;
+                        let v = number(&v, "pack", n)?;
                         let n = v as i64 as u64;
                         let bytes = n.to_le_bytes();
                         if f.little {
@@ -941,7 +976,8 @@ fn structs(lua: &Lua) -> LuaResult<Table> {
                         }
                     }
                     Item::Float => {
-                        let v = number(&next_arg("number")?, "pack")? as f32;
+                        let (v, n) = next_arg("number")?;
+                        let v = number(&v, "pack", n)? as f32;
                         let b = if f.little {
                             v.to_le_bytes()
                         } else {
@@ -950,7 +986,8 @@ fn structs(lua: &Lua) -> LuaResult<Table> {
                         out.extend_from_slice(&b);
                     }
                     Item::Double => {
-                        let v = number(&next_arg("number")?, "pack")?;
+                        let (v, n) = next_arg("number")?;
+                        let v = number(&v, "pack", n)?;
                         let b = if f.little {
                             v.to_le_bytes()
                         } else {
@@ -959,7 +996,7 @@ fn structs(lua: &Lua) -> LuaResult<Table> {
                         out.extend_from_slice(&b);
                     }
                     Item::Chars(n) => {
-                        let v = next_arg("string")?;
+                        let (v, _) = next_arg("string")?;
                         let s = lua
                             .coerce_string(v)?
                             .map(|s| s.as_bytes().to_vec())
@@ -971,7 +1008,7 @@ fn structs(lua: &Lua) -> LuaResult<Table> {
                         out.extend_from_slice(&s[..n]);
                     }
                     Item::Zstr => {
-                        let v = next_arg("string")?;
+                        let (v, _) = next_arg("string")?;
                         let s = lua
                             .coerce_string(v)?
                             .map(|s| s.as_bytes().to_vec())

@@ -6,9 +6,11 @@
 //! The connection (`network::scripting`) decides which shards a script holds from
 //! the keys it declares, and runs it one of two ways:
 //!
-//! * **One shard**: the whole script is one closure in that shard's queue
-//!   (`Backend::atomic`), on the storage thread, against the shard's [`Tx`]
-//!   ([`OnShard`]): one trip, one commit, and `redis.call` is a plain function call.
+//! * **One shard**: the whole script is one isolated request in that shard's part of
+//!   the connection's batch (`Shard::run_isolated`), on the storage thread, against
+//!   the shard's [`Tx`] ([`OnShard`]): pipelined and group-committed like any other
+//!   command, and `redis.call` is a plain function call. (A script runs this way once
+//!   it is known to touch only its declared keys' shards; before that, on a worker.)
 //! * **Several shards, or none declared**: a script worker thread holds the shards
 //!   (`Backend::hold`, ascending) and each `redis.call` is a typed step on its
 //!   shard; the hold commits once.
@@ -21,7 +23,8 @@
 //! and the first run left no trace).
 //!
 //! ## The interpreter
-//! One Lua 5.1 state per thread, built on first use and reused ([`run`]): compiled
+//! One Lua 5.1 state per thread (mlua, Lua compiled from source), built on first use
+//! and reused ([`run`]): compiled
 //! scripts are kept by SHA1 and loaded libraries by name until `SCRIPT FLUSH` or a
 //! library change (the epochs in [`crate::state::scripts`]). The sandbox and the
 //! `redis` table are Redis 7.0's (`interp`); `cjson`, `cmsgpack`, `bit` and

@@ -379,26 +379,32 @@ impl Shard {
         result
     }
 
-    /// Runs `f` within the current group as if alone: the group's writes so far are
-    /// committed first (between two commands, so each stays whole), then `f` runs in
-    /// atomic mode (range reads merge the batch instead of writing it early), so the
-    /// batch holds only `f`'s writes until it returns. If `f` fails its writes are
-    /// dropped; if it succeeds they stay in the batch and commit with the group.
+    /// Runs `f` within the current group as if alone, with writes that can be
+    /// dropped: `f` runs in atomic mode (range reads merge the batch instead of
+    /// writing it early, so nothing of `f` is written before the group is). If `f`
+    /// succeeds its writes commit with the group. If it fails they are cut from the
+    /// batch; the group's earlier writes are then written (between two commands, so
+    /// each stays whole) and the cache's overlay is dropped, as all that is left of
+    /// it is in RocksDB.
     pub(crate) fn run_isolated<T>(
         &mut self,
         db: u8,
         now_ms: u64,
         f: impl FnOnce(&mut Tx<'_>) -> Result<T, CommandError>,
     ) -> Result<T, CommandError> {
-        self.commit_early();
-        let mark = self.writes();
+        let mark = self.batch.mark();
+        let (writes, ranges) = (self.writes(), self.pending_ranges.len());
         let was_atomic = self.atomic;
         self.atomic = true;
         let result = self.run_step(db, now_ms, f);
         self.atomic = was_atomic;
-        if result.is_err() && self.writes() != mark && self.failed.is_none() {
-            // Only `f`'s writes are in the batch (and in the cache's overlay).
-            self.retire_batch();
+        if result.is_err() && self.writes() != writes && self.failed.is_none() {
+            let dropped = self.writes() - writes;
+            self.batch.truncate(mark);
+            self.pending_ranges.truncate(ranges);
+            // `writes()` only grows: the dropped writes count as issued.
+            self.committed_ops += dropped;
+            self.commit_early();
             self.cache.clear();
         }
         result

@@ -366,3 +366,35 @@ impl Rng {
         lo + self.0.below((hi - lo + 1) as u64) as i64
     }
 }
+
+/// Runs `tests/py/<script>` with redis-py against a server on `port`; it must print
+/// "ok". `false` if redis-py is not installed (a failure under
+/// `SHARDIS_REQUIRE_REDIS=1`, as `scripts/test.sh` sets it).
+#[allow(dead_code)] // not every test file runs Python
+pub fn redis_py(script: &str, port: u16, what: &str) -> bool {
+    let found = Command::new("python3")
+        .args(["-c", "import redis"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(
+            std::env::var("SHARDIS_REQUIRE_REDIS").as_deref() != Ok("1"),
+            "python3 with redis-py is not installed (scripts/setup.sh installs it)"
+        );
+        eprintln!("SKIPPED: redis-py not installed");
+        return false;
+    }
+    let path = format!("{}/tests/py/{script}", env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new("python3")
+        .arg(path)
+        .arg(port.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "ok",
+        "{what}: redis-py failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    true
+}

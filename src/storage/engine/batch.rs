@@ -29,6 +29,14 @@ pub struct Batch {
     ordered: usize,
 }
 
+/// A point in a batch's history ([`Batch::mark`]).
+#[derive(Clone, Copy, Debug)]
+pub struct BatchMark {
+    ops: usize,
+    data: usize,
+    ordered: usize,
+}
+
 /// A batch's effect on one key range, over what RocksDB holds: `writes` are the last
 /// value (or deletion) of each key written after any range delete that covers it,
 /// and keys in `cleared` that are not in `writes` are gone.
@@ -105,6 +113,24 @@ impl Batch {
     pub fn delete_range(&mut self, from: &[u8], to: &[u8]) {
         self.push(OpKind::DeleteRange, from, to);
         self.ordered = self.ops.len();
+    }
+
+    /// Where the batch ends now, so that what is issued after can be dropped
+    /// ([`Batch::truncate`]).
+    pub fn mark(&self) -> BatchMark {
+        BatchMark {
+            ops: self.ops.len(),
+            data: self.data.len(),
+            ordered: self.ordered,
+        }
+    }
+
+    /// Drops the operations issued after `mark` (the batch has not been sorted since:
+    /// it sorts only when it is written).
+    pub fn truncate(&mut self, mark: BatchMark) {
+        self.ops.truncate(mark.ops);
+        self.data.truncate(mark.data);
+        self.ordered = mark.ordered;
     }
 
     /// Number of operations issued (before any merging of writes to one key).

@@ -23,7 +23,7 @@ mod dead_members;
 mod stats;
 
 pub use crate::error::StorageError;
-pub use batch::{Batch, Overlay};
+pub use batch::{Batch, BatchMark, Overlay};
 use bytes::Bytes;
 use dead_members::DeadMembers;
 use rocksdb::{
