@@ -90,7 +90,6 @@ fn parse(session: &Session, cmd: &Command, args: &[Bytes]) -> Result<Call> {
         argv,
         db: session.db,
         read_only: ro_command || flags.no_writes,
-        resp3: session.resp3,
         shards: Vec::new(),
         scripts: scripts.clone(),
         busy_ms: session.ctx.live.busy_reply_ms(),

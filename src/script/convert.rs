@@ -8,8 +8,9 @@
 //! `{big_number=s}`, verbatim → `{verbatim_string={format=..., string=...}}`.
 //!
 //! Lua → reply (what the script returns): number → integer (truncated), string →
-//! bulk, `true` → `:1` (`#t` to a RESP3 client), `false` and `nil` → nil (`#f` to a
-//! RESP3 client for `false`), a table with `err`, `ok`, `double`, `big_number`,
+//! bulk, `true` → `:1`, `false` and `nil` → nil; after `redis.setresp(3)` booleans
+//! are booleans (`#t`/`#f`, `:1`/`:0` to a RESP2 client). A table with `err`, `ok`,
+//! `double`, `big_number`,
 //! `map`, `set` or `verbatim_string` → that reply, any other table → an array of
 //! its elements up to the first nil.
 
@@ -87,8 +88,8 @@ pub(super) fn to_lua(lua: &Lua, reply: Reply, resp3: bool) -> mlua::Result<Value
     }
 }
 
-/// What a script returned, as the reply for a client (`resp3`: the client's
-/// protocol, which decides what Lua booleans become).
+/// What a script returned, as the reply for a client (`resp3`: the script chose
+/// RESP3 with `redis.setresp(3)`, which decides what Lua booleans become).
 pub(super) fn from_lua(value: &Value, resp3: bool) -> Reply {
     from_lua_at(value, resp3, 0)
 }

@@ -385,7 +385,8 @@ impl Interp {
             call.scripts.done(busy);
         }
         let function = matches!(call.target, Target::Function { .. });
-        let (stop, stopped_at) = state.map_or((None, None), |s| (s.stop, s.stopped_at));
+        let (stop, stopped_at, resp3) =
+            state.map_or((None, None, false), |s| (s.stop, s.stopped_at, s.resp3));
         match stop {
             Some(Halt::Unheld) => return Outcome::Undeclared,
             Some(Halt::Fatal(e)) => return Outcome::Aborted(e),
@@ -407,7 +408,7 @@ impl Interp {
                 let mut values = values.into_iter();
                 match values.next() {
                     Some(Value::Boolean(true)) => {
-                        Outcome::Done(from_lua(&values.next().unwrap_or(Value::Nil), call.resp3))
+                        Outcome::Done(from_lua(&values.next().unwrap_or(Value::Nil), resp3))
                     }
                     _ => Outcome::Done(failure(values.next().unwrap_or(Value::Nil), call.name())),
                 }

@@ -83,8 +83,6 @@ pub struct Call {
     pub db: u8,
     /// EVAL_RO / FCALL_RO, or the `no-writes` flag: write commands fail.
     pub read_only: bool,
-    /// Whether the client speaks RESP3 (what Lua booleans become).
-    pub resp3: bool,
     /// The shards the script holds (for the busy registry).
     pub shards: Vec<usize>,
     /// The server's script state (busy registry, libraries).
