@@ -90,6 +90,37 @@ end
 return invoke, invoke_with
 "#;
 
+/// Makes the libraries read-only, as Redis's patched Lua does, so that one script
+/// cannot change what later scripts on the same Lua state see: each library global
+/// becomes an empty proxy that reads through to the library and refuses writes, and
+/// `setmetatable` and `rawset` refuse protected tables. (Unlike Redis's, `pairs` over
+/// a library sees the empty proxy.)
+const READ_ONLY_LIBRARIES: &str = r#"
+local error, setmetatable_, rawset_, rawget = error, setmetatable, rawset, rawget
+local protected = setmetatable_({}, {__mode = 'k'})
+local refuse = function() error('Attempt to modify a readonly table', 2) end
+local libraries = {
+  'string', 'table', 'math', 'coroutine', 'bit', 'cjson', 'cmsgpack', 'struct', 'redis',
+}
+for _, name in ipairs(libraries) do
+  local proxy = setmetatable_({}, {
+    __index = rawget(_G, name), __newindex = refuse, __metatable = false,
+  })
+  protected[proxy] = true
+  rawset_(_G, name, proxy)
+end
+protected[_G] = true
+getmetatable('').__metatable = false
+setmetatable = function(t, m)
+  if protected[t] then error('Attempt to modify a readonly table', 0) end
+  return setmetatable_(t, m)
+end
+rawset = function(t, k, v)
+  if protected[t] then error('Attempt to modify a readonly table', 2) end
+  return rawset_(t, k, v)
+end
+"#;
+
 /// Globals Redis 7.0 does not give scripts.
 const REMOVED_GLOBALS: &[&str] = &[
     "print", "dofile", "loadfile", "module", "require", "newproxy", "setfenv", "getfenv", "os",
@@ -249,6 +280,11 @@ impl Interp {
         let call = unsafe { lua.create_c_function(redis_call) }?;
         redis.raw_set("call", call)?;
         let handler = error_handler(&lua)?;
+        lua.load(READ_ONLY_LIBRARIES)
+            .set_name(OWN_CHUNK)
+            .set_mode(ChunkMode::Text)
+            .exec()?;
+        let redis: Table = globals.raw_get("redis")?;
         protect_globals(&lua)?;
         lua.set_hook(
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),
@@ -737,6 +773,8 @@ fn strict_meta(lua: &Lua, read_only: bool) -> mlua::Result<Table> {
     meta.raw_set("__index", index)?;
     if read_only {
         meta.raw_set("__newindex", newindex)?;
+        // Nor may a script reach the metatable to undo this.
+        meta.raw_set("__metatable", false)?;
     }
     Ok(meta)
 }
