@@ -417,6 +417,11 @@ impl Interp {
             }
         };
         let state = self.lua.remove_app_data::<RunState>();
+        // A call that left the state near its memory limit (a script that failed
+        // for memory leaves its garbage) must not fail the next one: collect now.
+        if self.lua.used_memory() > LUA_MEMORY_LIMIT / 2 {
+            let _ = self.lua.gc_collect();
+        }
         if let Some(busy) = state.as_ref().and_then(|s| s.busy.as_ref()) {
             call.scripts.done(busy);
         }
