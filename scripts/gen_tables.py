@@ -33,6 +33,9 @@ zrevrangebyscore zrangebylex zrevrangebylex zrevrange zcount zlexcount zpopmin
 zpopmax zrangestore zunion zinter zdiff zunionstore zinterstore zdiffstore
 zintercard zrandmember zremrangebyscore zremrangebyrank zremrangebylex zscan zmpop
 eval evalsha eval_ro evalsha_ro script function fcall fcall_ro
+blpop brpop brpoplpush blmove blmpop bzpopmin bzpopmax bzmpop
+subscribe unsubscribe psubscribe punsubscribe publish ssubscribe sunsubscribe
+spublish pubsub monitor
 """.split()
 
 

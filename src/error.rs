@@ -115,6 +115,14 @@ pub mod text {
     pub const COUNT_BELOW_MINUS_ONE: &str = "ERR count should be greater than or equal to -1";
     pub const COUNT_NEGATIVE: &str = "ERR COUNT can't be negative";
     pub const COUNT_NOT_POSITIVE: &str = "ERR count should be greater than 0";
+    pub const TIMEOUT_NOT_FLOAT: &str = "ERR timeout is not a float or out of range";
+    pub const TIMEOUT_NEGATIVE: &str = "ERR timeout is negative";
+    pub const UNBLOCKED: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
+    pub const UNBLOCK_REASON: &str = "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR";
+    pub const NO_SUCH_CLIENT: &str = "ERR No such client";
+    pub const CLIENT_ID_NOT_POSITIVE: &str = "ERR client-id should be greater than 0";
+    pub const PAUSE_TIMEOUT_NOT_INTEGER: &str = "ERR timeout is not an integer or out of range";
+    pub const PAUSE_MODE: &str = "ERR CLIENT PAUSE mode must be WRITE or ALL";
     pub const DISCARD_WITHOUT_MULTI: &str = "ERR DISCARD without MULTI";
     pub const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
     pub const EXEC_WITHOUT_MULTI: &str = "ERR EXEC without MULTI";
@@ -302,6 +310,16 @@ impl CommandError {
             "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {command} HELP."
         );
         CommandError::Other(text.into())
+    }
+
+    /// `ERR Unknown client type '<name>'` (CLIENT KILL TYPE).
+    pub fn unknown_client_type(name: &str) -> CommandError {
+        CommandError::Other(format!("ERR Unknown client type '{name}'").into())
+    }
+
+    /// `ERR No such user '<name>'` (CLIENT KILL USER).
+    pub fn no_such_user(name: &str) -> CommandError {
+        CommandError::Other(format!("ERR No such user '{name}'").into())
     }
 
     /// `ERR <what> is not supported by shardis`.

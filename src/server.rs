@@ -172,6 +172,7 @@ pub fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
         net_threads: Mutex::new(Vec::new()),
         scripts: Arc::new(Scripts::new(shards)),
         script_jobs: start_script_workers(SCRIPT_WORKERS)?,
+        pause: Default::default(),
         config: cfg,
     });
     crate::network::scripting::load_saved_libraries(&ctx);

@@ -31,7 +31,7 @@ pub mod shard;
 pub mod table;
 
 pub use local::{connection, server};
-pub use shard::{algebra, hashes, keys, lists, sets, strings, zsets};
+pub use shard::{algebra, blocking, hashes, keys, lists, sets, strings, zsets};
 
 pub use crate::error::CommandError;
 use crate::protocol::Reply;

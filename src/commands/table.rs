@@ -18,7 +18,7 @@ use std::sync::OnceLock;
 use ahash::AHashMap;
 use bytes::Bytes;
 
-use super::{connection, hashes, keys, lists, server, sets, strings, zsets, ExecFn};
+use super::{blocking, connection, hashes, keys, lists, server, sets, strings, zsets, ExecFn};
 use crate::error::CommandError;
 use crate::protocol::Reply;
 use crate::spec::redis_spec::REDIS_SPECS;
@@ -66,6 +66,9 @@ pub enum Coord {
     ZSetAlgebra,
     /// ZRANGESTORE.
     ZRangeStore,
+    /// BLPOP, BLMOVE, BZPOPMIN ...: the connection waits for data
+    /// (`network::blocking`); inside MULTI they run at once.
+    Block,
     /// DEBUG: compaction, record counts and fault injection.
     Debug,
     /// SAVE / BGSAVE: a RocksDB checkpoint.
@@ -195,6 +198,7 @@ impl Command {
             }
             Kind::Coordinated(Coord::ZSetAlgebra, _) => counted(1),
             Kind::Coordinated(Coord::Script, _) => counted(2),
+            Kind::Coordinated(Coord::Block, _) if name.ends_with("mpop") => counted(2),
             _ => self
                 .spec
                 .key_positions(args.len())
@@ -212,6 +216,7 @@ const FAMILIES: &[&[(&str, Kind)]] = &[
     lists::COMMANDS,
     sets::COMMANDS,
     zsets::COMMANDS,
+    blocking::COMMANDS,
     connection::COMMANDS,
     server::COMMANDS,
 ];

@@ -22,8 +22,8 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::coordinator;
 use super::scripting::{self, Routed};
+use super::{blocking, coordinator};
 use crate::commands::table::{Coord, Kind, Merge};
 use crate::commands::{self, keys, Command, ExecFn};
 use crate::error::{text, CommandError};
@@ -134,6 +134,9 @@ enum Flow {
     Later(Vec<Bytes>),
     /// Stop taking commands (QUIT).
     Stop,
+    /// CLIENT PAUSE holds this command: finish the batch so far, wait for the pause
+    /// to end, then route it.
+    Paused(Vec<Bytes>, tokio::time::Instant),
 }
 
 impl Connection {
@@ -143,6 +146,7 @@ impl Connection {
             let mut barrier = None;
             let mut broken = None;
             let mut more_buffered = false;
+            let mut paused = None;
             loop {
                 if self.pipe.slots.len() >= MAX_PIPELINE {
                     more_buffered = true;
@@ -167,6 +171,12 @@ impl Connection {
                             more_buffered = true;
                             break;
                         }
+                        Flow::Paused(args, until) => {
+                            self.deferred = Some(args);
+                            paused = Some(until);
+                            more_buffered = true;
+                            break;
+                        }
                         Flow::Stop => break,
                     },
                     Ok(Parsed::Empty) => {}
@@ -187,8 +197,16 @@ impl Connection {
             }
             if let Some((cmd, args)) = barrier {
                 let started = std::time::Instant::now();
-                let reply = coordinator::run(&mut self.session, cmd, args).await;
+                let reply = if matches!(cmd.kind, Kind::Coordinated(Coord::Block, _)) {
+                    match self.block(args).await? {
+                        blocking::Ended::Reply(r) => Some(r),
+                        blocking::Ended::Closed => return Ok(()),
+                    }
+                } else {
+                    coordinator::run(&mut self.session, cmd, args).await
+                };
                 if let Some(reply) = reply {
+                    let quiet = self.session.quiet();
                     ctx.count(1, reply.is_error() as u64);
                     let error = match &reply {
                         Reply::Error(e) => Some(e.code()),
@@ -197,7 +215,9 @@ impl Connection {
                     let usec = started.elapsed().as_micros() as u64;
                     let spec = metrics::spec_index(cmd.spec);
                     metrics::with_recorder(|rec| rec.command(spec, false, error, usec));
-                    reply.encode(&mut self.wbuf, self.session.resp3);
+                    if !quiet {
+                        reply.encode(&mut self.wbuf, self.session.resp3);
+                    }
                 }
             }
             if let Some(e) = &broken {
@@ -211,8 +231,16 @@ impl Connection {
                 self.stats.bytes_out.fetch_add(n, Ordering::Relaxed);
                 self.wbuf.clear();
             }
-            if broken.is_some() || self.session.closing {
+            if broken.is_some() || self.session.closing || self.session.info.doorbell.killed() {
                 return Ok(());
+            }
+            if let Some(until) = paused {
+                let lifted = ctx.pause.lifted.notified();
+                tokio::select! {
+                    _ = tokio::time::sleep_until(until) => {}
+                    _ = lifted => {}
+                    _ = self.session.info.doorbell.rung() => {}
+                }
             }
             if more_buffered {
                 continue;
@@ -220,7 +248,15 @@ impl Connection {
             if self.rbuf.capacity() - self.rbuf.len() < 4096 {
                 self.rbuf.reserve(16 * 1024);
             }
-            let n = self.stream.read_buf(&mut self.rbuf).await?;
+            let n = tokio::select! {
+                n = self.stream.read_buf(&mut self.rbuf) => n?,
+                _ = self.session.info.doorbell.rung() => {
+                    if self.session.info.doorbell.killed() {
+                        return Ok(());
+                    }
+                    continue;
+                }
+            };
             if n == 0 {
                 return Ok(());
             }
@@ -236,6 +272,30 @@ impl Connection {
             ctx.stats.net_in.fetch_add(n as u64, Ordering::Relaxed);
             self.stats.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
         }
+    }
+}
+
+impl Connection {
+    /// Runs a blocking command: the replies before it go out first, then the
+    /// connection waits with its buffers released (see [`blocking`]).
+    async fn block(&mut self, args: Vec<Bytes>) -> std::io::Result<blocking::Ended> {
+        if !self.wbuf.is_empty() {
+            self.stream.write_all(&self.wbuf).await?;
+            let n = self.wbuf.len() as u64;
+            self.session
+                .ctx
+                .stats
+                .net_out
+                .fetch_add(n, Ordering::Relaxed);
+            self.stats.bytes_out.fetch_add(n, Ordering::Relaxed);
+        }
+        self.wbuf = Vec::new();
+        if self.rbuf.is_empty() {
+            self.rbuf = BytesMut::new();
+        }
+        let ended = blocking::run(&mut self.session, args, &mut self.stream, &mut self.rbuf).await;
+        self.wbuf.reserve(16 * 1024);
+        Ok(ended)
     }
 }
 
@@ -280,6 +340,8 @@ struct Pipeline {
     slots: Vec<Slot>,
     /// Per slot: the command's index in the spec table and whether it was rejected.
     stats: Vec<(Option<usize>, bool)>,
+    /// Per slot: its reply is left out (CLIENT REPLY OFF | SKIP).
+    quiet: Vec<bool>,
     /// Requests per shard in the batch being executed (for the storage-time shares).
     work_sizes: Vec<u64>,
     /// Per reply of the batch: command, rejected, error code, shard (reused buffer).
@@ -305,6 +367,7 @@ impl Pipeline {
             results: (0..shards).map(|_| Vec::new()).collect(),
             slots: Vec::with_capacity(64),
             stats: Vec::with_capacity(64),
+            quiet: Vec::with_capacity(64),
             work_sizes: Vec::with_capacity(shards),
             record: Vec::with_capacity(64),
             current: (None, false),
@@ -347,6 +410,7 @@ impl Pipeline {
         let flow = self.route(session, args);
         if self.slots.len() > before {
             self.stats.push(self.current);
+            self.quiet.push(session.quiet());
         }
         flow
     }
@@ -366,6 +430,12 @@ impl Pipeline {
         if !session.authed && !cmd.flags.no_auth {
             self.refuse(session, Some(cmd), Reply::error(text::NOAUTH));
             return Flow::Continue;
+        }
+        if session.ctx.pause.active() {
+            if let Some(until) = session.ctx.pause.holds(writes(cmd, session)) {
+                self.current = (None, false);
+                return Flow::Paused(args, until);
+            }
         }
         session.info.touch(spec);
         self.current.1 = false;
@@ -442,6 +512,8 @@ impl Pipeline {
                     keys: 0,
                 });
             }
+            // Blocking commands wait in the connection, after the batch is answered.
+            Kind::Coordinated(Coord::Block, _) => return Flow::Barrier(cmd, args),
             Kind::Coordinated(Coord::Script, _) => match scripting::route(session, cmd, &args) {
                 Routed::Shard(shard, req, call) => {
                     let idx = self.work[shard].len() as u32;
@@ -662,7 +734,9 @@ impl Pipeline {
         // replies are merged and encoded.
         let mut record = std::mem::take(&mut self.record);
         let mut stats = std::mem::take(&mut self.stats);
-        for (slot, (spec, rejected)) in slots.drain(..).zip(stats.drain(..)) {
+        let mut quiet = std::mem::take(&mut self.quiet);
+        let each = slots.drain(..).zip(stats.drain(..)).zip(quiet.drain(..));
+        for ((slot, (spec, rejected)), quiet) in each {
             let shard = match &slot {
                 Slot::One { shard, .. } => Some(*shard as usize),
                 Slot::Merged { parts, .. } | Slot::Linked { parts, .. } if !parts.is_empty() => {
@@ -686,11 +760,14 @@ impl Pipeline {
                 _ => None,
             };
             errors += code.is_some() as u64;
-            reply.encode(out, session.resp3);
+            if !quiet {
+                reply.encode(out, session.resp3);
+            }
             record.push((spec, rejected, code, shard));
         }
         self.slots = slots;
         self.stats = stats;
+        self.quiet = quiet;
         metrics::with_recorder(|rec| {
             // A pipeline repeats the same command: each run of alike replies is one record.
             for run in record.chunk_by(|a, b| a == b) {
@@ -810,6 +887,23 @@ pub(super) fn combine(
             }
             Reply::Array(out)
         }
+    }
+}
+
+/// Whether CLIENT PAUSE WRITE holds a command: it writes, or may (a script, a
+/// PUBLISH, an EXEC of writes).
+fn writes(cmd: &Command, session: &Session) -> bool {
+    if cmd.flags.write {
+        return true;
+    }
+    match cmd.spec.name {
+        "eval" | "evalsha" | "fcall" | "publish" | "spublish" => true,
+        "exec" => session.multi.as_ref().is_some_and(|m| {
+            m.queued
+                .iter()
+                .any(|a| commands::lookup(&a[0]).is_some_and(|c| c.flags.write))
+        }),
+        _ => false,
     }
 }
 

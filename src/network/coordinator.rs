@@ -11,13 +11,14 @@
 use bytes::Bytes;
 
 use crate::commands::algebra::{self, Source};
+use crate::commands::shard::blocking;
 use crate::commands::table::{Coord, Kind};
 use crate::commands::{is, keys, lists, server, sets, zsets, Command, CommandError};
 use crate::error::text;
 use crate::protocol::Reply;
 use crate::state::Session;
 use crate::storage::encoding::{key_hash, shard_of, ValueType};
-use crate::storage::{DebugOp, Held};
+use crate::storage::{DebugOp, Held, Served};
 
 use super::{scripting, transaction};
 
@@ -97,6 +98,32 @@ async fn alone(
     Ok(reply)
 }
 
+/// LMOVE / RPOPLPUSH holding the shards of both keys (a BLMOVE across shards).
+pub(super) async fn run_move(session: &mut Session, args: &[Bytes]) -> Result<Reply> {
+    let cmd = crate::commands::lookup(&args[0]).ok_or(CommandError::Syntax)?;
+    alone(session, cmd, Coord::Move, args).await
+}
+
+/// A blocking command inside MULTI, its keys on several shards: it does not block.
+/// The first key with data serves it; none gives the timeout's reply.
+async fn block_now(on: &mut On<'_>, args: &[Bytes]) -> Result<Reply> {
+    let b = blocking::parse(args)?;
+    if b.destination.is_some() {
+        return lmove(on, &blocking::as_move(args)).await;
+    }
+    let shared = blocking::shared(args);
+    for key in &b.keys {
+        let (a, serve) = (shared.clone(), b.serve);
+        let served = on
+            .key(key, move |tx, k| serve(tx, k, &a, &mut || true))
+            .await?;
+        if let Served::Reply(r) = served {
+            return Ok(r);
+        }
+    }
+    Ok(b.timed_out)
+}
+
 /// Runs a cross-shard command on shards held already (alone, or as one command of
 /// a transaction). Writes join the hold; the caller commits.
 pub(super) async fn step(on: &mut On<'_>, coord: Coord, args: &[Bytes]) -> Result<Reply> {
@@ -109,6 +136,7 @@ pub(super) async fn step(on: &mut On<'_>, coord: Coord, args: &[Bytes]) -> Resul
         Coord::SetAlgebra => set_algebra(on, args).await,
         Coord::ZSetAlgebra => zset_algebra(on, args).await,
         Coord::ZRangeStore => zrangestore(on, args).await,
+        Coord::Block => block_now(on, args).await,
         Coord::Info
         | Coord::Shutdown
         | Coord::Debug

@@ -9,6 +9,7 @@
 //! or parsing. In `--runtime single` the same connection code runs as tasks of the
 //! one multi-thread runtime.
 
+mod blocking;
 pub mod connection;
 mod coordinator;
 pub mod scripting;

@@ -19,7 +19,7 @@ use tokio::sync::Notify;
 use crate::config::{Config, Live};
 use crate::storage::Backend;
 pub use scripts::Scripts;
-pub use session::{ClientInfo, Multi, Session};
+pub use session::{ClientInfo, Doorbell, Multi, Session, Unblock};
 
 /// The shape of the running server, as INFO shows it.
 #[derive(Debug, Clone)]
@@ -53,6 +53,8 @@ pub struct Stats {
     pub net_in: AtomicU64,
     /// Bytes written to clients.
     pub net_out: AtomicU64,
+    /// Clients waiting in a blocking command.
+    pub blocked_clients: AtomicU64,
 }
 
 /// Per-thread CPU time published by each runtime thread.
@@ -105,6 +107,60 @@ pub struct ServerCtx {
     /// Work for the script worker threads: scripts over several shards, compiling
     /// and loading Lua (never on a network thread).
     pub script_jobs: flume::Sender<ScriptJob>,
+    /// CLIENT PAUSE.
+    pub pause: Pause,
+}
+
+/// CLIENT PAUSE: until when commands wait, and whether all of them or the writes.
+/// Checked once per command with one relaxed load while no pause is on.
+#[derive(Default)]
+pub struct Pause {
+    on: std::sync::atomic::AtomicBool,
+    state: Mutex<Option<(tokio::time::Instant, bool)>>,
+    /// Woken by CLIENT UNPAUSE.
+    pub lifted: Notify,
+}
+
+impl Pause {
+    /// Pauses until `until` (a later end extends a pause, ALL widens WRITE).
+    pub fn set(&self, until: tokio::time::Instant, all: bool) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let now = tokio::time::Instant::now();
+        *s = Some(match *s {
+            Some((end, was_all)) if end > now => (end.max(until), all || was_all),
+            _ => (until, all),
+        });
+        self.on.store(true, Ordering::Release);
+    }
+
+    /// Ends the pause (CLIENT UNPAUSE).
+    pub fn clear(&self) {
+        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.on.store(false, Ordering::Release);
+        self.lifted.notify_waiters();
+    }
+
+    /// Whether a pause may be on (one relaxed load).
+    #[inline]
+    pub fn active(&self) -> bool {
+        self.on.load(Ordering::Relaxed)
+    }
+
+    /// Until when a command must wait (`writes`: whether it writes), if it must.
+    pub fn holds(&self, writes: bool) -> Option<tokio::time::Instant> {
+        if !self.on.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        match *s {
+            Some((end, all)) if end > tokio::time::Instant::now() => (all || writes).then_some(end),
+            _ => {
+                *s = None;
+                self.on.store(false, Ordering::Release);
+                None
+            }
+        }
+    }
 }
 
 /// A job for a script worker thread.

@@ -2,11 +2,12 @@
 //! ([`ClientInfo`], for `CLIENT LIST` and `INFO clients`).
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
+use tokio::sync::Notify;
 
 use super::ServerCtx;
 use crate::spec::redis_spec::REDIS_SPECS;
@@ -33,6 +34,73 @@ pub struct ClientInfo {
     /// Milliseconds since `created` of the last command.
     pub last_active_ms: AtomicU64,
     last_cmd: AtomicUsize,
+    /// Rung by other connections: CLIENT UNBLOCK, CLIENT KILL, messages.
+    pub doorbell: Doorbell,
+    blocked: AtomicBool,
+    /// Channels, patterns and shard channels subscribed to (CLIENT LIST's sub, psub
+    /// and ssub).
+    pub subscriptions: [std::sync::atomic::AtomicU32; 3],
+}
+
+/// How CLIENT UNBLOCK ends a client's wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unblock {
+    /// As if its timeout had passed.
+    Timeout,
+    /// With the `-UNBLOCKED` error.
+    Error,
+}
+
+/// What other connections use to get a client's attention: a flag for what they
+/// want, then a ring that wakes the client's task wherever it waits.
+#[derive(Default)]
+pub struct Doorbell {
+    notify: Notify,
+    /// 0: nothing; 1: unblock as timed out; 2: unblock with an error.
+    unblock: AtomicU8,
+    killed: AtomicBool,
+}
+
+impl Doorbell {
+    /// Waits until the bell rings (a ring while nobody waits is kept for the next wait).
+    pub async fn rung(&self) {
+        self.notify.notified().await
+    }
+
+    /// Wakes the client's task.
+    pub fn ring(&self) {
+        self.notify.notify_one();
+    }
+
+    /// Asks the client's connection to close (CLIENT KILL).
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Release);
+        self.ring();
+    }
+
+    /// Whether the connection was asked to close.
+    pub fn killed(&self) -> bool {
+        self.killed.load(Ordering::Acquire)
+    }
+
+    /// Asks the client to stop waiting (CLIENT UNBLOCK).
+    pub fn unblock(&self, how: Unblock) {
+        let v = match how {
+            Unblock::Timeout => 1,
+            Unblock::Error => 2,
+        };
+        self.unblock.store(v, Ordering::Release);
+        self.ring();
+    }
+
+    /// Takes a pending CLIENT UNBLOCK request.
+    pub fn take_unblock(&self) -> Option<Unblock> {
+        match self.unblock.swap(0, Ordering::AcqRel) {
+            1 => Some(Unblock::Timeout),
+            2 => Some(Unblock::Error),
+            _ => None,
+        }
+    }
 }
 
 impl ClientInfo {
@@ -48,7 +116,27 @@ impl ClientInfo {
             resp: AtomicU8::new(2),
             last_active_ms: AtomicU64::new(0),
             last_cmd: AtomicUsize::new(usize::MAX),
+            doorbell: Doorbell::default(),
+            blocked: AtomicBool::new(false),
+            subscriptions: Default::default(),
         }
+    }
+
+    /// Notes whether the client waits in a blocking command.
+    pub fn set_blocked(&self, blocked: bool) {
+        self.blocked.store(blocked, Ordering::Relaxed);
+    }
+
+    /// Whether the client is subscribed to anything (CLIENT KILL TYPE pubsub).
+    pub fn in_pubsub(&self) -> bool {
+        self.subscriptions
+            .iter()
+            .any(|n| n.load(Ordering::Relaxed) > 0)
+    }
+
+    /// Whether the client waits in a blocking command.
+    pub fn is_blocked(&self) -> bool {
+        self.blocked.load(Ordering::Relaxed)
     }
 
     /// Notes the command the client ran last.
@@ -80,7 +168,7 @@ impl ClientInfo {
             .get(self.last_cmd.load(Ordering::Relaxed))
             .map_or("NULL", |s| s.name);
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 \
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} \
              multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 \
              tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
             self.id,
@@ -89,7 +177,11 @@ impl ClientInfo {
             String::from_utf8_lossy(&self.name()),
             age.as_secs(),
             idle / 1000,
+            if self.is_blocked() { "b" } else { "N" },
             self.db.load(Ordering::Relaxed),
+            self.subscriptions[0].load(Ordering::Relaxed),
+            self.subscriptions[1].load(Ordering::Relaxed),
+            self.subscriptions[2].load(Ordering::Relaxed),
             cmd,
             self.resp.load(Ordering::Relaxed),
         )
@@ -114,6 +206,10 @@ pub struct Session {
     pub multi: Option<Multi>,
     /// What WATCH registered, until EXEC, DISCARD, UNWATCH or RESET.
     pub watch: Option<WatchCheck>,
+    /// CLIENT REPLY OFF: no replies until CLIENT REPLY ON.
+    pub reply_off: bool,
+    /// Replies still to leave out (CLIENT REPLY SKIP: its own and the next one).
+    pub reply_skip: u8,
 }
 
 /// A transaction being queued (between MULTI and EXEC).
@@ -128,6 +224,16 @@ pub struct Multi {
 }
 
 impl Session {
+    /// Whether the reply of the command just routed is left out (CLIENT REPLY OFF or
+    /// SKIP); counts a skipped reply off.
+    pub fn quiet(&mut self) -> bool {
+        if self.reply_skip > 0 {
+            self.reply_skip -= 1;
+            return true;
+        }
+        self.reply_off
+    }
+
     /// A session for a new connection.
     pub fn new(ctx: Arc<ServerCtx>, info: Arc<ClientInfo>) -> Session {
         let authed = ctx.live.requirepass().is_none();
@@ -140,6 +246,8 @@ impl Session {
             closing: false,
             multi: None,
             watch: None,
+            reply_off: false,
+            reply_skip: 0,
         }
     }
 }

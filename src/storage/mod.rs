@@ -21,6 +21,7 @@
 //! Only this side touches RocksDB ([`engine`] is the one module that imports it).
 //! The network side talks to it only through [`Backend`].
 
+mod blocked;
 pub mod cache;
 mod channel;
 pub mod encoding;
@@ -43,6 +44,7 @@ use crate::config::Live;
 use crate::error::text;
 use crate::error::CommandError;
 use crate::protocol::Reply;
+pub use blocked::{ServeFn, Served, Waiter, Woken};
 pub use engine::{Engine, EngineOptions, EngineStats, StorageError};
 pub use hold::Held;
 use hold::{HeldOp, HeldShard};

@@ -16,6 +16,7 @@ use std::time::{Instant, UNIX_EPOCH};
 
 use bytes::Bytes;
 
+use super::blocked::{Blocked, Served, Waiter, Woken};
 use super::cache::ValueCache;
 use super::encoding::{self, CollectionMeta, Space, Value, ValueType};
 use super::engine::{Batch, Engine, StorageError};
@@ -126,6 +127,8 @@ pub struct Shard {
     /// How many times the shard had been restarted when this state was made (a
     /// restart loses the watches, so a watch made before it is void).
     generation: u64,
+    /// Clients blocked on this shard's keys (BLPOP ...).
+    blocked: Blocked,
 }
 
 impl Shard {
@@ -160,6 +163,7 @@ impl Shard {
             atomic: false,
             watches: Watches::default(),
             generation,
+            blocked: Blocked::default(),
         }
     }
 
@@ -270,10 +274,71 @@ impl Shard {
         if result.is_err() {
             // The cache may hold writes that never reached RocksDB.
             self.cache.clear();
+            self.blocked.clear_ready();
         } else {
             self.cache.evict();
+            self.wake_blocked();
         }
         result
+    }
+
+    /// Serves the clients blocked on keys that committed writes made ready (see
+    /// [`super::blocked`]): each ready key's waiters in the order they blocked, then
+    /// the serves' writes as one batch, then their replies. Not inside a hold or a
+    /// transaction: those call it when they end.
+    fn wake_blocked(&mut self) {
+        if !self.blocked.any_ready() || self.atomic {
+            return;
+        }
+        let now_ms = crate::clock::now_ms();
+        let mut woken: Vec<(Arc<Waiter>, Woken)> = Vec::new();
+        while let Some((db, key)) = self.blocked.next_ready() {
+            while let Some(w) = self.blocked.first(db, &key) {
+                let serve = w.serve;
+                let args = w.args.clone();
+                let mut tx = Tx {
+                    shard: self,
+                    db,
+                    now_ms,
+                };
+                let result = serve(&mut tx, &key, &args, &mut || w.claim());
+                let claimed = !w.waiting();
+                let outcome = match result {
+                    Ok(Served::Reply(r)) => Woken::Reply(r),
+                    Ok(Served::Retry) => Woken::Retry,
+                    // Claimed and failed: the error is its reply.
+                    Err(e) if claimed => Woken::Reply(Reply::Error(e)),
+                    // Lost to another shard: the next waiter may take it.
+                    Ok(Served::Not) if claimed => {
+                        self.blocked.pop_first(db, &key);
+                        continue;
+                    }
+                    // The key has nothing (more) for its waiters.
+                    Ok(Served::Not) | Err(_) => break,
+                };
+                self.blocked.pop_first(db, &key);
+                woken.push((w, outcome));
+            }
+        }
+        let result = if self.batch.is_empty() {
+            Ok(())
+        } else {
+            self.write_batch(self.live.fsync_always())
+        };
+        self.retire_batch();
+        match result {
+            Ok(()) => self.cache.evict(),
+            Err(e) => {
+                self.cache.clear();
+                tracing::error!(target: "shardis::storage", shard = self.id, "commit failed: {e}");
+                for (_, outcome) in &mut woken {
+                    if let Woken::Reply(r) = outcome {
+                        *r = CommandError::commit_failed(&e.to_string()).into();
+                    }
+                }
+            }
+        }
+        Blocked::deliver(woken);
     }
 
     /// Runs `f` against this shard in database `db` at time `now_ms`: one step of a
@@ -353,10 +418,12 @@ impl Shard {
         self.retire_batch();
         if wrote && !committed {
             self.cache.clear();
+            self.blocked.clear_ready();
         } else {
             self.cache.evict();
         }
         self.hold_mark = self.writes();
+        self.wake_blocked();
     }
 
     /// Runs `f` as one atomic unit in queue order (a transaction on one shard): its
@@ -632,6 +699,7 @@ impl Tx<'_> {
     /// [`Tx::put`] in another database of the same shard.
     pub fn put_in(&mut self, db: u8, key: &[u8], kind: ValueType, expire_at: u64, payload: &[u8]) {
         self.shard.watches.touch(db, key);
+        self.shard.blocked.touch(db, key);
         let mut k = Vec::new();
         encoding::encode_key(&mut k, db, key);
         let v = encoding::encode_value(kind, expire_at, payload);
@@ -976,6 +1044,12 @@ impl Tx<'_> {
         let expire_at = self.get(key)?.map_or(0, |v| v.expire_at);
         self.shard.watches.add(self.db, key, flag);
         Ok(expire_at)
+    }
+
+    /// Blocks `waiter` on `key` (BLPOP ...): it is served when a committed write
+    /// gives the key data (see [`super::blocked`]).
+    pub fn block(&mut self, key: &[u8], waiter: &Arc<Waiter>) {
+        self.shard.blocked.add(self.db, key, waiter);
     }
 
     /// How many times the shard had been restarted when its current state was made.

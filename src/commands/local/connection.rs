@@ -9,8 +9,8 @@ use crate::commands::table::{Coord, Kind};
 use crate::commands::{arg_i64, is, lookup};
 use crate::error::{text, CommandError};
 use crate::protocol::Reply;
-use crate::state::Multi;
 use crate::state::Session;
+use crate::state::{Multi, Unblock};
 
 type Result<T> = std::result::Result<T, CommandError>;
 
@@ -188,6 +188,44 @@ pub fn client(s: &mut Session, args: &[Bytes]) -> Result<Reply> {
                 .collect();
             Reply::Verbatim(text)
         }
+        "client|unblock" => unblock(s, args)?,
+        "client|kill" => kill(s, args)?,
+        "client|pause" => {
+            let ms = match arg_i64(&args[2]) {
+                Ok(ms) if ms < 0 => return Err(CommandError::other(text::TIMEOUT_NEGATIVE)),
+                Ok(ms) => ms as u64,
+                Err(_) => return Err(CommandError::other(text::PAUSE_TIMEOUT_NOT_INTEGER)),
+            };
+            let all = match args.get(3) {
+                None => true,
+                Some(m) if is(m, "all") => true,
+                Some(m) if is(m, "write") => false,
+                Some(_) => return Err(CommandError::other(text::PAUSE_MODE)),
+            };
+            if args.len() > 4 {
+                return Err(CommandError::Syntax);
+            }
+            let until = tokio::time::Instant::now() + std::time::Duration::from_millis(ms);
+            s.ctx.pause.set(until, all);
+            Reply::Ok
+        }
+        "client|unpause" => {
+            s.ctx.pause.clear();
+            Reply::Ok
+        }
+        "client|reply" => {
+            if is(&args[2], "on") {
+                s.reply_off = false;
+                s.reply_skip = 0;
+            } else if is(&args[2], "off") {
+                s.reply_off = true;
+            } else if is(&args[2], "skip") {
+                s.reply_skip = 2;
+            } else {
+                return Err(CommandError::Syntax);
+            }
+            Reply::Ok
+        }
         "client|no-evict" => {
             if !is(&args[2], "on") && !is(&args[2], "off") {
                 return Err(CommandError::Syntax);
@@ -220,6 +258,145 @@ pub fn client(s: &mut Session, args: &[Bytes]) -> Result<Reply> {
             ))
         }
     })
+}
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: ends another client's blocking command.
+fn unblock(s: &mut Session, args: &[Bytes]) -> Result<Reply> {
+    let id = arg_i64(&args[2])?;
+    let how = match args.get(3) {
+        None => Unblock::Timeout,
+        Some(a) if is(a, "timeout") => Unblock::Timeout,
+        Some(a) if is(a, "error") => Unblock::Error,
+        Some(_) => return Err(CommandError::other(text::UNBLOCK_REASON)),
+    };
+    let target = s
+        .ctx
+        .clients
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&(id as u64))
+        .cloned();
+    Ok(Reply::Int(match target {
+        Some(c) if c.is_blocked() => {
+            c.doorbell.unblock(how);
+            1
+        }
+        _ => 0,
+    }))
+}
+
+/// Which clients a CLIENT KILL with filters selects (every given filter must match).
+#[derive(Default)]
+struct KillFilter {
+    id: Option<u64>,
+    addr: Option<Bytes>,
+    laddr: Option<Bytes>,
+    pubsub: Option<bool>,
+    max_age: Option<u64>,
+    skip_me: bool,
+}
+
+/// CLIENT KILL addr | CLIENT KILL [ID id] [TYPE type] [USER user] [ADDR addr]
+/// [LADDR addr] [SKIPME yes|no] [MAXAGE secs]: asks the matching connections to close.
+fn kill(s: &mut Session, args: &[Bytes]) -> Result<Reply> {
+    let clients: Vec<_> = {
+        let all = s.ctx.clients.lock().unwrap_or_else(|e| e.into_inner());
+        all.values().cloned().collect()
+    };
+    let me = s.info.id;
+    if args.len() == 3 {
+        // The old form: one address, OK or an error.
+        let target = clients
+            .iter()
+            .find(|c| c.addr.to_string().as_bytes() == args[2].as_ref());
+        return match target {
+            Some(c) => {
+                close(s, c);
+                Ok(Reply::Ok)
+            }
+            None => Err(CommandError::other(text::NO_SUCH_CLIENT)),
+        };
+    }
+    if !args.len().is_multiple_of(2) {
+        return Err(CommandError::Syntax);
+    }
+    let mut f = KillFilter {
+        skip_me: true,
+        ..Default::default()
+    };
+    for pair in args[2..].chunks_exact(2) {
+        let (opt, v) = (&pair[0], &pair[1]);
+        if is(opt, "id") {
+            match arg_i64(v) {
+                Ok(id) if id > 0 => f.id = Some(id as u64),
+                _ => return Err(CommandError::other(text::CLIENT_ID_NOT_POSITIVE)),
+            }
+        } else if is(opt, "type") {
+            f.pubsub = Some(
+                if is(v, "normal") || is(v, "master") || is(v, "replica") || is(v, "slave") {
+                    false
+                } else if is(v, "pubsub") {
+                    true
+                } else {
+                    return Err(CommandError::unknown_client_type(&String::from_utf8_lossy(
+                        v,
+                    )));
+                },
+            );
+            if is(v, "master") || is(v, "replica") || is(v, "slave") {
+                // No replication here: nothing is of those types.
+                f.id = Some(0);
+            }
+        } else if is(opt, "user") {
+            if !is(v, "default") {
+                return Err(CommandError::no_such_user(&String::from_utf8_lossy(v)));
+            }
+        } else if is(opt, "addr") {
+            f.addr = Some(v.clone());
+        } else if is(opt, "laddr") {
+            f.laddr = Some(v.clone());
+        } else if is(opt, "skipme") {
+            f.skip_me = if is(v, "yes") {
+                true
+            } else if is(v, "no") {
+                false
+            } else {
+                return Err(CommandError::Syntax);
+            };
+        } else if is(opt, "maxage") {
+            f.max_age = Some(arg_i64(v).map_err(|_| CommandError::Syntax)?.max(0) as u64);
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    let mut n = 0;
+    for c in &clients {
+        let matches = f.id.is_none_or(|id| c.id == id)
+            && f.addr
+                .as_ref()
+                .is_none_or(|a| c.addr.to_string().as_bytes() == a.as_ref())
+            && f.laddr
+                .as_ref()
+                .is_none_or(|a| c.laddr.to_string().as_bytes() == a.as_ref())
+            && f.pubsub.is_none_or(|p| c.in_pubsub() == p)
+            && f.max_age
+                .is_none_or(|secs| c.created.elapsed().as_secs() >= secs)
+            && !(f.skip_me && c.id == me);
+        if matches {
+            close(s, c);
+            n += 1;
+        }
+    }
+    Ok(Reply::Int(n))
+}
+
+/// Closes a client's connection: this one after its reply, another one at once.
+fn close(s: &mut Session, c: &crate::state::ClientInfo) {
+    if c.id == s.info.id {
+        s.closing = true;
+    } else {
+        c.doorbell.kill();
+    }
 }
 
 /// The connection commands and where each runs, for the command table ([`crate::commands::table`]).

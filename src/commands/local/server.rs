@@ -303,7 +303,10 @@ fn section(
             w("#", &"Clients");
             w("connected_clients", &snap.connected_clients);
             w("maxclients", &snap.maxclients);
-            w("blocked_clients", &0);
+            w(
+                "blocked_clients",
+                &ctx.stats.blocked_clients.load(Ordering::Relaxed),
+            );
         }
         "memory" => {
             w("#", &"Memory");
