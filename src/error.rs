@@ -117,6 +117,7 @@ pub mod text {
     pub const COUNT_NOT_POSITIVE: &str = "ERR count should be greater than 0";
     pub const TIMEOUT_NOT_FLOAT: &str = "ERR timeout is not a float or out of range";
     pub const TIMEOUT_NEGATIVE: &str = "ERR timeout is negative";
+    pub const MONITOR_KEYSPACE: &str = "ERR Replica can't interact with the keyspace";
     pub const UNBLOCKED: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
     pub const UNBLOCK_REASON: &str = "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR";
     pub const NO_SUCH_CLIENT: &str = "ERR No such client";
@@ -310,6 +311,16 @@ impl CommandError {
             "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {command} HELP."
         );
         CommandError::Other(text.into())
+    }
+
+    /// A RESP2 client in subscribed mode ran `name`.
+    pub fn subscribed_context(name: &str) -> CommandError {
+        CommandError::Other(
+            format!(
+                "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+            )
+            .into(),
+        )
     }
 
     /// `ERR Unknown client type '<name>'` (CLIENT KILL TYPE).

@@ -173,6 +173,8 @@ pub fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
         scripts: Arc::new(Scripts::new(shards)),
         script_jobs: start_script_workers(SCRIPT_WORKERS)?,
         pause: Default::default(),
+        pubsub: Default::default(),
+        monitors: Default::default(),
         config: cfg,
     });
     crate::network::scripting::load_saved_libraries(&ctx);

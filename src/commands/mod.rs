@@ -30,7 +30,7 @@ pub mod local;
 pub mod shard;
 pub mod table;
 
-pub use local::{connection, server};
+pub use local::{connection, pubsub, server};
 pub use shard::{algebra, blocking, hashes, keys, lists, sets, strings, zsets};
 
 pub use crate::error::CommandError;

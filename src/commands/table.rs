@@ -18,7 +18,9 @@ use std::sync::OnceLock;
 use ahash::AHashMap;
 use bytes::Bytes;
 
-use super::{blocking, connection, hashes, keys, lists, server, sets, strings, zsets, ExecFn};
+use super::{
+    blocking, connection, hashes, keys, lists, pubsub, server, sets, strings, zsets, ExecFn,
+};
 use crate::error::CommandError;
 use crate::protocol::Reply;
 use crate::spec::redis_spec::REDIS_SPECS;
@@ -124,6 +126,8 @@ pub struct Flags {
     pub in_subscribed: bool,
     /// Runs at once after MULTI instead of being queued (EXEC, DISCARD, ...).
     pub controls_multi: bool,
+    /// Shown to MONITOR (neither `skip_monitor` nor `admin`).
+    pub monitored: bool,
 }
 
 /// Commands that run at once inside MULTI (Redis's list in `processCommand`).
@@ -153,6 +157,7 @@ impl Flags {
             in_script: !has("noscript"),
             in_subscribed: SUBSCRIBED_MODE.contains(&spec.name),
             controls_multi: MULTI_CONTROL.contains(&spec.name),
+            monitored: !has("skip_monitor") && !has("admin"),
         }
     }
 }
@@ -218,6 +223,7 @@ const FAMILIES: &[&[(&str, Kind)]] = &[
     zsets::COMMANDS,
     blocking::COMMANDS,
     connection::COMMANDS,
+    pubsub::COMMANDS,
     server::COMMANDS,
 ];
 

@@ -40,6 +40,9 @@ pub struct Live {
     busy_reply_ms: AtomicU64,
     slowlog_max_len: AtomicU64,
     latency_dump_interval: AtomicU64,
+    /// client-output-buffer-limit: hard bytes, soft bytes, soft seconds, for normal
+    /// clients and for pub/sub clients.
+    output_limits: [AtomicU64; 6],
     requirepass: Mutex<Option<String>>,
     /// Every parameter's current value (canonical text).
     values: Mutex<BTreeMap<String, String>>,
@@ -79,6 +82,69 @@ pub fn log_filter(level: &str) -> String {
     }
 }
 
+/// Reads `class hard soft seconds ...` (sizes with k/kb/m/mb/g/gb) into byte counts.
+fn parse_output_limits(text: &str) -> Result<Vec<(String, [u64; 3])>, String> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if words.is_empty() || !words.len().is_multiple_of(4) {
+        return Err("Wrong number of arguments in buffer limit configuration.".into());
+    }
+    let size = |w: &str| -> Result<u64, String> {
+        let lower = w.to_ascii_lowercase();
+        let (num, mul) = [
+            ("gb", 1u64 << 30),
+            ("g", 1_000_000_000),
+            ("mb", 1 << 20),
+            ("m", 1_000_000),
+            ("kb", 1 << 10),
+            ("k", 1000),
+        ]
+        .iter()
+        .find_map(|(suffix, mul)| lower.strip_suffix(suffix).map(|n| (n.to_string(), *mul)))
+        .unwrap_or((lower.clone(), 1));
+        num.parse::<u64>()
+            .ok()
+            .and_then(|n| n.checked_mul(mul))
+            .ok_or_else(|| {
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+                    .to_string()
+            })
+    };
+    let mut out = Vec::new();
+    for w in words.chunks_exact(4) {
+        let class = match w[0].to_ascii_lowercase().as_str() {
+            "normal" => "normal",
+            "slave" | "replica" => "slave",
+            "pubsub" => "pubsub",
+            _ => {
+                return Err("Invalid client class specified in buffer limit configuration.".into())
+            }
+        };
+        let secs = w[3].parse::<u64>().map_err(|_| {
+            "Error in hard, soft or soft_seconds setting in buffer limit configuration.".to_string()
+        })?;
+        out.push((class.to_string(), [size(w[1])?, size(w[2])?, secs]));
+    }
+    Ok(out)
+}
+
+/// CONFIG SET client-output-buffer-limit: the classes given replace theirs in
+/// `current`; the result is Redis's canonical form (every class, in bytes).
+fn merge_output_limits(current: &str, given: &str) -> Result<String, String> {
+    let mut all = parse_output_limits(current).unwrap_or_default();
+    for (class, l) in parse_output_limits(given)? {
+        match all.iter_mut().find(|(c, _)| *c == class) {
+            Some(slot) => slot.1 = l,
+            None => all.push((class, l)),
+        }
+    }
+    Ok(["normal", "slave", "pubsub"]
+        .iter()
+        .filter_map(|class| all.iter().find(|(c, _)| c == class))
+        .map(|(c, l)| format!("{c} {} {} {}", l[0], l[1], l[2]))
+        .collect::<Vec<_>>()
+        .join(" "))
+}
+
 impl Live {
     /// The live settings of `cfg`.
     pub fn new(cfg: &Config) -> Live {
@@ -111,6 +177,7 @@ impl Live {
             busy_reply_ms: AtomicU64::new(5000),
             slowlog_max_len: AtomicU64::new(0),
             latency_dump_interval: AtomicU64::new(0),
+            output_limits: Default::default(),
             requirepass: Mutex::new(None),
             values: Mutex::new(BTreeMap::new()),
             from_command_line: cfg.command_line.clone(),
@@ -143,6 +210,16 @@ impl Live {
             "slowlog-max-len" => store(value, |v| self.slowlog_max_len.store(v, r)),
             "busy-reply-threshold" => store(value, |v| self.busy_reply_ms.store(v, r)),
             "latency-dump-interval" => store(value, |v| self.latency_dump_interval.store(v, r)),
+            "client-output-buffer-limit" => {
+                let limits = parse_output_limits(value).unwrap_or_default();
+                for (class, at) in [("normal", 0), ("pubsub", 3)] {
+                    if let Some((_, l)) = limits.iter().find(|(c, _)| c == class) {
+                        for (i, v) in l.iter().enumerate() {
+                            self.output_limits[at + i].store(*v, r);
+                        }
+                    }
+                }
+            }
             "requirepass" => {
                 *self.requirepass.lock().unwrap_or_else(|e| e.into_inner()) =
                     Some(value.to_string()).filter(|v| !v.is_empty())
@@ -182,6 +259,14 @@ impl Live {
     /// How long a connection waits for a shard.
     pub fn storage_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.storage_timeout_ms.load(Ordering::Relaxed))
+    }
+
+    /// client-output-buffer-limit for normal clients (`pubsub`: for subscribers):
+    /// hard limit and soft limit in bytes (0: none) and the soft limit's seconds.
+    pub fn output_limit(&self, pubsub: bool) -> (u64, u64, u64) {
+        let at = if pubsub { 3 } else { 0 };
+        let l = |i: usize| self.output_limits[at + i].load(Ordering::Relaxed);
+        (l(0), l(1), l(2))
     }
 
     /// Whether every commit syncs the WAL.
@@ -237,10 +322,19 @@ impl Live {
             if !param.settable {
                 return Err(fail(name, "can't set immutable config"));
             }
-            let value = param
-                .kind
-                .canonical(value)
-                .map_err(|why| fail(name, &why))?;
+            let value = if name == "client-output-buffer-limit" {
+                let current = self
+                    .values()
+                    .get(name.as_str())
+                    .cloned()
+                    .unwrap_or_default();
+                merge_output_limits(&current, value).map_err(|why| fail(name, &why))?
+            } else {
+                param
+                    .kind
+                    .canonical(value)
+                    .map_err(|why| fail(name, &why))?
+            };
             if name == "network-threads" && self.network_threads_hook.get().is_none() {
                 return Err(fail(
                     name,

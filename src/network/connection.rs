@@ -224,12 +224,15 @@ impl Connection {
                 Reply::error(e.reply_text()).encode(&mut self.wbuf, self.session.resp3);
                 ctx.count(0, 1);
             }
+            let info = &self.session.info;
+            let mail = if info.mailbox.has_mail() {
+                info.mailbox.take_into(&mut self.wbuf)
+            } else {
+                0
+            };
             if !self.wbuf.is_empty() {
-                self.stream.write_all(&self.wbuf).await?;
-                let n = self.wbuf.len() as u64;
-                ctx.stats.net_out.fetch_add(n, Ordering::Relaxed);
-                self.stats.bytes_out.fetch_add(n, Ordering::Relaxed);
-                self.wbuf.clear();
+                self.write_out().await?;
+                self.session.info.mailbox.written(mail);
             }
             if broken.is_some() || self.session.closing || self.session.info.doorbell.killed() {
                 return Ok(());
@@ -276,18 +279,42 @@ impl Connection {
 }
 
 impl Connection {
+    /// Writes the write buffer to the socket and empties it. A client asked to close
+    /// (CLIENT KILL, or past its output limits) stops it even when the socket is full.
+    async fn write_out(&mut self) -> std::io::Result<()> {
+        let mut at = 0;
+        while at < self.wbuf.len() {
+            let doorbell = &self.session.info.doorbell;
+            tokio::select! {
+                biased;
+                n = self.stream.write(&self.wbuf[at..]) => match n? {
+                    0 => return Err(std::io::ErrorKind::WriteZero.into()),
+                    n => at += n,
+                },
+                _ = doorbell.rung() => {
+                    if doorbell.killed() {
+                        return Err(std::io::ErrorKind::ConnectionAborted.into());
+                    }
+                    // Mail: the next turn of the loop takes it.
+                }
+            }
+        }
+        let n = self.wbuf.len() as u64;
+        self.session
+            .ctx
+            .stats
+            .net_out
+            .fetch_add(n, Ordering::Relaxed);
+        self.stats.bytes_out.fetch_add(n, Ordering::Relaxed);
+        self.wbuf.clear();
+        Ok(())
+    }
+
     /// Runs a blocking command: the replies before it go out first, then the
     /// connection waits with its buffers released (see [`blocking`]).
     async fn block(&mut self, args: Vec<Bytes>) -> std::io::Result<blocking::Ended> {
         if !self.wbuf.is_empty() {
-            self.stream.write_all(&self.wbuf).await?;
-            let n = self.wbuf.len() as u64;
-            self.session
-                .ctx
-                .stats
-                .net_out
-                .fetch_add(n, Ordering::Relaxed);
-            self.stats.bytes_out.fetch_add(n, Ordering::Relaxed);
+            self.write_out().await?;
         }
         self.wbuf = Vec::new();
         if self.rbuf.is_empty() {
@@ -407,7 +434,11 @@ impl Pipeline {
             self.started = std::time::Instant::now();
         }
         self.current = (None, false);
+        let monitored = session.ctx.monitors.any().then(|| args.clone());
         let flow = self.route(session, args);
+        if let Some(args) = monitored {
+            feed_monitors(session, &args, self.current.1);
+        }
         if self.slots.len() > before {
             self.stats.push(self.current);
             self.quiet.push(session.quiet());
@@ -433,12 +464,18 @@ impl Pipeline {
         }
         if session.ctx.pause.active() {
             if let Some(until) = session.ctx.pause.holds(writes(cmd, session)) {
-                self.current = (None, false);
+                // Not counted (nor shown to MONITOR) until it runs.
+                self.current = (None, true);
                 return Flow::Paused(args, until);
             }
         }
         session.info.touch(spec);
         self.current.1 = false;
+        if session.in_pubsub() && !session.resp3 && !cmd.flags.in_subscribed {
+            let e = CommandError::subscribed_context(spec.name);
+            self.refuse(session, Some(cmd), e.into());
+            return Flow::Continue;
+        }
         if session.multi.is_some() && !cmd.flags.controls_multi {
             self.enqueue(session, cmd, args);
             return Flow::Continue;
@@ -451,6 +488,11 @@ impl Pipeline {
         }
         let db = session.db;
         let to_shards = !matches!(cmd.kind, Kind::Local(_) | Kind::Barrier(_));
+        if to_shards && session.monitoring {
+            self.slots
+                .push(Slot::Ready(Reply::error(text::MONITOR_KEYSPACE)));
+            return Flow::Continue;
+        }
         if to_shards && !self.linked.is_empty() && !matches!(cmd.kind, Kind::Multi(..)) {
             return Flow::Later(args);
         }
@@ -888,6 +930,19 @@ pub(super) fn combine(
             Reply::Array(out)
         }
     }
+}
+
+/// Copies a command that ran (`refused`: it did not) to the MONITOR clients.
+fn feed_monitors(session: &Session, args: &[Bytes], refused: bool) {
+    let Some(cmd) = commands::lookup(&args[0]) else {
+        return;
+    };
+    if refused || !cmd.flags.monitored {
+        return;
+    }
+    let limits = crate::commands::pubsub::pubsub_limits(session);
+    let from = session.info.addr.to_string();
+    session.ctx.monitors.feed(session.db, &from, args, limits);
 }
 
 /// Whether CLIENT PAUSE WRITE holds a command: it writes, or may (a script, a

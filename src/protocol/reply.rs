@@ -45,6 +45,12 @@ pub enum Reply {
     Bool(bool),
     /// A big number in RESP3 (`(digits`), a bulk string in RESP2.
     BigNumber(String),
+    /// Out-of-band data in RESP3 (`>n`: pub/sub messages, SUBSCRIBE's
+    /// confirmations), an array in RESP2.
+    Push(Vec<Reply>),
+    /// Several replies one after the other, for a command that answers more than once
+    /// (SUBSCRIBE a b: one confirmation per channel).
+    Many(Vec<Reply>),
 }
 
 impl Reply {
@@ -102,6 +108,11 @@ impl Reply {
                 header(out, b'*', items.len());
                 items.iter().for_each(|r| r.encode(out, resp3));
             }
+            Reply::Push(items) => {
+                header(out, if resp3 { b'>' } else { b'*' }, items.len());
+                items.iter().for_each(|r| r.encode(out, resp3));
+            }
+            Reply::Many(replies) => replies.iter().for_each(|r| r.encode(out, resp3)),
             Reply::Set(items) => {
                 header(out, if resp3 { b'~' } else { b'*' }, items.len());
                 items.iter().for_each(|r| r.encode(out, resp3));

@@ -47,7 +47,7 @@ pub(super) fn to_lua(lua: &Lua, reply: Reply, resp3: bool) -> mlua::Result<Value
         Reply::Bulk(b) => string(&b),
         Reply::Nil | Reply::NilArray if resp3 => Ok(Value::Nil),
         Reply::Nil | Reply::NilArray => Ok(Value::Boolean(false)),
-        Reply::Array(items) => array(items),
+        Reply::Array(items) | Reply::Push(items) | Reply::Many(items) => array(items),
         Reply::Set(items) if resp3 => {
             let t = lua.create_table_with_capacity(0, items.len())?;
             for r in items {

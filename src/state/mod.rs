@@ -5,6 +5,7 @@
 //! It holds handles, never logic that runs a thread: starting network threads is
 //! `server`'s job, serving connections `network`'s.
 
+pub mod pubsub;
 pub mod scripts;
 mod session;
 
@@ -109,6 +110,82 @@ pub struct ServerCtx {
     pub script_jobs: flume::Sender<ScriptJob>,
     /// CLIENT PAUSE.
     pub pause: Pause,
+    /// Channels, patterns and shard channels, and their subscribers.
+    pub pubsub: pubsub::PubSub,
+    /// Clients in MONITOR mode.
+    pub monitors: Monitors,
+}
+
+/// The clients that ran MONITOR: every command any client runs is copied to them.
+#[derive(Default)]
+pub struct Monitors {
+    any: std::sync::atomic::AtomicBool,
+    list: std::sync::RwLock<Vec<Arc<ClientInfo>>>,
+}
+
+impl Monitors {
+    /// Whether anyone monitors (one relaxed load).
+    #[inline]
+    pub fn any(&self) -> bool {
+        self.any.load(Ordering::Relaxed)
+    }
+
+    /// Adds a monitor.
+    pub fn add(&self, client: &Arc<ClientInfo>) {
+        let mut list = self.list.write().unwrap_or_else(|e| e.into_inner());
+        if !list.iter().any(|c| c.id == client.id) {
+            list.push(client.clone());
+        }
+        self.any.store(true, Ordering::Relaxed);
+    }
+
+    /// Removes client `id` (it left, or RESET).
+    pub fn remove(&self, id: u64) {
+        let mut list = self.list.write().unwrap_or_else(|e| e.into_inner());
+        list.retain(|c| c.id != id);
+        self.any.store(!list.is_empty(), Ordering::Relaxed);
+    }
+
+    /// Sends one MONITOR line to every monitor: `+<unix secs.µs> [<db> <addr>] "arg" ...`
+    /// with the arguments quoted as Redis quotes them; AUTH's are redacted.
+    pub fn feed(&self, db: u8, from: &str, args: &[bytes::Bytes], limits: pubsub::Limits) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let mut line = format!("{}.{:06} [{db} {from}]", now.as_secs(), now.subsec_micros());
+        let redact = args[0].eq_ignore_ascii_case(b"auth");
+        for (i, a) in args.iter().enumerate() {
+            line.push(' ');
+            if redact && i > 0 {
+                line.push_str("\"(redacted)\"");
+            } else {
+                quote_into(&mut line, a);
+            }
+        }
+        let frames = pubsub::Frames::new(crate::protocol::Reply::Status(line.into()));
+        for c in self.list.read().unwrap_or_else(|e| e.into_inner()).iter() {
+            c.mailbox.post(&frames, c, limits);
+        }
+    }
+}
+
+/// Appends `bytes` in double quotes, escaped as Redis's `sdscatrepr` does.
+pub fn quote_into(out: &mut String, bytes: &[u8]) {
+    out.push('"');
+    for &b in bytes {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            7 => out.push_str("\\a"),
+            8 => out.push_str("\\b"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push('"');
 }
 
 /// CLIENT PAUSE: until when commands wait, and whether all of them or the writes.

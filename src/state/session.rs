@@ -9,6 +9,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use tokio::sync::Notify;
 
+use super::pubsub::Kind;
 use super::ServerCtx;
 use crate::spec::redis_spec::REDIS_SPECS;
 use crate::spec::RedisSpec;
@@ -40,6 +41,8 @@ pub struct ClientInfo {
     /// Channels, patterns and shard channels subscribed to (CLIENT LIST's sub, psub
     /// and ssub).
     pub subscriptions: [std::sync::atomic::AtomicU32; 3],
+    /// What other connections sent it and it has not written yet.
+    pub mailbox: super::pubsub::Mailbox,
 }
 
 /// How CLIENT UNBLOCK ends a client's wait.
@@ -119,6 +122,7 @@ impl ClientInfo {
             doorbell: Doorbell::default(),
             blocked: AtomicBool::new(false),
             subscriptions: Default::default(),
+            mailbox: Default::default(),
         }
     }
 
@@ -210,6 +214,27 @@ pub struct Session {
     pub reply_off: bool,
     /// Replies still to leave out (CLIENT REPLY SKIP: its own and the next one).
     pub reply_skip: u8,
+    /// Its channels, patterns and shard channels (indexed by `pubsub::Kind`).
+    pub subscribed: [ahash::AHashSet<Bytes>; 3],
+    /// After MONITOR.
+    pub monitoring: bool,
+}
+
+impl Drop for Session {
+    /// A client that leaves is forgotten by every channel it listened to.
+    fn drop(&mut self) {
+        for (i, kind) in [Kind::Channel, Kind::Pattern, Kind::Shard]
+            .into_iter()
+            .enumerate()
+        {
+            for name in self.subscribed[i].drain() {
+                self.ctx.pubsub.unsubscribe(kind, &name, self.info.id);
+            }
+        }
+        if self.monitoring {
+            self.ctx.monitors.remove(self.info.id);
+        }
+    }
 }
 
 /// A transaction being queued (between MULTI and EXEC).
@@ -234,6 +259,11 @@ impl Session {
         self.reply_off
     }
 
+    /// Whether it listens to any channel (RESP2's subscribed mode).
+    pub fn in_pubsub(&self) -> bool {
+        self.subscribed.iter().any(|s| !s.is_empty())
+    }
+
     /// A session for a new connection.
     pub fn new(ctx: Arc<ServerCtx>, info: Arc<ClientInfo>) -> Session {
         let authed = ctx.live.requirepass().is_none();
@@ -248,6 +278,8 @@ impl Session {
             watch: None,
             reply_off: false,
             reply_skip: 0,
+            subscribed: Default::default(),
+            monitoring: false,
         }
     }
 }

@@ -18,7 +18,15 @@ type Result<T> = std::result::Result<T, CommandError>;
 pub const REDIS_VERSION: &str = "7.0.15";
 
 /// PING \[message\]
-pub fn ping(_s: &mut Session, args: &[Bytes]) -> Result<Reply> {
+pub fn ping(s: &mut Session, args: &[Bytes]) -> Result<Reply> {
+    if s.in_pubsub() && !s.resp3 && args.len() <= 2 {
+        // In RESP2's subscribed mode PING answers in the shape of a message.
+        let message = args.get(1).cloned().unwrap_or_default();
+        return Ok(Reply::Array(vec![
+            Reply::bulk_static("pong"),
+            Reply::Bulk(message),
+        ]));
+    }
     match args.len() {
         1 => Ok(Reply::Status("PONG".into())),
         2 => Ok(Reply::Bulk(args[1].clone())),
@@ -435,11 +443,28 @@ pub fn reset(s: &mut Session, _args: &[Bytes]) -> Result<Reply> {
     s.info.resp.store(2, Ordering::Relaxed);
     *s.info.name.lock().unwrap_or_else(|e| e.into_inner()) = None;
     s.authed = s.ctx.live.requirepass().is_none();
+    s.reply_off = false;
+    s.reply_skip = 0;
+    super::pubsub::leave_all(s);
+    if s.monitoring {
+        s.monitoring = false;
+        s.ctx.monitors.remove(s.info.id);
+    }
     Ok(Reply::Status("RESET".into()))
+}
+
+/// MONITOR: from now on every command of every client is copied to this one.
+pub fn monitor(s: &mut Session, _args: &[Bytes]) -> Result<Reply> {
+    if !s.monitoring {
+        s.monitoring = true;
+        s.ctx.monitors.add(&s.info);
+    }
+    Ok(Reply::Ok)
 }
 
 pub(crate) const COMMANDS: &[(&str, Kind)] = &[
     ("select", Kind::Local(select)),
+    ("monitor", Kind::Local(monitor)),
     ("ping", Kind::Local(ping)),
     ("echo", Kind::Local(echo)),
     ("quit", Kind::Local(quit)),

@@ -2,4 +2,5 @@
 //! server state ([`crate::state`]), and never touches storage.
 
 pub mod connection;
+pub mod pubsub;
 pub mod server;
