@@ -12,7 +12,11 @@
 //!   start; a new pair is opened on first use), e.g. another client's write
 //!   between WATCH and EXEC;
 //! * `!any CMD ...`   send to both, read both replies, compare nothing (HELLO 3,
-//!   whose reply carries the client id).
+//!   whose reply carries the client id);
+//! * `!send CMD ...`  send to both and read nothing (a blocking command, whose reply
+//!   comes later, or a command that CLIENT REPLY silences);
+//! * `!read`          read one more reply from both and compare them (the second
+//!   confirmation of SUBSCRIBE a b, a message, a blocked command's reply).
 //!
 //! The test needs `redis-server` on the PATH. `scripts/test.sh` installs it and sets
 //! `SHARDIS_REQUIRE_REDIS=1`, which turns a missing redis-server into a failure
@@ -117,12 +121,21 @@ fn run_case(name: &str, text: &str, redis_port: u16, shardis_port: u16, runtime:
             b.cmd(&args);
             continue;
         }
+        if let Some(cmd) = line.strip_prefix("!send ") {
+            let args = split_args(cmd.as_bytes()).expect("bad quoting in case file");
+            let args: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+            a.send_cmd(&args);
+            b.send_cmd(&args);
+            continue;
+        }
         if line == "!closed" {
             assert!(a.closed(), "{at}: redis kept the connection open");
             assert!(b.closed(), "{at}: shardis kept the connection open");
             return;
         }
-        let (sort, replies) = if let Some(raw) = line.strip_prefix("!raw ") {
+        let (sort, replies) = if line == "!read" {
+            (false, (a.read_reply(), b.read_reply()))
+        } else if let Some(raw) = line.strip_prefix("!raw ") {
             let bytes = unescape(raw);
             a.send(&bytes);
             b.send(&bytes);

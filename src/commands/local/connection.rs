@@ -211,7 +211,7 @@ pub fn client(s: &mut Session, args: &[Bytes]) -> Result<Reply> {
                 Some(_) => return Err(CommandError::other(text::PAUSE_MODE)),
             };
             if args.len() > 4 {
-                return Err(CommandError::Syntax);
+                return Err(CommandError::subcommand_arguments("PAUSE", "CLIENT"));
             }
             let until = tokio::time::Instant::now() + std::time::Duration::from_millis(ms);
             s.ctx.pause.set(until, all);

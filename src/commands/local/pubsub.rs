@@ -182,7 +182,7 @@ const HELP: &[&str] = &[
     "SHARDNUMSUB [<shardchannel> ...]",
     "    Return the number of subscribers for the specified shard level channel(s)",
     "HELP",
-    "    Print this help.",
+    "    Prints this help.",
 ];
 
 /// The pub/sub commands and where each runs, for the command table.

@@ -121,7 +121,8 @@ pub fn parse(args: &[Bytes]) -> Result<Blocking> {
             keys: vec![args[1].clone()],
             timeout_ms: parse_timeout(&args[last])?,
             serve: serve_move,
-            timed_out: Reply::Nil,
+            // A timed-out wait answers a null array; inside MULTI the move's null.
+            timed_out: Reply::NilArray,
             destination: Some(args[2].clone()),
         });
     }
@@ -282,6 +283,9 @@ fn serve_move(
 /// MULTI): the first key with data serves it, else the timeout's reply.
 pub fn run_now(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     let b = parse(args)?;
+    if b.destination.is_some() {
+        return lists::lmove(tx, &as_move(args));
+    }
     for key in &b.keys {
         if let Served::Reply(r) = (b.serve)(tx, key, args, &mut || true)? {
             return Ok(r);
@@ -341,7 +345,7 @@ mod tests {
         assert_eq!(p.timed_out, Reply::NilArray);
         let p = parse(&args("blmove s d left right 0")).unwrap();
         assert_eq!((p.keys, p.destination), (vec![b("s")], Some(b("d"))));
-        assert_eq!(p.timed_out, Reply::Nil);
+        assert_eq!(p.timed_out, Reply::NilArray);
         assert!(parse(&args("blmove s d up right 0")).is_err());
         let p = parse(&args("blmpop 0.5 2 x y right count 3")).unwrap();
         assert_eq!((p.keys, p.timeout_ms), (vec![b("x"), b("y")], 500));
