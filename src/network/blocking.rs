@@ -68,6 +68,11 @@ pub(super) async fn run(
     stream: &mut TcpStream,
     rbuf: &mut BytesMut,
 ) -> Ended {
+    // Copied: the arguments are slices of the read buffer, which would otherwise stay
+    // allocated for as long as the client waits.
+    let owned: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
+    drop(args);
+    let args = owned;
     let parsed = match blocking::parse(&args) {
         Ok(b) => b,
         Err(e) => return Ended::Reply(e.into()),

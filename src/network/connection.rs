@@ -70,6 +70,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<ServerCtx>) {
     let shards = ctx.backend.shards();
     let stats = super::thread_stats(&ctx);
     stats.connections.fetch_add(1, Ordering::Relaxed);
+    let _ = info.thread.set(stats.name.clone());
     // Unregisters the client however the task ends, a panic included.
     let _registered = Registered {
         ctx: ctx.clone(),
@@ -79,9 +80,9 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<ServerCtx>) {
     let mut conn = Connection {
         stats: stats.clone(),
         stream,
-        rbuf: BytesMut::with_capacity(16 * 1024),
+        rbuf: BytesMut::with_capacity(4096),
         parse: parser::ParseState::default(),
-        wbuf: Vec::with_capacity(16 * 1024),
+        wbuf: Vec::new(),
         session: Session::new(ctx.clone(), info),
         pipe: Pipeline::new(shards, id),
         chan: ReplyChannel::default(),
@@ -321,7 +322,6 @@ impl Connection {
             self.rbuf = BytesMut::new();
         }
         let ended = blocking::run(&mut self.session, args, &mut self.stream, &mut self.rbuf).await;
-        self.wbuf.reserve(16 * 1024);
         Ok(ended)
     }
 }
@@ -392,11 +392,11 @@ impl Pipeline {
             client,
             work: (0..shards).map(|_| Vec::new()).collect(),
             results: (0..shards).map(|_| Vec::new()).collect(),
-            slots: Vec::with_capacity(64),
-            stats: Vec::with_capacity(64),
-            quiet: Vec::with_capacity(64),
+            slots: Vec::new(),
+            stats: Vec::new(),
+            quiet: Vec::new(),
             work_sizes: Vec::with_capacity(shards),
-            record: Vec::with_capacity(64),
+            record: Vec::new(),
             current: (None, false),
             started: std::time::Instant::now(),
             parts: Vec::new(),

@@ -43,6 +43,8 @@ pub struct ClientInfo {
     pub subscriptions: [std::sync::atomic::AtomicU32; 3],
     /// What other connections sent it and it has not written yet.
     pub mailbox: super::pubsub::Mailbox,
+    /// The network thread that serves it (CLIENT LIST's `net-thread`).
+    pub thread: std::sync::OnceLock<String>,
 }
 
 /// How CLIENT UNBLOCK ends a client's wait.
@@ -123,6 +125,7 @@ impl ClientInfo {
             blocked: AtomicBool::new(false),
             subscriptions: Default::default(),
             mailbox: Default::default(),
+            thread: Default::default(),
         }
     }
 
@@ -174,7 +177,7 @@ impl ClientInfo {
         format!(
             "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} \
              multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 \
-             tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
+             tot-mem=0 events=r cmd={} user=default redir=-1 resp={} net-thread={}",
             self.id,
             self.addr,
             self.laddr,
@@ -188,6 +191,7 @@ impl ClientInfo {
             self.subscriptions[2].load(Ordering::Relaxed),
             cmd,
             self.resp.load(Ordering::Relaxed),
+            self.thread.get().map_or("none", String::as_str),
         )
     }
 }
