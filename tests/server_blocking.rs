@@ -7,44 +7,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{key_on, Raw, Server, RUNTIMES};
-
-/// The network thread a connection is served by (CLIENT INFO's `net-thread`).
-fn thread_of(c: &mut Raw) -> String {
-    let info = c.call(&["CLIENT", "INFO"]);
-    let at = info.find("net-thread=").expect("net-thread in CLIENT INFO") + 11;
-    info[at..]
-        .split(|ch: char| ch.is_whitespace())
-        .next()
-        .unwrap()
-        .to_string()
-}
-
-/// `n` connections on one network thread and one on another (the kernel spreads
-/// connections over the threads' listeners); in the single runtime there is one
-/// thread, and they simply share it.
-fn waiters_and_writer(server: &Server, n: usize) -> (Vec<Raw>, Raw) {
-    let mut conns: Vec<(String, Raw)> = Vec::new();
-    for _ in 0..400 {
-        let mut c = server.raw();
-        conns.push((thread_of(&mut c), c));
-        let count = |t: &str| conns.iter().filter(|(u, _)| u == t).count();
-        let full = conns.iter().map(|(t, _)| t.clone()).find(|t| count(t) >= n);
-        let Some(full) = full else { continue };
-        if conns.iter().any(|(t, _)| *t != full) {
-            let (mine, others): (Vec<_>, Vec<_>) = conns.into_iter().partition(|(t, _)| *t == full);
-            let waiters = mine.into_iter().take(n).map(|(_, c)| c).collect();
-            return (waiters, others.into_iter().next().unwrap().1);
-        }
-        if conns.len() > 3 * n && conns.iter().all(|(t, _)| *t == full) {
-            break; // one network thread only
-        }
-    }
-    let mut all: Vec<Raw> = conns.into_iter().map(|(_, c)| c).collect();
-    let writer = all.pop().unwrap();
-    all.truncate(n);
-    (all, writer)
-}
+use common::{
+    key_on, net_thread as thread_of, on_two_threads as waiters_and_writer, Raw, Server, RUNTIMES,
+};
 
 fn blocked_clients(c: &mut Raw) -> usize {
     let info = c.call(&["INFO", "clients"]);

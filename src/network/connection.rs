@@ -231,6 +231,17 @@ impl Connection {
             } else {
                 0
             };
+            let (hard, _, _) = ctx.live.output_limit(false);
+            if hard > 0 && self.wbuf.len() as u64 > hard {
+                // client-output-buffer-limit normal: the replies would not fit.
+                tracing::warn!(
+                    target: "shardis::network",
+                    client = self.session.info.id,
+                    "closing client whose replies passed the client-output-buffer-limit ({} bytes)",
+                    self.wbuf.len()
+                );
+                return Ok(());
+            }
             if !self.wbuf.is_empty() {
                 self.write_out().await?;
                 self.session.info.mailbox.written(mail);
@@ -489,6 +500,7 @@ impl Pipeline {
         let db = session.db;
         let to_shards = !matches!(cmd.kind, Kind::Local(_) | Kind::Barrier(_));
         if to_shards && session.monitoring {
+            self.current.1 = true;
             self.slots
                 .push(Slot::Ready(Reply::error(text::MONITOR_KEYSPACE)));
             return Flow::Continue;
@@ -937,7 +949,16 @@ fn feed_monitors(session: &Session, args: &[Bytes], refused: bool) {
     let Some(cmd) = commands::lookup(&args[0]) else {
         return;
     };
-    if refused || !cmd.flags.monitored {
+    // A subcommand has its own flags (CONFIG GET is an admin command, CLIENT INFO not).
+    let sub = (args.len() > 1)
+        .then(|| cmd.spec.subcommand(&args[1]))
+        .flatten();
+    let hidden = sub.is_some_and(|s| {
+        s.flags
+            .iter()
+            .any(|f| *f == "admin" || *f == "skip_monitor")
+    });
+    if refused || !cmd.flags.monitored || hidden {
         return;
     }
     let limits = crate::commands::pubsub::pubsub_limits(session);
