@@ -336,6 +336,10 @@ fn section(
             w("expired_keys", &total(|c| c.expired));
             w("storage_groups_committed", &total(|c| c.groups));
             w("storage_requests", &total(|c| c.requests));
+            use crate::state::pubsub::Kind as Sub;
+            w("pubsub_channels", &ctx.pubsub.names(Sub::Channel, None).len());
+            w("pubsub_patterns", &ctx.pubsub.patterns());
+            w("pubsubshard_channels", &ctx.pubsub.names(Sub::Shard, None).len());
         }
         "replication" => {
             w("#", &"Replication");
