@@ -18,6 +18,12 @@
 //!                 │                       shard's queue (a storage thread runs the
 //!                 │                       Lua); several shards' on a script worker
 //!                 │                       thread that holds them; one commit
+//!                 │  network::blocking    BLPOP ...: try and register in the shard's
+//!                 │                       queue, then wait in the connection's task;
+//!                 │                       the shard serves waiters after the commit
+//!                 │                       that fed their key (storage::blocked)
+//!                 │  state::pubsub        PUBLISH: into subscribers' mailboxes, never
+//!                 │                       through storage
 //!                 │  (storage::linked     MSET/MGET/DEL ... across shards: rounds under
 //!                 │                       one hold of their shards, one commit)
 //!                 ▼

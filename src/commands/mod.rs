@@ -23,8 +23,10 @@
 //! typed arguments (`lists::pop_elements`, `zsets::select_range`, ...), not argument
 //! vectors. A split command across shards is *linked*: it runs under one hold of all
 //! its shards, shared with the other linked commands of its round
-//! (`storage::linked`). `MULTI`/`EXEC` (`network::transaction`) runs the same
-//! handlers on the same holds; scripts and blocking commands will too.
+//! (`storage::linked`). `MULTI`/`EXEC` (`network::transaction`) and scripts
+//! (`network::scripting`) run the same handlers on the same holds; blocking commands
+//! (`shard::blocking`) run them on one shard's queue, or holding their shards inside
+//! MULTI.
 
 pub mod local;
 pub mod shard;
