@@ -209,6 +209,37 @@ fn wake_ups_by_exec_and_by_lmove_chains_across_shards() {
             assert_eq!(writer.call(&["EXISTS", k]), ":0\r\n", "{rt}: {k}");
         }
 
+        // A waiter whose move needs another shard keeps its turn before later waiters.
+        w[0].send_cmd(&[
+            b"BLMOVE",
+            a.as_bytes(),
+            b.as_bytes(),
+            b"LEFT",
+            b"RIGHT",
+            b"10",
+        ]);
+        until_blocked(&mut writer, 1);
+        w[1].send_cmd(&[b"BLPOP", a.as_bytes(), b"10"]);
+        until_blocked(&mut writer, 2);
+        writer.call(&["RPUSH", &a, "one"]);
+        assert_eq!(
+            String::from_utf8_lossy(&w[0].read_reply()),
+            bulk("one"),
+            "{rt}"
+        );
+        until_blocked(&mut writer, 1);
+        writer.call(&["RPUSH", &a, "two"]);
+        assert_eq!(
+            String::from_utf8_lossy(&w[1].read_reply()),
+            pair(&a, "two"),
+            "{rt}"
+        );
+        assert_eq!(
+            writer.call(&["LRANGE", &b, "0", "-1"]),
+            format!("*1\r\n{}", bulk("one"))
+        );
+        writer.call(&["DEL", &b]);
+
         // Circular on one shard: a -> a2 -> a, two waiters, one element ends where it
         // started after both moves.
         let a2 = (0..)

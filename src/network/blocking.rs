@@ -80,10 +80,8 @@ pub(super) async fn run(
     let deadline = (parsed.timeout_ms > 0)
         .then(|| tokio::time::Instant::now() + Duration::from_millis(parsed.timeout_ms));
     let info = session.info.clone();
-    let ctx = session.ctx.clone();
     info.doorbell.take_unblock();
-    info.set_blocked(true);
-    ctx.stats.blocked_clients.fetch_add(1, Ordering::Relaxed);
+    let _counted = Counted::new(session);
     let args = blocking::shared(&args);
     let ended = loop {
         let (waiter, rx) = Waiter::new(session.db, parsed.serve, args.clone());
@@ -107,9 +105,39 @@ pub(super) async fn run(
             Waited::Closed => break Ended::Closed,
         }
     };
-    info.set_blocked(false);
-    ctx.stats.blocked_clients.fetch_sub(1, Ordering::Relaxed);
     ended
+}
+
+/// A client counted as blocked (CLIENT LIST's `b`, INFO's `blocked_clients`) for as
+/// long as it lives, however the wait ends.
+struct Counted {
+    info: Arc<crate::state::ClientInfo>,
+    ctx: Arc<crate::state::ServerCtx>,
+}
+
+impl Counted {
+    fn new(session: &Session) -> Counted {
+        session.info.set_blocked(true);
+        session
+            .ctx
+            .stats
+            .blocked_clients
+            .fetch_add(1, Ordering::Relaxed);
+        Counted {
+            info: session.info.clone(),
+            ctx: session.ctx.clone(),
+        }
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.info.set_blocked(false);
+        self.ctx
+            .stats
+            .blocked_clients
+            .fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Tries the keys and registers the waiter on them (step 1 of the module docs).

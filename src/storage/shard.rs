@@ -317,7 +317,13 @@ impl Shard {
                     Ok(Served::Not) | Err(_) => break,
                 };
                 self.blocked.pop_first(db, &key);
+                let retry = matches!(outcome, Woken::Retry);
                 woken.push((w, outcome));
+                if retry {
+                    // Its move (holding both shards) takes the data: the waiters behind
+                    // it keep their turn for the next write.
+                    break;
+                }
             }
         }
         let result = if self.batch.is_empty() {

@@ -337,9 +337,15 @@ fn section(
             w("storage_groups_committed", &total(|c| c.groups));
             w("storage_requests", &total(|c| c.requests));
             use crate::state::pubsub::Kind as Sub;
-            w("pubsub_channels", &ctx.pubsub.names(Sub::Channel, None).len());
+            w(
+                "pubsub_channels",
+                &ctx.pubsub.names(Sub::Channel, None).len(),
+            );
             w("pubsub_patterns", &ctx.pubsub.patterns());
-            w("pubsubshard_channels", &ctx.pubsub.names(Sub::Shard, None).len());
+            w(
+                "pubsubshard_channels",
+                &ctx.pubsub.names(Sub::Shard, None).len(),
+            );
         }
         "replication" => {
             w("#", &"Replication");
