@@ -156,30 +156,39 @@ def publish_rate(port, subscribers, requests, payload=16):
 
 
 def stalled(port, ms=3000, rounds=100):
+    """PUBLISH (to a subscriber on another network thread) and PING latency, first as
+    is and then while every shard is stalled, and when a BLPOP woken during the stall
+    answers."""
     pub, sub = two_threads(port)
     sub.call("SUBSCRIBE", "stall")
     ping = Conn(port)
     pusher, waiter = Conn(port), Conn(port)
     pusher.call("DEL", "sq")
+
+    def sample():
+        pl, gl = [], []
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            pub.call("PUBLISH", "stall", "m")
+            sub.read()
+            pl.append((time.perf_counter() - t0) * 1e6)
+            t0 = time.perf_counter()
+            ping.call("PING")
+            gl.append((time.perf_counter() - t0) * 1e6)
+            time.sleep(0.005)
+        return pct(pl, 50), pct(pl, 99), pct(gl, 50), pct(gl, 99)
+
+    calm = sample()
     ctl = Conn(port)
     ctl.call("DEBUG", "STORAGE-STALL", ms)
     time.sleep(0.05)
     t_stall = time.perf_counter()
     waiter.send("BLPOP", "sq", 0)
     pusher.send("RPUSH", "sq", "x")
-    pl, gl = [], []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        pub.call("PUBLISH", "stall", "m")
-        sub.read()
-        pl.append((time.perf_counter() - t0) * 1e6)
-        t0 = time.perf_counter()
-        ping.call("PING")
-        gl.append((time.perf_counter() - t0) * 1e6)
-        time.sleep(0.005)
+    during = sample()
     waiter.read()
     woke = (time.perf_counter() - t_stall) * 1e3
-    return pct(pl, 50), pct(pl, 99), pct(gl, 99), woke
+    return calm, during, woke
 
 
 def rss_kib(pid):
@@ -288,10 +297,15 @@ def main():
     print(f"| per waiter (KiB) | {r['mem'][1]:.1f} | {s['mem'][1]:.1f} | |")
     print(f"| CPU while they wait (% of a core) | {r['mem'][2]:.1f} | {s['mem'][2]:.1f} | |")
     print()
-    print("shardis with every shard stalled for 3 s (DEBUG STORAGE-STALL 3000):")
-    print(f"PUBLISH p50 {stall[0]:.0f} µs, p99 {stall[1]:.0f} µs; PING p99 {stall[2]:.0f} µs; "
-          f"a BLPOP woken by an RPUSH during the stall answered after {stall[3]:.0f} ms "
-          f"(the pop is a write: it waits for the shard)")
+    calm, during, woke = stall
+    print("shardis, PUBLISH to a subscriber on another network thread and PING (µs), "
+          "as is and with every shard stalled for 3 s (DEBUG STORAGE-STALL 3000):\n")
+    print("| | PUBLISH p50 | PUBLISH p99 | PING p50 | PING p99 |")
+    print("|---|---|---|---|---|")
+    print("| as is | %.0f | %.0f | %.0f | %.0f |" % calm)
+    print("| stalled | %.0f | %.0f | %.0f | %.0f |" % during)
+    print(f"\nA BLPOP woken by an RPUSH sent at the start of the stall answered after {woke:.0f} ms "
+          f"(the pop is a write: it waits for the shard).")
 
 
 if __name__ == "__main__":
