@@ -93,6 +93,10 @@ fn parse(session: &Session, cmd: &Command, args: &[Bytes]) -> Result<Call> {
         shards: Vec::new(),
         scripts: scripts.clone(),
         busy_ms: session.ctx.live.busy_reply_ms(),
+        pubsub: (
+            session.ctx.pubsub.clone(),
+            crate::commands::pubsub::pubsub_limits(session),
+        ),
     })
 }
 

@@ -164,6 +164,10 @@ struct RunState {
     resp3: bool,
     db: u8,
     read_only: bool,
+    pubsub: (
+        Arc<crate::state::pubsub::PubSub>,
+        crate::state::pubsub::Limits,
+    ),
 }
 
 /// The running call's [`Caller`], lent to `redis.call` for the call's duration.
@@ -402,6 +406,7 @@ impl Interp {
             resp3: false,
             db: call.db,
             read_only: call.read_only,
+            pubsub: call.pubsub.clone(),
         });
         let result = match call.target {
             Target::Eval { .. } => {
@@ -658,8 +663,8 @@ unsafe extern "C-unwind" fn redis_call(state: *mut mlua::ffi::lua_State) -> std:
     1
 }
 
-/// The network-side commands a script may call, answered here: PING, ECHO, TIME
-/// and SELECT (which changes the script's database only).
+/// The network-side commands a script may call, answered here: PING, ECHO, TIME,
+/// SELECT (which changes the script's database only) and PUBLISH / SPUBLISH.
 fn local(lua: &Lua, name: &str, args: &[Bytes]) -> Option<Reply> {
     Some(match name {
         "ping" => match args.get(1) {
@@ -668,6 +673,17 @@ fn local(lua: &Lua, name: &str, args: &[Bytes]) -> Option<Reply> {
             _ => CommandError::arity("ping").into(),
         },
         "echo" => Reply::Bulk(args[1].clone()),
+        "publish" | "spublish" => {
+            use crate::state::pubsub::Kind;
+            let kind = if name == "spublish" {
+                Kind::Shard
+            } else {
+                Kind::Channel
+            };
+            let st = lua.app_data_ref::<RunState>()?;
+            let (pubsub, limits) = &st.pubsub;
+            Reply::Int(pubsub.publish(kind, &args[1], &args[2], *limits))
+        }
         "time" => {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)

@@ -89,6 +89,11 @@ pub struct Call {
     pub scripts: Arc<Scripts>,
     /// `busy-reply-threshold`, ms.
     pub busy_ms: u64,
+    /// Where PUBLISH from the script goes, and the subscribers' output limits.
+    pub pubsub: (
+        Arc<crate::state::pubsub::PubSub>,
+        crate::state::pubsub::Limits,
+    ),
 }
 
 impl Call {

@@ -111,7 +111,7 @@ pub struct ServerCtx {
     /// CLIENT PAUSE.
     pub pause: Pause,
     /// Channels, patterns and shard channels, and their subscribers.
-    pub pubsub: pubsub::PubSub,
+    pub pubsub: Arc<pubsub::PubSub>,
     /// Clients in MONITOR mode.
     pub monitors: Monitors,
 }
