@@ -333,3 +333,37 @@ fn many_waiters_cost_bounded_memory_and_no_cpu() {
     }
     assert_eq!(blocked_clients(&mut admin), 0);
 }
+
+#[test]
+fn wake_ups_with_appendfsync_always() {
+    // The sync stage releases a group's replies after the WAL sync; waiters are then
+    // served in a synced write of their own, after the group's.
+    for rt in RUNTIMES {
+        let server = Server::start(rt, &["--appendfsync", "always"]);
+        let (mut w, mut writer) = waiters_and_writer(&server, 2);
+        let (a, b) = (key_on(0, "a"), key_on(0, "b"));
+        w[0].send_cmd(&[
+            b"BLMOVE",
+            a.as_bytes(),
+            b.as_bytes(),
+            b"LEFT",
+            b"LEFT",
+            b"10",
+        ]);
+        until_blocked(&mut writer, 1);
+        w[1].send_cmd(&[b"BLPOP", b.as_bytes(), b"10"]);
+        until_blocked(&mut writer, 2);
+        assert_eq!(writer.call(&["RPUSH", &a, "durable"]), ":1\r\n");
+        assert_eq!(
+            String::from_utf8_lossy(&w[0].read_reply()),
+            bulk("durable"),
+            "{rt}"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&w[1].read_reply()),
+            pair(&b, "durable"),
+            "{rt}"
+        );
+        assert_eq!(writer.call(&["EXISTS", &a, &b]), ":0\r\n");
+    }
+}

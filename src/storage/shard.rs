@@ -263,6 +263,16 @@ impl Shard {
     fn commit_with(&mut self, sync: bool) -> Result<(), StorageError> {
         self.counters.record_ops(&self.op_times);
         self.op_times.clear();
+        // The waiters this group fed are served in the group's own write, so a wake-up
+        // costs no second write; not when the sync stage releases the group's replies
+        // (then a separate synced write serves them, after the commit).
+        let staged = !sync && self.live.fsync_always();
+        let woken = if self.blocked.any_ready() && !staged && !self.atomic && self.failed.is_none()
+        {
+            self.serve_ready()
+        } else {
+            Vec::new()
+        };
         let result = match self.failed.take() {
             // An early commit of this group failed: the rest of the group is not
             // written either, so every write of the group fails together.
@@ -277,19 +287,42 @@ impl Shard {
             self.blocked.clear_ready();
         } else {
             self.cache.evict();
+        }
+        Self::deliver_woken(woken, result.as_ref().err());
+        if result.is_ok() {
             self.wake_blocked();
         }
         result
     }
 
     /// Serves the clients blocked on keys that committed writes made ready (see
-    /// [`super::blocked`]): each ready key's waiters in the order they blocked, then
-    /// the serves' writes as one batch, then their replies. Not inside a hold or a
-    /// transaction: those call it when they end.
+    /// [`super::blocked`]) in a write of their own: each ready key's waiters in the
+    /// order they blocked, then the serves' writes as one batch, then their replies.
+    /// Not inside a hold or a transaction: those call it when they end.
     fn wake_blocked(&mut self) {
         if !self.blocked.any_ready() || self.atomic {
             return;
         }
+        let woken = self.serve_ready();
+        let result = if self.batch.is_empty() {
+            Ok(())
+        } else {
+            self.write_batch(self.live.fsync_always())
+        };
+        self.retire_batch();
+        match &result {
+            Ok(()) => self.cache.evict(),
+            Err(e) => {
+                self.cache.clear();
+                tracing::error!(target: "shardis::storage", shard = self.id, "commit failed: {e}");
+            }
+        }
+        Self::deliver_woken(woken, result.as_ref().err());
+    }
+
+    /// Runs the waiters of every ready key, chains included; their writes join the
+    /// batch. Returns what each served waiter is owed, to deliver once it is written.
+    fn serve_ready(&mut self) -> Vec<(Arc<Waiter>, Woken)> {
         let now_ms = crate::clock::now_ms();
         let mut woken: Vec<(Arc<Waiter>, Woken)> = Vec::new();
         while let Some((db, key)) = self.blocked.next_ready() {
@@ -326,21 +359,15 @@ impl Shard {
                 }
             }
         }
-        let result = if self.batch.is_empty() {
-            Ok(())
-        } else {
-            self.write_batch(self.live.fsync_always())
-        };
-        self.retire_batch();
-        match result {
-            Ok(()) => self.cache.evict(),
-            Err(e) => {
-                self.cache.clear();
-                tracing::error!(target: "shardis::storage", shard = self.id, "commit failed: {e}");
-                for (_, outcome) in &mut woken {
-                    if let Woken::Reply(r) = outcome {
-                        *r = CommandError::commit_failed(&e.to_string()).into();
-                    }
+        woken
+    }
+
+    /// Sends served waiters their replies, or the commit's error if their writes failed.
+    fn deliver_woken(mut woken: Vec<(Arc<Waiter>, Woken)>, failed: Option<&StorageError>) {
+        if let Some(e) = failed {
+            for (_, outcome) in &mut woken {
+                if let Woken::Reply(r) = outcome {
+                    *r = CommandError::commit_failed(&e.to_string()).into();
                 }
             }
         }
