@@ -9,13 +9,15 @@
 //! storage at all.
 //!
 //! Serving: every write of a key's value record while someone waits on the key marks
-//! it *ready*. After the write that made it ready has been committed (the group, the
-//! hold or the transaction it belongs to), the shard serves the ready keys
-//! ([`super::Shard`]'s `wake_blocked`): for each, its waiters in the order they
+//! it *ready*. Once the command, the transaction or the hold that made it ready is
+//! complete, the shard serves the ready keys: for each, its waiters in the order they
 //! blocked, each one running its command on the key until the key has nothing left
 //! to give. A served BLMOVE pushes to its destination, which may make that key ready
-//! in turn: chains are served in the same pass. The serves are written as one batch,
-//! and only then are their replies sent.
+//! in turn: chains are served in the same pass. A group's waiters are served just
+//! before the group is written, so their pops join its write (`Shard`'s
+//! `commit_with`); after a hold, or when the sync stage releases the group's replies,
+//! they get a synced write of their own (`wake_blocked`). Either way their replies are
+//! sent only once their writes are in RocksDB.
 //!
 //! A waiter on keys of several shards is registered on each; whichever shard serves
 //! it first claims it ([`Waiter::claim`], one compare-and-swap), so it is served once.
