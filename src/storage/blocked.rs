@@ -16,8 +16,8 @@
 //! in turn: chains are served in the same pass. A group's waiters are served just
 //! before the group is written, so their pops join its write (`Shard`'s
 //! `commit_with`); after a hold, or when the sync stage releases the group's replies,
-//! they get a synced write of their own (`wake_blocked`). Either way their replies are
-//! sent only once their writes are in RocksDB.
+//! they get a write of their own, synced under `appendfsync always` (`wake_blocked`).
+//! Either way their replies are sent only once their writes are in RocksDB.
 //!
 //! A waiter on keys of several shards is registered on each; whichever shard serves
 //! it first claims it ([`Waiter::claim`], one compare-and-swap), so it is served once.
