@@ -127,6 +127,69 @@ fn parse_output_limits(text: &str) -> Result<Vec<(String, [u64; 3])>, String> {
     Ok(out)
 }
 
+/// `notify-keyspace-events` classes, in Redis's order for its canonical text.
+const NOTIFY_CLASSES: &[(char, u32)] = &[
+    ('g', 1 << 2),
+    ('$', 1 << 3),
+    ('l', 1 << 4),
+    ('s', 1 << 5),
+    ('h', 1 << 6),
+    ('z', 1 << 7),
+    ('x', 1 << 8),
+    ('e', 1 << 9),
+    ('t', 1 << 10),
+    ('d', 1 << 13),
+    ('n', 1 << 14),
+];
+/// `K`, `E` and `m`: where events go, and key misses.
+const NOTIFY_KEYSPACE: u32 = 1;
+const NOTIFY_KEYEVENT: u32 = 1 << 1;
+const NOTIFY_MISS: u32 = 1 << 11;
+/// `A`: every class but `m` and `n`.
+const NOTIFY_ALL: u32 = 0b10_0111_1111_1100;
+
+/// Reads `notify-keyspace-events` flags, as Redis's `keyspaceEventsStringToFlags`.
+fn parse_notify_flags(text: &str) -> Result<u32, String> {
+    let mut flags = 0;
+    for c in text.chars() {
+        flags |= match c {
+            'A' => NOTIFY_ALL,
+            'K' => NOTIFY_KEYSPACE,
+            'E' => NOTIFY_KEYEVENT,
+            'm' => NOTIFY_MISS,
+            _ => match NOTIFY_CLASSES.iter().find(|(ch, _)| *ch == c) {
+                Some((_, bit)) => *bit,
+                None => return Err("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into()),
+            },
+        };
+    }
+    Ok(flags)
+}
+
+/// The canonical text of `notify-keyspace-events` flags, as CONFIG GET shows it.
+fn notify_flags_text(flags: u32) -> String {
+    let mut out = String::new();
+    if flags & NOTIFY_ALL == NOTIFY_ALL {
+        out.push('A');
+    } else {
+        for (c, bit) in NOTIFY_CLASSES {
+            if flags & bit != 0 {
+                out.push(*c);
+            }
+        }
+    }
+    for (c, bit) in [
+        ('K', NOTIFY_KEYSPACE),
+        ('E', NOTIFY_KEYEVENT),
+        ('m', NOTIFY_MISS),
+    ] {
+        if flags & bit != 0 {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// CONFIG SET client-output-buffer-limit: the classes given replace theirs in
 /// `current`; the result is Redis's canonical form (every class, in bytes).
 fn merge_output_limits(current: &str, given: &str) -> Result<String, String> {
@@ -329,6 +392,9 @@ impl Live {
                     .cloned()
                     .unwrap_or_default();
                 merge_output_limits(&current, value).map_err(|why| fail(name, &why))?
+            } else if name == "notify-keyspace-events" {
+                let flags = parse_notify_flags(value).map_err(|why| fail(name, &why))?;
+                notify_flags_text(flags)
             } else {
                 param
                     .kind
@@ -471,6 +537,19 @@ impl Live {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn notify_flags_read_and_print_as_redis_does() {
+        let canon = |t: &str| notify_flags_text(parse_notify_flags(t).unwrap());
+        assert_eq!(canon("KEA"), "AKE");
+        assert_eq!(canon("Kx"), "xK");
+        assert_eq!(canon("Eg$"), "g$E");
+        assert_eq!(canon("g$lshzxetd"), "A");
+        assert_eq!(canon("Kmn"), "nKm");
+        assert_eq!(canon("KEAmn"), "AKEm");
+        assert_eq!(canon(""), "");
+        assert!(parse_notify_flags("xyz").is_err());
+    }
     use crate::config::params::{Applies, Initial, Kind, PARAMS};
     use std::sync::Arc;
 
