@@ -280,23 +280,12 @@ fn shutdown(session: &mut Session, args: &[Bytes]) -> Option<Reply> {
     None
 }
 
-/// LEFT or RIGHT.
-fn side(a: &[u8]) -> Result<bool> {
-    if is(a, "left") {
-        Ok(true)
-    } else if is(a, "right") {
-        Ok(false)
-    } else {
-        Err(CommandError::Syntax)
-    }
-}
-
 /// LMOVE / RPOPLPUSH across shards: pop on the source's shard, push on the destination's.
 async fn lmove(on: &mut On<'_>, args: &[Bytes]) -> Result<Reply> {
     let (from_left, to_left) = if is(&args[0], "rpoplpush") {
         (false, true)
     } else {
-        (side(&args[3])?, side(&args[4])?)
+        (lists::side(&args[3])?, lists::side(&args[4])?)
     };
     let (src, dst) = (&args[1], &args[2]);
     let is_list =
@@ -347,29 +336,9 @@ async fn multi_pop(on: &mut On<'_>, args: &[Bytes]) -> Result<Reply> {
     let zset = is(&args[0], "zmpop");
     let n = algebra::parse_numkeys(&args[1], "lmpop", args.len() - 2)?;
     let keys = &args[2..2 + n];
-    let mut rest = args[2 + n..].iter();
-    let dir = rest.next().ok_or(CommandError::Syntax)?;
-    let (first, last) = if zset {
-        (is(dir, "min"), is(dir, "max"))
-    } else {
-        (is(dir, "left"), is(dir, "right"))
-    };
-    if !first && !last {
-        return Err(CommandError::Syntax);
-    }
-    let mut count = None;
-    while let Some(opt) = rest.next() {
-        match rest.next() {
-            Some(v) if is(opt, "count") && count.is_none() => {
-                count = Some(match crate::commands::arg_i64(v) {
-                    Ok(c) if c > 0 => c as u64,
-                    _ => return Err(CommandError::other(text::COUNT_NOT_POSITIVE)),
-                });
-            }
-            _ => return Err(CommandError::Syntax),
-        }
-    }
-    let count = count.unwrap_or(1);
+    // LEFT or MIN is `first`; the other end, `last`.
+    let (first, count) = blocking::parse_mpop_tail(&args[2 + n..], zset)?;
+    let last = !first;
     for key in keys {
         let items = if zset {
             let popped = on

@@ -51,8 +51,9 @@ pub fn parse_timeout(arg: &[u8]) -> Result<u64> {
     Ok(ms as u64)
 }
 
-/// The direction of BLMPOP (LEFT|RIGHT) or BZMPOP (MIN|MAX), and the COUNT after it.
-fn parse_mpop_tail(rest: &[Bytes], zset: bool) -> Result<(bool, u64)> {
+/// The direction of LMPOP / BLMPOP (LEFT|RIGHT: true for LEFT) or ZMPOP / BZMPOP
+/// (MIN|MAX: true for MIN), and the COUNT after it (1 if none).
+pub fn parse_mpop_tail(rest: &[Bytes], zset: bool) -> Result<(bool, u64)> {
     let mut rest = rest.iter();
     let dir = rest.next().ok_or(CommandError::Syntax)?;
     let first = if zset {
@@ -83,16 +84,6 @@ fn parse_mpop_tail(rest: &[Bytes], zset: bool) -> Result<(bool, u64)> {
     Ok((first, count.unwrap_or(1)))
 }
 
-fn side(arg: &[u8]) -> Result<bool> {
-    if is(arg, "left") {
-        Ok(true)
-    } else if is(arg, "right") {
-        Ok(false)
-    } else {
-        Err(CommandError::Syntax)
-    }
-}
-
 /// Parses a blocking command (args\[0\] is its name), in Redis's order of checks.
 pub fn parse(args: &[Bytes]) -> Result<Blocking> {
     let name = &args[0];
@@ -114,8 +105,8 @@ pub fn parse(args: &[Bytes]) -> Result<Blocking> {
     }
     if is(name, "blmove") || is(name, "brpoplpush") {
         if is(name, "blmove") {
-            side(&args[3])?;
-            side(&args[4])?;
+            lists::side(&args[3])?;
+            lists::side(&args[4])?;
         }
         return Ok(Blocking {
             keys: vec![args[1].clone()],

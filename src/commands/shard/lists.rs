@@ -158,7 +158,7 @@ fn resolve_range(start: i64, end: i64, len: u64) -> Option<(u64, u64)> {
 }
 
 /// LEFT or RIGHT (true for LEFT).
-fn side(arg: &[u8]) -> Result<bool> {
+pub fn side(arg: &[u8]) -> Result<bool> {
     if is(arg, "left") {
         Ok(true)
     } else if is(arg, "right") {
