@@ -16,7 +16,10 @@ use tokio::sync::Notify;
 use crate::config::{Config, Live, RuntimeMode};
 use crate::network;
 use crate::runtime::{self, Placement};
-use crate::state::{NetThreadStats, ScriptJob, Scripts, ServerCtx, Shape, Stats, ThreadCpu};
+use crate::state::tracking::Tracking;
+use crate::state::{
+    Keyspace, NetThreadStats, ScriptJob, Scripts, ServerCtx, Shape, Stats, ThreadCpu,
+};
 use crate::storage::{self, Engine, EngineOptions};
 
 /// Starts or retires network threads until `n` are active (dual runtime). A new
@@ -92,6 +95,7 @@ pub fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
     let net_threads = cfg.network_threads();
     let storage_threads = cfg.storage_threads();
     let shards = cfg.shards();
+    let notifier = Arc::new(storage::Notifier::default());
 
     let (rt, backend) = match cfg.runtime {
         RuntimeMode::Dual => {
@@ -117,6 +121,7 @@ pub fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
                 shards,
                 cfg.channel_capacity as usize,
                 cfg.cache_size as usize,
+                notifier.clone(),
             );
             (rt, backend)
         }
@@ -133,6 +138,7 @@ pub fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
                 live.clone(),
                 shards,
                 cfg.cache_size as usize,
+                notifier.clone(),
             );
             (rt, backend)
         }
@@ -175,8 +181,10 @@ pub fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
         pause: Default::default(),
         pubsub: Default::default(),
         monitors: Default::default(),
+        tracking: Tracking::new(notifier.clone()),
         config: cfg,
     });
+    notifier.listen(Box::new(Keyspace(Arc::downgrade(&ctx))));
     crate::network::scripting::load_saved_libraries(&ctx);
 
     match ctx.config.runtime {

@@ -15,7 +15,7 @@
 //! Parameters with neither (`maxclients`) are read from the map ([`Live::param_u64`]).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use super::conf::{conf_quote, parse_conf};
@@ -43,6 +43,8 @@ pub struct Live {
     /// client-output-buffer-limit: hard bytes, soft bytes, soft seconds, for normal
     /// clients and for pub/sub clients.
     output_limits: [AtomicU64; 6],
+    /// `notify-keyspace-events` as bits ([`notify`]).
+    notify_flags: AtomicU32,
     requirepass: Mutex<Option<String>>,
     /// Every parameter's current value (canonical text).
     values: Mutex<BTreeMap<String, String>>,
@@ -127,26 +129,57 @@ fn parse_output_limits(text: &str) -> Result<Vec<(String, [u64; 3])>, String> {
     Ok(out)
 }
 
+/// `notify-keyspace-events` bits (Redis's `NOTIFY_*`): where events go, and their classes.
+pub mod notify {
+    /// `K`: `__keyspace@<db>__:<key>` channels.
+    pub const KEYSPACE: u32 = 1;
+    /// `E`: `__keyevent@<db>__:<event>` channels.
+    pub const KEYEVENT: u32 = 1 << 1;
+    /// `g`: DEL, EXPIRE, RENAME and the other generic commands.
+    pub const GENERIC: u32 = 1 << 2;
+    /// `$`: strings.
+    pub const STRING: u32 = 1 << 3;
+    /// `l`: lists.
+    pub const LIST: u32 = 1 << 4;
+    /// `s`: sets.
+    pub const SET: u32 = 1 << 5;
+    /// `h`: hashes.
+    pub const HASH: u32 = 1 << 6;
+    /// `z`: sorted sets.
+    pub const ZSET: u32 = 1 << 7;
+    /// `x`: expired keys.
+    pub const EXPIRED: u32 = 1 << 8;
+    /// `e`: evicted keys.
+    pub const EVICTED: u32 = 1 << 9;
+    /// `t`: streams.
+    pub const STREAM: u32 = 1 << 10;
+    /// `m`: key misses.
+    pub const KEY_MISS: u32 = 1 << 11;
+    /// `d`: module types.
+    pub const MODULE: u32 = 1 << 13;
+    /// `n`: new keys.
+    pub const NEW: u32 = 1 << 14;
+    /// `A`: every class but `m` and `n`.
+    pub const ALL: u32 =
+        GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
+}
+
 /// `notify-keyspace-events` classes, in Redis's order for its canonical text.
 const NOTIFY_CLASSES: &[(char, u32)] = &[
-    ('g', 1 << 2),
-    ('$', 1 << 3),
-    ('l', 1 << 4),
-    ('s', 1 << 5),
-    ('h', 1 << 6),
-    ('z', 1 << 7),
-    ('x', 1 << 8),
-    ('e', 1 << 9),
-    ('t', 1 << 10),
-    ('d', 1 << 13),
-    ('n', 1 << 14),
+    ('g', notify::GENERIC),
+    ('$', notify::STRING),
+    ('l', notify::LIST),
+    ('s', notify::SET),
+    ('h', notify::HASH),
+    ('z', notify::ZSET),
+    ('x', notify::EXPIRED),
+    ('e', notify::EVICTED),
+    ('t', notify::STREAM),
+    ('d', notify::MODULE),
+    ('n', notify::NEW),
 ];
-/// `K`, `E` and `m`: where events go, and key misses.
-const NOTIFY_KEYSPACE: u32 = 1;
-const NOTIFY_KEYEVENT: u32 = 1 << 1;
-const NOTIFY_MISS: u32 = 1 << 11;
-/// `A`: every class but `m` and `n`.
-const NOTIFY_ALL: u32 = 0b10_0111_1111_1100;
+use notify::KEY_MISS as NOTIFY_MISS;
+use notify::{ALL as NOTIFY_ALL, KEYEVENT as NOTIFY_KEYEVENT, KEYSPACE as NOTIFY_KEYSPACE};
 
 /// Reads `notify-keyspace-events` flags, as Redis's `keyspaceEventsStringToFlags`.
 fn parse_notify_flags(text: &str) -> Result<u32, String> {
@@ -241,6 +274,7 @@ impl Live {
             slowlog_max_len: AtomicU64::new(0),
             latency_dump_interval: AtomicU64::new(0),
             output_limits: Default::default(),
+            notify_flags: AtomicU32::new(0),
             requirepass: Mutex::new(None),
             values: Mutex::new(BTreeMap::new()),
             from_command_line: cfg.command_line.clone(),
@@ -283,12 +317,20 @@ impl Live {
                     }
                 }
             }
+            "notify-keyspace-events" => self
+                .notify_flags
+                .store(parse_notify_flags(value).unwrap_or(0), r),
             "requirepass" => {
                 *self.requirepass.lock().unwrap_or_else(|e| e.into_inner()) =
                     Some(value.to_string()).filter(|v| !v.is_empty())
             }
             _ => {}
         }
+    }
+
+    /// `notify-keyspace-events` as bits ([`notify`]).
+    pub fn notify_flags(&self) -> u32 {
+        self.notify_flags.load(Ordering::Relaxed)
     }
 
     /// `proto-max-bulk-len`.

@@ -23,7 +23,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-pub use live::{log_filter, set_log_reloader, Live, LogReloader, NetworkThreadsHook, OptionsHook};
+pub use live::{
+    log_filter, notify, set_log_reloader, Live, LogReloader, NetworkThreadsHook, OptionsHook,
+};
 pub use params::parse_memory;
 
 use params::{Initial, PARAMS};

@@ -14,6 +14,7 @@ use crate::commands::algebra::{self, Source};
 use crate::commands::shard::blocking;
 use crate::commands::table::{Coord, Kind};
 use crate::commands::{is, keys, lists, server, sets, zsets, Command, CommandError};
+use crate::config::notify;
 use crate::error::text;
 use crate::protocol::Reply;
 use crate::state::Session;
@@ -200,9 +201,16 @@ async fn rename(on: &mut On<'_>, args: &[Bytes]) -> Result<Reply> {
     if nx && on.kind_of(to).await?.is_some() {
         return Ok(Reply::Int(0));
     }
-    on.key(to, move |tx, k| tx.import(k, &image)).await?;
+    // Removed first, so the events come in Redis's order (the hold is atomic).
     on.key(from, |tx, k| {
         tx.remove(k);
+        tx.notify(notify::GENERIC, "rename_from", k);
+        Ok(())
+    })
+    .await?;
+    on.key(to, move |tx, k| {
+        tx.import(k, &image)?;
+        tx.notify(notify::GENERIC, "rename_to", k);
         Ok(())
     })
     .await?;
@@ -241,6 +249,7 @@ async fn msetnx(on: &mut On<'_>, args: &[Bytes]) -> Result<Reply> {
             .call(s, db, move |tx| {
                 for (k, v) in &pairs {
                     tx.put(k, ValueType::String, 0, v);
+                    tx.notify(notify::STRING, "set", k);
                 }
                 Ok(())
             })

@@ -8,6 +8,7 @@
 pub mod pubsub;
 pub mod scripts;
 mod session;
+pub mod tracking;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,10 +16,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use ahash::AHashMap;
+use bytes::Bytes;
 use tokio::sync::Notify;
 
-use crate::config::{Config, Live};
-use crate::storage::Backend;
+use crate::config::{notify, Config, Live};
+use crate::storage::{Backend, KeyEvent, Listener, Touched};
 pub use scripts::Scripts;
 pub use session::{ClientInfo, Doorbell, Multi, Session, Unblock};
 
@@ -114,6 +116,64 @@ pub struct ServerCtx {
     pub pubsub: Arc<pubsub::PubSub>,
     /// Clients in MONITOR mode.
     pub monitors: Monitors,
+    /// CLIENT TRACKING: who cached which keys.
+    pub tracking: tracking::Tracking,
+}
+
+impl ServerCtx {
+    /// The limits a subscriber's mailbox is held to (client-output-buffer-limit pubsub).
+    pub fn pubsub_limits(&self) -> pubsub::Limits {
+        let (hard, soft, soft_secs) = self.live.output_limit(true);
+        pubsub::Limits {
+            hard,
+            soft,
+            soft_secs,
+        }
+    }
+
+    /// The connected client `id`, if any.
+    pub fn client(&self, id: u64) -> Option<Arc<ClientInfo>> {
+        self.clients
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .cloned()
+    }
+}
+
+/// What shards report after a commit, published on the network side's registries:
+/// keyspace events on their `__keyspace@<db>__` and `__keyevent@<db>__` channels,
+/// written keys to CLIENT TRACKING. Runs on the shard's thread.
+pub struct Keyspace(pub std::sync::Weak<ServerCtx>);
+
+impl Listener for Keyspace {
+    fn events(&self, events: &[KeyEvent]) {
+        let Some(ctx) = self.0.upgrade() else { return };
+        let flags = ctx.live.notify_flags();
+        let limits = ctx.pubsub_limits();
+        let publish = |channel: Vec<u8>, message: Bytes| {
+            let channel = Bytes::from(channel);
+            ctx.pubsub
+                .publish(pubsub::Kind::Channel, &channel, &message, limits);
+        };
+        for e in events {
+            if flags & notify::KEYSPACE != 0 {
+                let mut channel = format!("__keyspace@{}__:", e.db).into_bytes();
+                channel.extend_from_slice(&e.key);
+                publish(channel, Bytes::from_static(e.event.as_bytes()));
+            }
+            if flags & notify::KEYEVENT != 0 {
+                let channel = format!("__keyevent@{}__:{}", e.db, e.event).into_bytes();
+                publish(channel, e.key.clone());
+            }
+        }
+    }
+
+    fn touched(&self, keys: &[Touched]) {
+        let Some(ctx) = self.0.upgrade() else { return };
+        let limits = ctx.pubsub_limits();
+        ctx.tracking.invalidate(keys, &|id| ctx.client(id), limits);
+    }
 }
 
 /// The clients that ran MONITOR: every command any client runs is copied to them.

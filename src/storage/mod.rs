@@ -28,6 +28,7 @@ pub mod encoding;
 pub mod engine;
 mod hold;
 mod linked;
+pub mod notify;
 pub mod outbox;
 pub mod shard;
 mod watch;
@@ -49,6 +50,7 @@ pub use engine::{Engine, EngineOptions, EngineStats, StorageError};
 pub use hold::Held;
 use hold::{HeldOp, HeldShard};
 pub use linked::{run_program, LinkedJob, LinkedReplies, Op};
+pub use notify::{KeyEvent, Listener, Notifier, Touched};
 pub use shard::{ExecFn, IsolatedFn, KeyImage, Shard, ShardCounters, ShardReq, Span, Tx};
 pub use watch::{WatchCheck, WatchFlag};
 pub use worker::start_dual;
@@ -652,6 +654,7 @@ pub fn start_single(
     live: Arc<Live>,
     shards: usize,
     cache: usize,
+    notifier: Arc<Notifier>,
 ) -> Backend {
     let counters: Vec<Arc<ShardCounters>> = (0..shards).map(|_| Default::default()).collect();
     let list: Vec<_> = (0..shards)
@@ -663,6 +666,7 @@ pub fn start_single(
                 live.clone(),
                 counters[id].clone(),
                 cache / shards,
+                notifier.clone(),
             );
             Arc::new(tokio::sync::Mutex::new(shard))
         })

@@ -20,8 +20,9 @@ use super::blocked::{Blocked, Served, Waiter, Woken};
 use super::cache::ValueCache;
 use super::encoding::{self, CollectionMeta, Space, Value, ValueType};
 use super::engine::{Batch, Engine, StorageError};
+use super::notify::{KeyEvent, Notes, Notifier};
 use super::watch::{WatchFlag, Watches};
-use crate::config::Live;
+use crate::config::{notify, Live};
 use crate::error::text;
 use crate::error::CommandError;
 use crate::protocol::Reply;
@@ -129,6 +130,12 @@ pub struct Shard {
     generation: u64,
     /// Clients blocked on this shard's keys (BLPOP ...).
     blocked: Blocked,
+    /// Where keyspace events and touched keys go after a commit.
+    notifier: Arc<Notifier>,
+    /// Keyspace events and touched keys of writes not yet committed.
+    notes: Notes,
+    /// The client whose request runs now (0: the server), for touched keys.
+    client: u64,
 }
 
 impl Shard {
@@ -140,6 +147,7 @@ impl Shard {
         live: Arc<Live>,
         counters: Arc<ShardCounters>,
         cache_budget: usize,
+        notifier: Arc<Notifier>,
     ) -> Shard {
         let dbs = live.databases as usize;
         let generation = counters.restarts.load(Ordering::Relaxed);
@@ -164,6 +172,9 @@ impl Shard {
             watches: Watches::default(),
             generation,
             blocked: Blocked::default(),
+            notifier,
+            notes: Notes::default(),
+            client: 0,
         }
     }
 
@@ -189,6 +200,7 @@ impl Shard {
         started: Instant,
     ) -> (Reply, bool, Instant) {
         let before = self.writes();
+        self.client = req.client;
         let result = match &req.isolated {
             Some(f) => self.run_isolated(req.db, now_ms, |tx| f(tx)),
             None => {
@@ -209,6 +221,38 @@ impl Shard {
             crate::metrics::slowlog_maybe(threshold, max_len, usec, &req.args, req.client);
         }
         (reply, self.writes() != before, ended)
+    }
+
+    /// Marks `key` as written: WATCH flags, and CLIENT TRACKING if anyone tracks.
+    fn touch(&mut self, db: u8, key: &[u8]) {
+        self.watches.touch(db, key);
+        if self.notifier.tracking() {
+            self.notes.touch(db, key, self.client);
+        }
+    }
+
+    /// Records keyspace event `event` of class `class` on `key`, if
+    /// `notify-keyspace-events` asks for that class.
+    fn event(&mut self, db: u8, class: u32, event: &'static str, key: &[u8]) {
+        let flags = self.live.notify_flags();
+        if flags & class != 0 && flags & (notify::KEYSPACE | notify::KEYEVENT) != 0 {
+            self.notes.events.push(KeyEvent {
+                seq: self.notifier.next_seq(),
+                db,
+                event,
+                key: Bytes::copy_from_slice(key),
+            });
+        }
+    }
+
+    /// Sends the committed writes' events and touched keys on (or drops them if the
+    /// write failed).
+    fn settle_notes(&mut self, committed: bool) {
+        if committed {
+            self.notes.deliver(&self.notifier);
+        } else {
+            self.notes.clear();
+        }
     }
 
     /// Write operations issued since the shard started: committed ones plus the batch.
@@ -288,6 +332,9 @@ impl Shard {
         } else {
             self.cache.evict();
         }
+        if !self.atomic || result.is_err() {
+            self.settle_notes(result.is_ok());
+        }
         Self::deliver_woken(woken, result.as_ref().err());
         if result.is_ok() {
             self.wake_blocked();
@@ -317,6 +364,7 @@ impl Shard {
                 tracing::error!(target: "shardis::storage", shard = self.id, "commit failed: {e}");
             }
         }
+        self.settle_notes(result.is_ok());
         Self::deliver_woken(woken, result.as_ref().err());
     }
 
@@ -392,7 +440,9 @@ impl Shard {
 
     /// Hands the hold's writes over to the shard that commits the hold for every
     /// shard; fails if an early commit of the hold already failed.
-    pub(crate) fn take_batch(&mut self) -> Result<Batch, StorageError> {
+    /// Its keyspace events and touched keys go along, for the committing shard to
+    /// publish in the order the steps made them.
+    pub(crate) fn take_batch(&mut self) -> Result<(Batch, Notes), StorageError> {
         if let Some(e) = self.failed.take() {
             return Err(e);
         }
@@ -403,17 +453,23 @@ impl Shard {
             }
         }
         self.committed_ops += self.batch.len() as u64;
-        Ok(std::mem::take(&mut self.batch))
+        let notes = std::mem::take(&mut self.notes);
+        Ok((std::mem::take(&mut self.batch), notes))
     }
 
     /// Commits this shard's writes together with `others` (taken from the other held
     /// shards by [`Shard::take_batch`]) as one RocksDB write.
     pub(crate) fn commit_with_others(
         &mut self,
-        mut others: Vec<Batch>,
+        taken: Vec<(Batch, Notes)>,
     ) -> Result<(), StorageError> {
         if let Some(e) = self.failed.take() {
             return Err(e);
+        }
+        let mut others = Vec::with_capacity(taken.len());
+        for (batch, notes) in taken {
+            others.push(batch);
+            self.notes.absorb(notes);
         }
         let sync = self.live.fsync_always();
         let result = if others.iter().all(Batch::is_empty) {
@@ -455,6 +511,7 @@ impl Shard {
         } else {
             self.cache.evict();
         }
+        self.settle_notes(committed);
         self.hold_mark = self.writes();
         self.wake_blocked();
     }
@@ -493,11 +550,15 @@ impl Shard {
         f: impl FnOnce(&mut Tx<'_>) -> Result<T, CommandError>,
     ) -> Result<T, CommandError> {
         let mark = self.batch.mark();
+        let notes = self.notes.mark();
         let (writes, ranges) = (self.writes(), self.pending_ranges.len());
         let was_atomic = self.atomic;
         self.atomic = true;
         let result = self.run_step(db, now_ms, f);
         self.atomic = was_atomic;
+        if result.is_err() {
+            self.notes.truncate(notes);
+        }
         if result.is_err() && self.writes() != writes && self.failed.is_none() {
             let dropped = self.writes() - writes;
             self.batch.truncate(mark);
@@ -626,7 +687,10 @@ impl Shard {
                     .is_some_and(|(_, at)| at != 0 && at <= now_ms);
                 if still_expired {
                     if let Some((db, _, user_key)) = encoding::decode_key(&k) {
-                        self.watches.touch(db, user_key);
+                        let user_key = user_key.to_vec();
+                        self.client = 0;
+                        self.touch(db, &user_key);
+                        self.event(db, notify::EXPIRED, "expired", &user_key);
                     }
                     self.batch.delete(&k);
                     self.cache.insert(k, None);
@@ -706,7 +770,8 @@ impl Tx<'_> {
             return Err(CommandError::other(text::CORRUPT_VALUE));
         };
         if value.expired(self.now_ms) {
-            shard.watches.touch(db, key);
+            shard.touch(db, key);
+            shard.event(db, notify::EXPIRED, "expired", key);
             let k = shard.scratch.clone();
             shard.counters.expired.fetch_add(1, Ordering::Relaxed);
             shard.batch.delete(&k);
@@ -724,6 +789,17 @@ impl Tx<'_> {
         }
     }
 
+    /// Records keyspace event `event` (of class `class`, a [`notify`] bit) on `key`,
+    /// if `notify-keyspace-events` asks for it; it is published once the write commits.
+    pub fn notify(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        self.shard.event(self.db, class, event, key);
+    }
+
+    /// [`Tx::notify`] for a key in another database of the same shard.
+    pub fn notify_in(&mut self, db: u8, class: u32, event: &'static str, key: &[u8]) {
+        self.shard.event(db, class, event, key);
+    }
+
     /// Stores a value (replacing whatever the key held).
     pub fn put(&mut self, key: &[u8], kind: ValueType, expire_at: u64, payload: &[u8]) {
         self.put_in(self.db, key, kind, expire_at, payload)
@@ -731,7 +807,7 @@ impl Tx<'_> {
 
     /// [`Tx::put`] in another database of the same shard.
     pub fn put_in(&mut self, db: u8, key: &[u8], kind: ValueType, expire_at: u64, payload: &[u8]) {
-        self.shard.watches.touch(db, key);
+        self.shard.touch(db, key);
         self.shard.blocked.touch(db, key);
         let mut k = Vec::new();
         encoding::encode_key(&mut k, db, key);
@@ -767,7 +843,7 @@ impl Tx<'_> {
 
     /// [`Tx::remove`] in another database of the same shard.
     pub fn remove_in(&mut self, db: u8, key: &[u8]) {
-        self.shard.watches.touch(db, key);
+        self.shard.touch(db, key);
         let mut k = Vec::new();
         encoding::encode_key(&mut k, db, key);
         self.shard.batch.delete(&k);
@@ -920,7 +996,7 @@ impl Tx<'_> {
         value: &[u8],
         transient: bool,
     ) {
-        self.shard.watches.touch(self.db, key);
+        self.shard.touch(self.db, key);
         let k = self.record_key(space, key, version, suffix);
         self.shard.batch.put(&k, value);
         if !space.point_read() {
@@ -936,7 +1012,7 @@ impl Tx<'_> {
 
     /// Deletes one member record.
     pub fn record_del(&mut self, space: Space, key: &[u8], version: u64, suffix: &[u8]) {
-        self.shard.watches.touch(self.db, key);
+        self.shard.touch(self.db, key);
         let k = self.record_key(space, key, version, suffix);
         self.shard.batch.delete(&k);
         if space.point_read() {
@@ -954,7 +1030,7 @@ impl Tx<'_> {
         from: &[u8],
         to: Option<&[u8]>,
     ) {
-        self.shard.watches.touch(self.db, key);
+        self.shard.touch(self.db, key);
         let prefix = self.record_key(space, key, version, b"");
         let mut start = prefix.clone();
         start.extend_from_slice(from);

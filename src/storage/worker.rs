@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::channel::{self, ShardRx};
+use super::notify::Notifier;
 use super::outbox::Deliveries;
 use super::{
     hold, now_ms, sampler, start_memtable_watcher, wal_syncer, Backend, DebugOp, DualShards,
@@ -141,6 +142,7 @@ pub fn start_dual(
     shards: usize,
     capacity: usize,
     cache: usize,
+    notifier: Arc<Notifier>,
 ) -> Backend {
     let mut senders = Vec::with_capacity(shards);
     let mut counters = Vec::with_capacity(shards);
@@ -149,9 +151,22 @@ pub fn start_dual(
         let (tx, rx) = channel::bounded(capacity.max(1));
         let c = Arc::new(ShardCounters::default());
         let (engine, live, c2, rt2) = (engine.clone(), live.clone(), c.clone(), rt.clone());
-        let stage = stage.clone();
+        let (stage, notifier) = (stage.clone(), notifier.clone());
         rt.spawn(async move {
-            supervise(rt2, id, shards, engine, live, c2, rx, cache / shards, stage).await;
+            let shard_cache = cache / shards;
+            supervise(
+                rt2,
+                id,
+                shards,
+                engine,
+                live,
+                c2,
+                rx,
+                shard_cache,
+                stage,
+                notifier,
+            )
+            .await;
         });
         senders.push(tx);
         counters.push(c);
@@ -194,6 +209,7 @@ async fn supervise(
     rx: ShardRx,
     cache: usize,
     stage: SyncStage,
+    notifier: Arc<Notifier>,
 ) {
     loop {
         let shard = Shard::new(
@@ -203,6 +219,7 @@ async fn supervise(
             live.clone(),
             counters.clone(),
             cache,
+            notifier.clone(),
         );
         let task = rt.spawn(shard_task(
             shard,

@@ -42,12 +42,7 @@ fn confirm(what: &'static str, name: Reply, n: i64) -> Reply {
 
 /// The limits a subscriber's mailbox is held to.
 pub fn pubsub_limits(s: &Session) -> Limits {
-    let (hard, soft, soft_secs) = s.ctx.live.output_limit(true);
-    Limits {
-        hard,
-        soft,
-        soft_secs,
-    }
+    s.ctx.pubsub_limits()
 }
 
 /// SUBSCRIBE / PSUBSCRIBE / SSUBSCRIBE name [name ...]

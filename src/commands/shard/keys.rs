@@ -6,6 +6,7 @@ use bytes::Bytes;
 
 use crate::commands::table::{Coord, Kind, Merge};
 use crate::commands::{arg_i64, is, CommandError, Tx};
+use crate::config::notify;
 use crate::error::text;
 use crate::glob;
 use crate::protocol::Reply;
@@ -16,7 +17,10 @@ type Result<T> = std::result::Result<T, CommandError>;
 pub fn del(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     let mut n = 0;
     for key in &args[1..] {
-        n += tx.delete(key)? as i64;
+        if tx.delete(key)? {
+            tx.notify(notify::GENERIC, "del", key);
+            n += 1;
+        }
     }
     Ok(Reply::Int(n))
 }
@@ -93,8 +97,10 @@ fn expire_generic(
     }
     if when <= tx.now_ms as i64 {
         tx.remove(&args[1]);
+        tx.notify(notify::GENERIC, "del", &args[1]);
     } else {
         tx.put(&args[1], v.kind, when as u64, &v.payload);
+        tx.notify(notify::GENERIC, "expire", &args[1]);
     }
     Ok(Reply::Int(1))
 }
@@ -160,6 +166,7 @@ pub fn persist(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     match tx.get(&args[1])? {
         Some(v) if v.expire_at != 0 => {
             tx.put(&args[1], v.kind, 0, &v.payload);
+            tx.notify(notify::GENERIC, "persist", &args[1]);
             Ok(Reply::Int(1))
         }
         _ => Ok(Reply::Int(0)),
@@ -339,6 +346,8 @@ pub fn rename(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     }
     tx.remove(&args[1]);
     tx.import(&args[2], &image)?;
+    tx.notify(notify::GENERIC, "rename_from", &args[1]);
+    tx.notify(notify::GENERIC, "rename_to", &args[2]);
     Ok(if nx { Reply::Int(1) } else { Reply::Ok })
 }
 
@@ -364,6 +373,8 @@ pub fn move_(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     tx.db = src;
     imported?;
     tx.remove(&args[1]);
+    tx.notify(notify::GENERIC, "move_from", &args[1]);
+    tx.notify_in(dst, notify::GENERIC, "move_to", &args[1]);
     Ok(Reply::Int(1))
 }
 

@@ -4,6 +4,7 @@ use bytes::Bytes;
 
 use crate::commands::table::{Coord, Kind, Merge};
 use crate::commands::{arg_f64, arg_i64, is, CommandError, Tx};
+use crate::config::notify;
 use crate::error::text;
 use crate::protocol::parser::parse_i64;
 use crate::protocol::Reply;
@@ -123,6 +124,14 @@ fn string_value(v: Option<Value>) -> Result<Option<Value>> {
     }
 }
 
+/// SET's events: `set`, then `expire` if it gave the key a time to live.
+fn set_events(tx: &mut Tx<'_>, key: &[u8], ttl: Ttl) {
+    tx.notify(notify::STRING, "set", key);
+    if matches!(ttl, Ttl::At(_)) {
+        tx.notify(notify::GENERIC, "expire", key);
+    }
+}
+
 /// Writes a string honouring `ttl` relative to the previous value `old`.
 fn store(tx: &mut Tx<'_>, key: &[u8], value: &[u8], ttl: Ttl, old: Option<&Value>) {
     let expire = match ttl {
@@ -145,6 +154,7 @@ pub fn set(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     if !(f.nx || f.xx || f.get || f.keepttl) {
         // A plain SET replaces whatever was there: no need to read it.
         store(tx, key, &args[2], ttl, None);
+        set_events(tx, key, ttl);
         return Ok(Reply::Ok);
     }
     let old = tx.get(key)?;
@@ -163,6 +173,7 @@ pub fn set(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
         return Ok(if f.get { reply_old() } else { Reply::Nil });
     }
     store(tx, key, &args[2], ttl, old.as_ref());
+    set_events(tx, key, ttl);
     Ok(if f.get { reply_old() } else { Reply::Ok })
 }
 
@@ -172,6 +183,7 @@ pub fn setnx(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
         return Ok(Reply::Int(0));
     }
     tx.put(&args[1], ValueType::String, 0, &args[2]);
+    tx.notify(notify::STRING, "set", &args[1]);
     Ok(Reply::Int(1))
 }
 
@@ -179,6 +191,7 @@ pub fn setnx(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
 pub fn setex(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     let at = expire_at(&args[2], true, true, "setex", tx.now_ms)?;
     store(tx, &args[1], &args[3], Ttl::At(at), None);
+    set_events(tx, &args[1], Ttl::At(at));
     Ok(Reply::Ok)
 }
 
@@ -186,6 +199,7 @@ pub fn setex(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
 pub fn psetex(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     let at = expire_at(&args[2], false, true, "psetex", tx.now_ms)?;
     store(tx, &args[1], &args[3], Ttl::At(at), None);
+    set_events(tx, &args[1], Ttl::At(at));
     Ok(Reply::Ok)
 }
 
@@ -201,6 +215,7 @@ pub fn get(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
 pub fn getset(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     let old = tx.get_string(&args[1])?;
     tx.put(&args[1], ValueType::String, 0, &args[2]);
+    tx.notify(notify::STRING, "set", &args[1]);
     Ok(old.map_or(Reply::Nil, |v| Reply::Bulk(v.payload)))
 }
 
@@ -209,6 +224,7 @@ pub fn getdel(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     let old = tx.get_string(&args[1])?;
     if old.is_some() {
         tx.remove(&args[1]);
+        tx.notify(notify::GENERIC, "del", &args[1]);
     }
     Ok(old.map_or(Reply::Nil, |v| Reply::Bulk(v.payload)))
 }
@@ -221,6 +237,12 @@ pub fn getex(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     };
     if ttl != Ttl::Unchanged && !(ttl == Ttl::Persist && old.expire_at == 0) {
         store(tx, &args[1], &old.payload, ttl, Some(&old));
+        let event = match ttl {
+            Ttl::At(at) if at as u64 <= tx.now_ms => "del",
+            Ttl::At(_) => "expire",
+            _ => "persist",
+        };
+        tx.notify(notify::GENERIC, event, &args[1]);
     }
     Ok(Reply::Bulk(old.payload))
 }
@@ -241,6 +263,7 @@ pub fn mget(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
 pub fn mset(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     for pair in args[1..].chunks_exact(2) {
         tx.put(&pair[0], ValueType::String, 0, &pair[1]);
+        tx.notify(notify::STRING, "set", &pair[0]);
     }
     Ok(Reply::Ok)
 }
@@ -267,6 +290,7 @@ fn incr_by(tx: &mut Tx<'_>, key: &[u8], by: i64) -> Result<Reply> {
     let mut buf = itoa::Buffer::new();
     let expire = old.as_ref().map_or(0, |v| v.expire_at);
     tx.put(key, ValueType::String, expire, buf.format(new).as_bytes());
+    tx.notify(notify::STRING, "incrby", key);
     Ok(Reply::Int(new))
 }
 
@@ -311,6 +335,7 @@ pub fn incrbyfloat(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     let text = float_sum_text(current, &args[2], new);
     let expire = old.as_ref().map_or(0, |v| v.expire_at);
     tx.put(&args[1], ValueType::String, expire, text.as_bytes());
+    tx.notify(notify::STRING, "incrbyfloat", &args[1]);
     Ok(Reply::Bulk(Bytes::from(text)))
 }
 
@@ -386,6 +411,7 @@ pub fn append(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     }
     value.extend_from_slice(&args[2]);
     tx.put(&args[1], ValueType::String, expire, &value);
+    tx.notify(notify::STRING, "append", &args[1]);
     Ok(Reply::Int(value.len() as i64))
 }
 
@@ -451,6 +477,7 @@ pub fn setrange(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     }
     value[offset..offset + patch.len()].copy_from_slice(patch);
     tx.put(&args[1], ValueType::String, expire, &value);
+    tx.notify(notify::STRING, "setrange", &args[1]);
     Ok(Reply::Int(value.len() as i64))
 }
 
