@@ -34,7 +34,16 @@ fn shard_round_trip(c: &mut Criterion) {
         .build()
         .unwrap();
     let engine = Arc::new(Engine::open(dir.path(), &EngineOptions::default()).unwrap());
-    let backend = storage::start_dual(storage_rt.handle(), engine, live, 1, 10_000, 64 << 20);
+    let notifier = Default::default();
+    let backend = storage::start_dual(
+        storage_rt.handle(),
+        engine,
+        live,
+        1,
+        10_000,
+        64 << 20,
+        notifier,
+    );
     let client_rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -121,6 +121,24 @@ pub mod text {
     pub const UNBLOCKED: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
     pub const UNBLOCK_REASON: &str = "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR";
     pub const NO_SUCH_CLIENT: &str = "ERR No such client";
+    pub const TRACKING_PREFIX_NEEDS_BCAST: &str =
+        "ERR PREFIX option requires BCAST mode to be enabled";
+    pub const TRACKING_BCAST_SWITCH: &str = "ERR You can't switch BCAST mode on/off before \
+         disabling tracking for this client, and then re-enabling it with a different mode.";
+    pub const TRACKING_BCAST_OPTIN: &str = "ERR OPTIN and OPTOUT are not compatible with BCAST";
+    pub const TRACKING_OPTIN_OPTOUT: &str = "ERR You can't specify both OPTIN mode and OPTOUT mode";
+    pub const TRACKING_OPT_SWITCH: &str = "ERR You can't switch OPTIN/OPTOUT mode before \
+         disabling tracking for this client, and then re-enabling it with a different mode.";
+    pub const TRACKING_ONE_REDIRECT: &str =
+        "ERR A client can only redirect to a single other client";
+    pub const TRACKING_NO_REDIRECT_TARGET: &str =
+        "ERR The client ID you want redirect to does not exist";
+    pub const CACHING_NOT_TRACKING: &str = "ERR CLIENT CACHING can be called only when the \
+         client is in tracking mode with OPTIN or OPTOUT mode enabled";
+    pub const CACHING_YES_NOT_OPTIN: &str =
+        "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.";
+    pub const CACHING_NO_NOT_OPTOUT: &str =
+        "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.";
     pub const CLIENT_ID_NOT_POSITIVE: &str = "ERR client-id should be greater than 0";
     pub const PAUSE_TIMEOUT_NOT_INTEGER: &str = "ERR timeout is not an integer or out of range";
     pub const PAUSE_MODE: &str = "ERR CLIENT PAUSE mode must be WRITE or ALL";
@@ -282,6 +300,24 @@ impl CommandError {
         let why = why.text();
         let why = why.strip_prefix("ERR ").unwrap_or(&why);
         CommandError::Other(format!("EXECABORT Transaction discarded because of: {why}").into())
+    }
+
+    /// CLIENT TRACKING BCAST prefixes that overlap: `new` with one the client has
+    /// (`existing`) or with another one given (`given`).
+    pub fn prefix_overlap(new: &[u8], other: &[u8], existing: bool) -> CommandError {
+        let (new, other) = (String::from_utf8_lossy(new), String::from_utf8_lossy(other));
+        let what = if existing {
+            "an existing"
+        } else {
+            "another provided"
+        };
+        CommandError::Other(
+            format!(
+                "ERR Prefix '{new}' overlaps with {what} prefix '{other}'. Prefixes for a \
+                 single client must not overlap."
+            )
+            .into(),
+        )
     }
 
     /// `ERR wrong number of arguments for '<name>' command` (`name` lowercase).

@@ -24,8 +24,9 @@ use tokio::net::TcpStream;
 
 use super::scripting::{self, Routed};
 use super::{blocking, coordinator};
+use crate::commands::local::tracking;
 use crate::commands::table::{Coord, Kind, Merge};
-use crate::commands::{self, keys, Command, ExecFn};
+use crate::commands::{self, is, keys, Command, ExecFn};
 use crate::error::{text, CommandError};
 use crate::metrics;
 use crate::protocol::{parser, Parsed, Reply};
@@ -190,6 +191,10 @@ impl Connection {
             }
 
             self.pipe.execute(&ctx, &mut self.chan).await;
+            if std::mem::take(&mut self.pipe.flushed) {
+                ctx.tracking
+                    .flushed(&|id| ctx.client(id), ctx.pubsub_limits());
+            }
             let answered = self
                 .pipe
                 .encode(&mut self.wbuf, &self.session, &self.chan.times);
@@ -395,6 +400,8 @@ struct Pipeline {
     linked_results: Vec<Vec<Reply>>,
     /// The batch's one-shard scripts: where each one's reply is, and the call.
     scripts: Vec<(u32, u32, Arc<crate::script::Call>)>,
+    /// The batch has a FLUSHALL or FLUSHDB: tracking clients are told once it ran.
+    flushed: bool,
 }
 
 impl Pipeline {
@@ -415,6 +422,7 @@ impl Pipeline {
             linked: Vec::new(),
             linked_results: Vec::new(),
             scripts: Vec::new(),
+            flushed: false,
         }
     }
 
@@ -446,7 +454,11 @@ impl Pipeline {
         }
         self.current = (None, false);
         let monitored = session.ctx.monitors.any().then(|| args.clone());
+        let caching = session.caching.then(|| is(&args[0], "client"));
         let flow = self.route(session, args);
+        if let Some(client_cmd) = caching {
+            tracking::end_caching(session, client_cmd);
+        }
         if let Some(args) = monitored {
             feed_monitors(session, &args, self.current.1);
         }
@@ -486,6 +498,12 @@ impl Pipeline {
             let e = CommandError::subscribed_context(spec.name);
             self.refuse(session, Some(cmd), e.into());
             return Flow::Continue;
+        }
+        if session.tracking.is_some() {
+            let readonly = spec.flags.contains(&"readonly");
+            tracking::remember_reads(session, readonly, || {
+                cmd.keys(&args).into_iter().cloned().collect()
+            });
         }
         if session.multi.is_some() && !cmd.flags.controls_multi {
             self.enqueue(session, cmd, args);
@@ -542,6 +560,7 @@ impl Pipeline {
             }
             Kind::Multi(exec, merge) => return self.split(cmd, exec, merge, db, args),
             Kind::All(exec, merge) => {
+                self.flushed |= spec.name.starts_with("flush");
                 let start = self.parts.len() as u32;
                 for shard in 0..self.shards() {
                     let idx = self.queue(

@@ -303,15 +303,24 @@ async fn lmove(on: &mut On<'_>, args: &[Bytes]) -> Result<Reply> {
         return Ok(Reply::Nil);
     }
     on.key(dst, is_list).await?;
-    let popped = on
-        .key(src, move |tx, k| lists::pop_elements(tx, k, 1, from_left))
+    let (popped, emptied) = on
+        .key(src, move |tx, k| {
+            let popped = lists::pop_elements(tx, k, 1, from_left)?;
+            Ok((popped, tx.meta(k, ValueType::List)?.is_none()))
+        })
         .await?;
     let Some(element) = popped.and_then(|v| v.into_iter().next()) else {
         return Ok(Reply::Nil);
     };
     let pushed = [element.clone()];
+    let src = src.clone();
     on.key(dst, move |tx, k| {
-        lists::push_elements(tx, k, &pushed, to_left)
+        lists::push_elements(tx, k, &pushed, to_left)?;
+        // Redis's order: the push's event, then the pop's (and `del` if it emptied).
+        // An event is only a name and a key: the destination's shard can publish both.
+        lists::notify_push(tx, k, to_left);
+        lists::notify_pop(tx, &src, from_left, emptied);
+        Ok(())
     })
     .await?;
     Ok(Reply::Bulk(element))
@@ -351,7 +360,7 @@ async fn multi_pop(on: &mut On<'_>, args: &[Bytes]) -> Result<Reply> {
     for key in keys {
         let items = if zset {
             let popped = on
-                .key(key, move |tx, k| zsets::pop_entries(tx, k, count, last))
+                .key(key, move |tx, k| zsets::pop_and_notify(tx, k, count, last))
                 .await?
                 .unwrap_or_default();
             let pairs = popped
@@ -360,7 +369,7 @@ async fn multi_pop(on: &mut On<'_>, args: &[Bytes]) -> Result<Reply> {
             pairs.collect::<Vec<_>>()
         } else {
             let popped = on
-                .key(key, move |tx, k| lists::pop_elements(tx, k, count, first))
+                .key(key, move |tx, k| lists::pop_and_notify(tx, k, count, first))
                 .await?
                 .unwrap_or_default();
             popped.into_iter().map(Reply::Bulk).collect()
@@ -425,8 +434,19 @@ async fn set_algebra(on: &mut On<'_>, args: &[Bytes]) -> Result<Reply> {
     }
     match dest {
         Some(dest) => {
+            let event = match op {
+                "inter" => "sinterstore",
+                "union" => "sunionstore",
+                _ => "sdiffstore",
+            };
             let size = on
-                .key(&dest, move |tx, k| sets::store(tx, k, &result))
+                .key(&dest, move |tx, k| {
+                    let n = sets::store(tx, k, &result)?;
+                    if n > 0 {
+                        tx.notify(notify::SET, event, k);
+                    }
+                    Ok(n)
+                })
                 .await?;
             Ok(Reply::Int(size))
         }
@@ -468,8 +488,19 @@ async fn zset_algebra(on: &mut On<'_>, args: &[Bytes]) -> Result<Reply> {
     }
     if let Some(dest) = dest {
         let entries: Vec<zsets::Entry> = result.into_iter().map(|(m, s)| (s, m)).collect();
+        let event = match op {
+            "union" => "zunionstore",
+            "inter" => "zinterstore",
+            _ => "zdiffstore",
+        };
         let size = on
-            .key(&dest, move |tx, k| zsets::store_entries(tx, k, &entries))
+            .key(&dest, move |tx, k| {
+                let n = zsets::store_entries(tx, k, &entries)?;
+                if n > 0 {
+                    tx.notify(notify::ZSET, event, k);
+                }
+                Ok(n)
+            })
             .await?;
         return Ok(Reply::Int(size));
     }
@@ -493,7 +524,13 @@ async fn zrangestore(on: &mut On<'_>, args: &[Bytes]) -> Result<Reply> {
         .key(src, move |tx, k| zsets::select_range(tx, k, &query))
         .await?;
     let size = on
-        .key(dst, move |tx, k| zsets::store_entries(tx, k, &entries))
+        .key(dst, move |tx, k| {
+            let n = zsets::store_entries(tx, k, &entries)?;
+            if n > 0 {
+                tx.notify(notify::ZSET, "zrangestore", k);
+            }
+            Ok(n)
+        })
         .await?;
     Ok(Reply::Int(size))
 }

@@ -222,6 +222,10 @@ pub struct Session {
     pub subscribed: [ahash::AHashSet<Bytes>; 3],
     /// After MONITOR.
     pub monitoring: bool,
+    /// CLIENT TRACKING ON: how (None: off).
+    pub tracking: Option<super::tracking::Mode>,
+    /// A CLIENT CACHING YES|NO waits for the next command.
+    pub caching: bool,
 }
 
 impl Drop for Session {
@@ -237,6 +241,9 @@ impl Drop for Session {
         }
         if self.monitoring {
             self.ctx.monitors.remove(self.info.id);
+        }
+        if self.tracking.is_some() {
+            self.ctx.tracking.disable(self.info.id);
         }
     }
 }
@@ -284,6 +291,8 @@ impl Session {
             reply_skip: 0,
             subscribed: Default::default(),
             monitoring: false,
+            tracking: None,
+            caching: false,
         }
     }
 }

@@ -196,6 +196,10 @@ pub fn client(s: &mut Session, args: &[Bytes]) -> Result<Reply> {
                 .collect();
             Reply::Verbatim(text)
         }
+        "client|tracking" => super::tracking::tracking(s, args)?,
+        "client|caching" => super::tracking::caching(s, args)?,
+        "client|trackinginfo" => super::tracking::trackinginfo(s),
+        "client|getredir" => super::tracking::getredir(s),
         "client|unblock" => unblock(s, args)?,
         "client|kill" => kill(s, args)?,
         "client|pause" => {
@@ -446,6 +450,10 @@ pub fn reset(s: &mut Session, _args: &[Bytes]) -> Result<Reply> {
     s.reply_off = false;
     s.reply_skip = 0;
     super::pubsub::leave_all(s);
+    if s.tracking.take().is_some() {
+        s.ctx.tracking.disable(s.info.id);
+    }
+    s.caching = false;
     if s.monitoring {
         s.monitoring = false;
         s.ctx.monitors.remove(s.info.id);

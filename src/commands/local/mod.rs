@@ -4,3 +4,4 @@
 pub mod connection;
 pub mod pubsub;
 pub mod server;
+pub mod tracking;

@@ -8,6 +8,11 @@
 //! empty result is the timeout's reply), and serves a waiter when a write gives one
 //! of its keys data (`storage::blocked`; a key of the wrong type then leaves it
 //! waiting). Waiting itself is the connection's business (`network::blocking`).
+//!
+//! A serve that pops records Redis 7.0's events of the non-blocking command: `lpop` /
+//! `rpop` (`lists::pop_and_notify`; BLMOVE: LMOVE's, the destination's push first),
+//! `zpopmin` / `zpopmax` (`zsets::pop_and_notify`), then `del` if it
+//! emptied the key.
 
 use std::sync::Arc;
 
@@ -150,7 +155,7 @@ fn serve_pop(
         return Ok(Served::Not);
     }
     let left = is(&args[0], "blpop");
-    let popped = lists::pop_elements(tx, key, 1, left)?.unwrap_or_default();
+    let popped = lists::pop_and_notify(tx, key, 1, left)?.unwrap_or_default();
     let Some(element) = popped.into_iter().next() else {
         return Ok(Served::Not);
     };
@@ -171,7 +176,7 @@ fn serve_zpop(
         return Ok(Served::Not);
     }
     let max = is(&args[0], "bzpopmax");
-    let popped = zsets::pop_entries(tx, key, 1, max)?.unwrap_or_default();
+    let popped = zsets::pop_and_notify(tx, key, 1, max)?.unwrap_or_default();
     let Some((score, member)) = popped.into_iter().next() else {
         return Ok(Served::Not);
     };
@@ -199,7 +204,7 @@ fn serve_lmpop(
     if !has_list(tx, key)? || !claim() {
         return Ok(Served::Not);
     }
-    let popped = lists::pop_elements(tx, key, count, left)?.unwrap_or_default();
+    let popped = lists::pop_and_notify(tx, key, count, left)?.unwrap_or_default();
     Ok(Served::Reply(Reply::Array(vec![
         Reply::Bulk(Bytes::copy_from_slice(key)),
         Reply::Array(popped.into_iter().map(Reply::Bulk).collect()),
@@ -217,7 +222,7 @@ fn serve_zmpop(
     if !has_zset(tx, key)? || !claim() {
         return Ok(Served::Not);
     }
-    let popped = zsets::pop_entries(tx, key, count, !min)?.unwrap_or_default();
+    let popped = zsets::pop_and_notify(tx, key, count, !min)?.unwrap_or_default();
     let pairs = popped
         .into_iter()
         .map(|(s, m)| Reply::Array(vec![Reply::Bulk(m), Reply::Double(s)]));

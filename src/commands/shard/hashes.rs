@@ -8,6 +8,10 @@
 //! Fields come back in byte order (the records' order); Redis's order is insertion
 //! order for small hashes and unspecified for large ones.
 //!
+//! Keyspace events follow Redis 7.0: `hset` (HSET, HMSET, and HSETNX when it sets),
+//! `hdel` (then `del` if the hash is gone), `hincrby`, `hincrbyfloat`; none when the
+//! command wrote nothing (HSETNX of an existing field, HDEL of absent ones) or failed.
+//!
 //! The end of this file holds what sets share with hashes (same member layout):
 //! `*SCAN` argument parsing and random sampling for HRANDFIELD, SPOP and SRANDMEMBER.
 
@@ -18,6 +22,7 @@ use bytes::Bytes;
 use super::strings::float_sum_text;
 use crate::commands::table::Kind;
 use crate::commands::{arg_i64, is, parse_float, CommandError, Tx};
+use crate::config::notify;
 use crate::error::text;
 use crate::glob;
 use crate::protocol::parser::parse_i64;
@@ -47,7 +52,8 @@ fn arity(name: &[u8]) -> CommandError {
     CommandError::arity(&String::from_utf8_lossy(name).to_ascii_lowercase())
 }
 
-/// Sets field/value pairs; returns how many fields are new.
+/// Sets field/value pairs (HSET, HMSET); returns how many fields are new. Records
+/// `hset` even when no field is new, as Redis.
 fn set_pairs(tx: &mut Tx<'_>, key: &[u8], pairs: &[Bytes]) -> Result<i64> {
     let (mut meta, at, fresh) = open_or_create(tx, key)?;
     let mut seen: HashSet<&[u8]> = HashSet::new();
@@ -67,6 +73,7 @@ fn set_pairs(tx: &mut Tx<'_>, key: &[u8], pairs: &[Bytes]) -> Result<i64> {
         meta.size += added as u64;
         tx.put_meta(key, HASH, &meta, at);
     }
+    tx.notify(notify::HASH, "hset", key);
     Ok(added)
 }
 
@@ -101,6 +108,7 @@ pub fn hsetnx(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     tx.record_put(Space::Member, key, meta.version, field, &args[3]);
     meta.size += 1;
     tx.put_meta(key, HASH, &meta, at);
+    tx.notify(notify::HASH, "hset", key);
     Ok(Reply::Int(1))
 }
 
@@ -186,6 +194,10 @@ pub fn hdel(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     if removed > 0 {
         meta.size = meta.size.saturating_sub(removed);
         tx.put_meta(key, HASH, &meta, at);
+        tx.notify(notify::HASH, "hdel", key);
+        if meta.size == 0 {
+            tx.notify(notify::GENERIC, "del", key);
+        }
     }
     Ok(Reply::Int(removed as i64))
 }
@@ -245,6 +257,7 @@ pub fn hincrby(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
         meta.size += 1;
         tx.put_meta(key, HASH, &meta, at);
     }
+    tx.notify(notify::HASH, "hincrby", key);
     Ok(Reply::Int(new))
 }
 
@@ -278,6 +291,7 @@ pub fn hincrbyfloat(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
         meta.size += 1;
         tx.put_meta(key, HASH, &meta, at);
     }
+    tx.notify(notify::HASH, "hincrbyfloat", key);
     Ok(Reply::Bulk(Bytes::from(text)))
 }
 

@@ -9,11 +9,17 @@
 //!   of the cheaper side by rewriting their records, so the positions stay contiguous.
 //! * A list that becomes empty disappears: its meta record is deleted, and its member
 //!   records are left to the compaction filter (they belong to a dead version).
+//!
+//! Keyspace events follow Redis 7.0: the command's event once something changed, then
+//! `del` when the list was emptied and removed. The shared helpers `push_elements` and
+//! `pop_elements` record nothing (a move across shards orders its events itself);
+//! [`pop_and_notify`], [`notify_push`] and [`notify_pop`] are for callers that want them.
 
 use bytes::Bytes;
 
 use crate::commands::table::{Coord, Kind};
 use crate::commands::{arg_i64, arity_error, is, CommandError, Tx};
+use crate::config::notify;
 use crate::error::text;
 use crate::protocol::Reply;
 use crate::storage::encoding::{CollectionMeta, Space, ValueType};
@@ -157,6 +163,21 @@ fn resolve_range(start: i64, end: i64, len: u64) -> Option<(u64, u64)> {
     Some((s as u64, e as u64))
 }
 
+/// Records the push event (`lpush` or `rpush`, as Redis names every push, LPUSHX and
+/// a move's push included) on `key`.
+pub fn notify_push(tx: &mut Tx<'_>, key: &[u8], left: bool) {
+    tx.notify(notify::LIST, if left { "lpush" } else { "rpush" }, key);
+}
+
+/// Records the events of a pop that took at least one element from `key`: `lpop` or
+/// `rpop`, then `del` if it took the last one (`emptied`) and the key is gone.
+pub fn notify_pop(tx: &mut Tx<'_>, key: &[u8], left: bool, emptied: bool) {
+    tx.notify(notify::LIST, if left { "lpop" } else { "rpop" }, key);
+    if emptied {
+        tx.notify(notify::GENERIC, "del", key);
+    }
+}
+
 /// LEFT or RIGHT (true for LEFT).
 pub fn side(arg: &[u8]) -> Result<bool> {
     if is(arg, "left") {
@@ -176,9 +197,9 @@ fn push(tx: &mut Tx<'_>, args: &[Bytes], left: bool, only_existing: bool) -> Res
         None => (tx.new_collection(), 0),
     };
     let elements = args.get(2..).unwrap_or_default();
-    Ok(Reply::Int(
-        push_into(tx, key, meta, expire_at, elements, left)? as i64,
-    ))
+    let len = push_into(tx, key, meta, expire_at, elements, left)?;
+    notify_push(tx, key, left);
+    Ok(Reply::Int(len as i64))
 }
 
 /// Pushes `elements` onto one end of the list at `key`, creating it if missing;
@@ -235,6 +256,24 @@ pub fn pop_elements(
         return Ok(None);
     };
     pop_n(tx, key, &mut meta, expire_at, count, left).map(Some)
+}
+
+/// [`pop_elements`] with its keyspace events (when it took anything): for LMPOP, and
+/// the blocking pops when they serve.
+pub fn pop_and_notify(
+    tx: &mut Tx<'_>,
+    key: &[u8],
+    count: u64,
+    left: bool,
+) -> Result<Option<Vec<Bytes>>> {
+    let Some((mut meta, expire_at)) = load(tx, key)? else {
+        return Ok(None);
+    };
+    let items = pop_n(tx, key, &mut meta, expire_at, count, left)?;
+    if !items.is_empty() {
+        notify_pop(tx, key, left, meta.size == 0);
+    }
+    Ok(Some(items))
 }
 
 /// LPUSH key element [element ...]
@@ -310,6 +349,10 @@ fn pop(tx: &mut Tx<'_>, args: &[Bytes], left: bool) -> Result<Reply> {
         });
     };
     let items = pop_n(tx, key, &mut meta, expire_at, count.unwrap_or(1), left)?;
+    // LPOP key 0 changes nothing and records nothing.
+    if !items.is_empty() {
+        notify_pop(tx, key, left, meta.size == 0);
+    }
     Ok(match count {
         Some(_) => Reply::Array(items.into_iter().map(Reply::Bulk).collect()),
         None => items.into_iter().next().map_or(Reply::Nil, Reply::Bulk),
@@ -381,6 +424,7 @@ pub fn lset(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
         return Err(CommandError::other(text::INDEX_OUT_OF_RANGE));
     };
     put_at(tx, key, meta.version, meta.head + i, &args[3]);
+    tx.notify(notify::LIST, "lset", key);
     Ok(Reply::Ok)
 }
 
@@ -446,6 +490,7 @@ pub fn linsert(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     put_at(tx, key, meta.version, meta.head + idx, element);
     meta.size += 1;
     save(tx, key, &meta, expire_at);
+    tx.notify(notify::LIST, "linsert", key);
     Ok(Reply::Int(meta.size as i64))
 }
 
@@ -492,6 +537,8 @@ pub fn lrem(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     if removed >= meta.size {
         meta.size = 0;
         save(tx, key, &meta, expire_at);
+        tx.notify(notify::LIST, "lrem", key);
+        tx.notify(notify::GENERIC, "del", key);
         return Ok(Reply::Int(removed as i64));
     }
     hits.sort_unstable();
@@ -537,6 +584,7 @@ pub fn lrem(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
         return Err(corrupt());
     }
     save(tx, key, &meta, expire_at);
+    tx.notify(notify::LIST, "lrem", key);
     Ok(Reply::Int(removed as i64))
 }
 
@@ -548,6 +596,8 @@ pub fn ltrim(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     let Some((mut meta, expire_at)) = load(tx, key)? else {
         return Ok(Reply::Ok);
     };
+    // Redis records `ltrim` on an existing key even when the range keeps everything.
+    tx.notify(notify::LIST, "ltrim", key);
     match resolve_range(start, end, meta.size) {
         None => meta.size = 0,
         Some((s, e)) => {
@@ -563,6 +613,9 @@ pub fn ltrim(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
         }
     }
     save(tx, key, &meta, expire_at);
+    if meta.size == 0 {
+        tx.notify(notify::GENERIC, "del", key);
+    }
     Ok(Reply::Ok)
 }
 
@@ -666,7 +719,8 @@ pub fn lpos(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
 }
 
 /// LMOVE source destination LEFT|RIGHT LEFT|RIGHT, and RPOPLPUSH source destination,
-/// when both keys live on this shard.
+/// when both keys live on this shard. As Redis, the push event on the destination comes
+/// before the pop event (and `del`) on the source.
 pub fn lmove(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     let (from_left, to_left) = if is(&args[0], "rpoplpush") {
         (false, true)
@@ -704,10 +758,14 @@ pub fn lmove(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     put_at(tx, dst, dmeta.version, pos, &value);
     dmeta.size += 1;
     save(tx, dst, &dmeta, d_expire);
+    notify_push(tx, dst, to_left);
+    notify_pop(tx, src, from_left, smeta.size == 0);
     Ok(Reply::Bulk(value))
 }
 
-/// LMOVE with source == destination: the end element moves to the other end.
+/// LMOVE with source == destination: the end element moves to the other end. Redis
+/// pops then pushes, so it records the push and pop events even when the list stays
+/// as it was (same end, or one element).
 fn rotate(
     tx: &mut Tx<'_>,
     key: &[u8],
@@ -722,6 +780,8 @@ fn rotate(
     let from = if from_left { meta.head } else { meta.tail - 1 };
     let value = get_at(tx, key, meta.version, from)?;
     if from_left == to_left {
+        notify_push(tx, key, to_left);
+        notify_pop(tx, key, from_left, false);
         return Ok(Reply::Bulk(value));
     }
     let to = if to_left {
@@ -739,6 +799,8 @@ fn rotate(
         meta.tail += 1;
     }
     save(tx, key, &meta, expire_at);
+    notify_push(tx, key, to_left);
+    notify_pop(tx, key, from_left, false);
     Ok(Reply::Bulk(value))
 }
 

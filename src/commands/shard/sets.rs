@@ -7,6 +7,11 @@
 //! Members come back in byte order; Redis's order is numeric for all-integer sets
 //! (intset) and unspecified otherwise. `*SCAN` parsing and random sampling are
 //! shared with hashes (see the end of `hashes.rs`).
+//!
+//! Keyspace events follow Redis 7.0. [`add`] and [`remove_members`] record theirs
+//! (`sadd`; `srem`, then `del` if emptied), which is what every caller wants, the
+//! cross-shard SMOVE included; [`store`] records only the `del` of an emptied
+//! destination, its caller the command's own event.
 
 use std::collections::HashSet;
 
@@ -15,6 +20,7 @@ use bytes::Bytes;
 use super::hashes::{check_cursor, random_count, sample, scan_pattern, scan_reply};
 use crate::commands::table::{Coord, Kind};
 use crate::commands::{arg_i64, CommandError, Tx};
+use crate::config::notify;
 use crate::error::text;
 use crate::glob;
 use crate::protocol::Reply;
@@ -33,6 +39,7 @@ fn contains(tx: &mut Tx<'_>, key: &[u8], meta: &CollectionMeta, member: &[u8]) -
 }
 
 /// Adds members to the set at `key` (created if missing); returns how many are new.
+/// Emits `sadd` if any is, for SADD and the destination of a cross-shard SMOVE.
 pub fn add(tx: &mut Tx<'_>, key: &[u8], members: &[Bytes]) -> Result<i64> {
     let (mut meta, at, fresh) = match tx.meta(key, SET)? {
         Some((m, at)) => (m, at, false),
@@ -54,11 +61,13 @@ pub fn add(tx: &mut Tx<'_>, key: &[u8], members: &[Bytes]) -> Result<i64> {
     if added > 0 {
         meta.size += added as u64;
         tx.put_meta(key, SET, &meta, at);
+        tx.notify(notify::SET, "sadd", key);
     }
     Ok(added)
 }
 
 /// Removes members from the set `meta` describes; returns how many were there.
+/// Emits `srem`, then `del` if the set is gone: what SREM and SMOVE's source want.
 fn remove(
     tx: &mut Tx<'_>,
     key: &[u8],
@@ -76,6 +85,10 @@ fn remove(
     if removed > 0 {
         meta.size = meta.size.saturating_sub(removed);
         tx.put_meta(key, SET, &meta, at);
+        tx.notify(notify::SET, "srem", key);
+        if meta.size == 0 {
+            tx.notify(notify::GENERIC, "del", key);
+        }
     }
     Ok(removed as i64)
 }
@@ -93,7 +106,8 @@ fn members(tx: &mut Tx<'_>, key: &[u8]) -> Result<Vec<Reply>> {
     Ok(out)
 }
 
-/// Removes members from the set at `key`; returns how many were there.
+/// Removes members from the set at `key`; returns how many were there. Emits
+/// `srem` (and `del` if the set is emptied), for SREM and a cross-shard SMOVE.
 pub fn remove_members(tx: &mut Tx<'_>, key: &[u8], members: &[Bytes]) -> Result<i64> {
     match tx.meta(key, SET)? {
         Some((meta, at)) => remove(tx, key, meta, at, members),
@@ -179,6 +193,11 @@ pub fn spop(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     }
     if !picked.is_empty() {
         tx.put_meta(key, SET, &meta, at);
+        // Redis sends `spop` then `del`, also when a count takes the whole set.
+        tx.notify(notify::SET, "spop", key);
+        if meta.size == 0 {
+            tx.notify(notify::GENERIC, "del", key);
+        }
     }
     let mut popped = picked.into_iter().map(|(m, _)| Reply::Bulk(m));
     Ok(match count {
@@ -237,6 +256,7 @@ pub fn smove(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     if src == dst {
         return Ok(Reply::Int(contains(tx, src, &src_meta, member)? as i64));
     }
+    // `srem` (and `del` if the source empties) come from `remove`, before `sadd`.
     if remove(tx, src, src_meta, src_at, std::slice::from_ref(member))? == 0 {
         return Ok(Reply::Int(0));
     }
@@ -248,13 +268,25 @@ pub fn smove(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
         tx.record_put(Space::Member, dst, meta.version, member, b"");
         meta.size += 1;
         tx.put_meta(dst, SET, &meta, at);
+        // Only if the destination did not have the member already, as in Redis.
+        tx.notify(notify::SET, "sadd", dst);
     }
     Ok(Reply::Int(1))
 }
 
 /// Replaces whatever `key` held with a set of exactly these members, without a TTL
 /// (none: deletes the key), for SINTERSTORE and friends. Returns the new size.
+///
+/// Deleting a key that existed emits `del`; the caller emits its command's event
+/// (`sinterstore`, ...) when the size is not 0.
 pub fn store(tx: &mut Tx<'_>, key: &[u8], members: &[Bytes]) -> Result<i64> {
+    if members.is_empty() {
+        // Whatever type the key had.
+        if tx.delete(key)? {
+            tx.notify(notify::GENERIC, "del", key);
+        }
+        return Ok(0);
+    }
     let mut meta = tx.new_collection();
     let mut seen: HashSet<&[u8]> = HashSet::with_capacity(members.len());
     for member in members {
@@ -263,7 +295,6 @@ pub fn store(tx: &mut Tx<'_>, key: &[u8], members: &[Bytes]) -> Result<i64> {
         }
     }
     meta.size = seen.len() as u64;
-    // Size 0 deletes the key, whatever type it had.
     tx.put_meta(key, SET, &meta, 0);
     Ok(meta.size as i64)
 }
@@ -304,7 +335,10 @@ mod tests {
         let engine = Arc::new(Engine::open(dir.path(), &EngineOptions::default()).unwrap());
         let live = Arc::new(Live::new(&Config::load(vec!["shardis".into()]).unwrap()));
         let counters = Arc::new(ShardCounters::default());
-        (Shard::new(0, 1, engine, live, counters, 1 << 20), dir)
+        (
+            Shard::new(0, 1, engine, live, counters, 1 << 20, Default::default()),
+            dir,
+        )
     }
 
     /// Runs one command as its own group.

@@ -19,6 +19,11 @@
 //! `getDoubleFromObject` (C `strtod`, whole argument, no leading space, no overflow,
 //! no NaN), range bounds like `zslParseRange` (`strtod`, leading spaces allowed),
 //! ranks, offsets and counts like `string2ll`.
+//!
+//! Keyspace events follow Redis 7.0: the command's event once something changed,
+//! then `del` if the set was emptied. [`pop_entries`] records none (the blocking
+//! pops record theirs), [`pop_and_notify`] does; [`store_entries`] records only the
+//! `del` of an emptied destination, its caller the command's own event.
 
 use std::cmp::Ordering;
 
@@ -26,6 +31,7 @@ use bytes::Bytes;
 
 use crate::commands::table::{Coord, Kind};
 use crate::commands::{arg_i64, is, CommandError, Tx};
+use crate::config::notify;
 use crate::error::text;
 use crate::protocol::reply::format_double;
 use crate::protocol::Reply;
@@ -135,6 +141,10 @@ pub fn zrem(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     }
     if removed > 0 {
         tx.put_meta(key, ValueType::ZSet, &meta, expire_at);
+        tx.notify(notify::ZSET, "zrem", key);
+        if meta.size == 0 {
+            tx.notify(notify::GENERIC, "del", key);
+        }
     }
     Ok(Reply::Int(removed))
 }
@@ -334,7 +344,7 @@ pub fn zrandmember(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
 pub fn zremrangebyscore(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     need(args, 4)?;
     let range = ScoreRange::parse(&args[2], &args[3])?;
-    remove_selected(tx, &args[1], |tx, key, meta| {
+    remove_selected(tx, &args[1], "zremrangebyscore", |tx, key, meta| {
         let mut out = Vec::new();
         score_select(tx, key, meta.version, &range, false, 0, -1, |s, m| {
             out.push((s, Bytes::copy_from_slice(m)))
@@ -348,7 +358,7 @@ pub fn zremrangebyrank(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     need(args, 4)?;
     let start = arg_i64(&args[2])?;
     let end = arg_i64(&args[3])?;
-    remove_selected(tx, &args[1], |tx, key, meta| {
+    remove_selected(tx, &args[1], "zremrangebyrank", |tx, key, meta| {
         rank_select(tx, key, meta.version, meta.size, start, end, false)
     })
 }
@@ -357,7 +367,7 @@ pub fn zremrangebyrank(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
 pub fn zremrangebylex(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     need(args, 4)?;
     let range = LexRange::parse(&args[2], &args[3])?;
-    remove_selected(tx, &args[1], |tx, key, meta| {
+    remove_selected(tx, &args[1], "zremrangebylex", |tx, key, meta| {
         let mut out = Vec::new();
         lex_select(tx, key, meta.version, &range, false, 0, -1, |s, m| {
             out.push((s, Bytes::copy_from_slice(m)))
@@ -405,9 +415,15 @@ pub fn zscan(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
 /// Replaces whatever `key` held with a sorted set of exactly these `(score, member)`
 /// entries, without a TTL (none: deletes the key), for ZUNIONSTORE, ZRANGESTORE and
 /// the like. Returns the new size.
+///
+/// Deleting a key that existed emits `del`; the caller emits its command's event
+/// (`zunionstore`, `zrangestore`, ...) when the size is not 0.
 pub fn store_entries(tx: &mut Tx<'_>, key: &[u8], entries: &[Entry]) -> Result<i64> {
     if entries.is_empty() {
-        tx.remove(key);
+        // Whatever type the key had.
+        if tx.delete(key)? {
+            tx.notify(notify::GENERIC, "del", key);
+        }
         return Ok(0);
     }
     let mut meta = tx.new_collection();
@@ -475,6 +491,11 @@ fn add_generic(tx: &mut Tx<'_>, key: &[u8], f: AddFlags, pairs: &[(f64, &[u8])])
     }
     if added > 0 {
         tx.put_meta(key, ValueType::ZSet, &meta, expire_at);
+    }
+    // Redis: an event only if a member was added or its score changed.
+    if added + updated > 0 {
+        let event = if f.incr { "zincr" } else { "zadd" };
+        tx.notify(notify::ZSET, event, key);
     }
     Ok(add_reply(f, added, updated, last))
 }
@@ -651,7 +672,8 @@ fn range_generic(
 }
 
 /// Pops up to `count` members with the lowest (or, with `max`, highest) scores from
-/// the sorted set at `key`; `None` if it does not exist.
+/// the sorted set at `key`; `None` if it does not exist. Records no keyspace event
+/// (the blocking pops record theirs); [`pop_and_notify`] does.
 pub fn pop_entries(
     tx: &mut Tx<'_>,
     key: &[u8],
@@ -678,6 +700,24 @@ pub fn pop_entries(
     Ok(Some(popped))
 }
 
+/// [`pop_entries`] with Redis's events when it took anything: `zpopmin` (or
+/// `zpopmax`), then `del` if the set is gone. For ZPOPMIN, ZPOPMAX and ZMPOP.
+pub fn pop_and_notify(
+    tx: &mut Tx<'_>,
+    key: &[u8],
+    count: u64,
+    max: bool,
+) -> Result<Option<Vec<Entry>>> {
+    let popped = pop_entries(tx, key, count, max)?;
+    if popped.as_ref().is_some_and(|p| !p.is_empty()) {
+        tx.notify(notify::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
+        if load(tx, key)?.is_none() {
+            tx.notify(notify::GENERIC, "del", key);
+        }
+    }
+    Ok(popped)
+}
+
 /// ZPOPMIN / ZPOPMAX.
 fn pop_generic(tx: &mut Tx<'_>, args: &[Bytes], max: bool) -> Result<Reply> {
     if args.len() > 3 {
@@ -690,7 +730,7 @@ fn pop_generic(tx: &mut Tx<'_>, args: &[Bytes], max: bool) -> Result<Reply> {
         },
         None => None,
     };
-    let popped = pop_entries(tx, &args[1], count.unwrap_or(1), max)?.unwrap_or_default();
+    let popped = pop_and_notify(tx, &args[1], count.unwrap_or(1), max)?.unwrap_or_default();
     Ok(match count {
         None => Reply::Array(
             popped
@@ -702,10 +742,12 @@ fn pop_generic(tx: &mut Tx<'_>, args: &[Bytes], max: bool) -> Result<Reply> {
     })
 }
 
-/// ZREMRANGEBY*: removes what `select` picks and replies with the count.
+/// ZREMRANGEBY*: removes what `select` picks and replies with the count. Emits
+/// `event` (the command's name), then `del` if the set is emptied.
 fn remove_selected(
     tx: &mut Tx<'_>,
     key: &[u8],
+    event: &'static str,
     select: impl FnOnce(&mut Tx<'_>, &[u8], &CollectionMeta) -> Result<Vec<Entry>>,
 ) -> Result<Reply> {
     let Some((mut meta, expire_at)) = load(tx, key)? else {
@@ -715,6 +757,10 @@ fn remove_selected(
     if !gone.is_empty() {
         remove_entries(tx, key, &mut meta, &gone);
         tx.put_meta(key, ValueType::ZSet, &meta, expire_at);
+        tx.notify(notify::ZSET, event, key);
+        if meta.size == 0 {
+            tx.notify(notify::GENERIC, "del", key);
+        }
     }
     Ok(Reply::Int(gone.len() as i64))
 }
