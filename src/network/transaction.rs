@@ -337,12 +337,14 @@ type Placed = Vec<(usize, usize)>;
 fn lay_out(
     session: &mut Session,
     steps: &mut [Step],
+    first: usize,
     programs: &mut [Vec<Op>],
     base: &[usize],
 ) -> Vec<(Option<Reply>, Placed)> {
     let mut lens: Vec<usize> = programs.iter().map(Vec::len).collect();
     let mut out = Vec::with_capacity(steps.len());
-    for step in steps.iter_mut() {
+    for (i, step) in steps.iter_mut().enumerate() {
+        let rank = (first + i) as u64;
         out.push(match step {
             Step::Ready(r) => (Some(std::mem::replace(r, Reply::Nil)), Vec::new()),
             Step::Local(f, args) => (
@@ -358,6 +360,7 @@ fn lay_out(
                         db: session.db,
                         exec: part.exec,
                         args: std::mem::take(&mut part.args),
+                        rank,
                     });
                 }
                 (None, placed)
@@ -417,7 +420,7 @@ async fn one_shard(
 ) -> Result<Option<Vec<Reply>>> {
     let n = session.ctx.backend.shards();
     let mut programs: Vec<Vec<Op>> = (0..n).map(|_| Vec::new()).collect();
-    let layout = lay_out(session, &mut steps, &mut programs, &vec![0; n]);
+    let layout = lay_out(session, &mut steps, 0, &mut programs, &vec![0; n]);
     let ops = std::mem::take(&mut programs[shard]);
     let check = watch.cloned();
     let db = session.db;
@@ -521,6 +524,7 @@ async fn held(
         layout.extend(lay_out(
             session,
             &mut steps[start..end],
+            start,
             &mut programs,
             &base,
         ));
@@ -537,6 +541,7 @@ async fn held(
             }
         }
         if let Some(Step::Coord(coord, args, _)) = steps.get(end) {
+            held.set_rank(end as u64);
             let outcome = if *coord == Coord::Script {
                 // The script runs on a worker thread, which borrows the hold.
                 let (back, reply) = super::scripting::in_transaction(session, held, args).await;

@@ -37,6 +37,9 @@ pub struct Held {
     pub(super) held: Vec<(usize, HeldShard)>,
     pub(super) timeout: Duration,
     pub(super) now_ms: u64,
+    /// Where the next steps stand among the caller's commands: their keyspace events
+    /// are published in this order, then in the order they happened.
+    pub(super) rank: u64,
 }
 
 pub(super) enum HeldShard {
@@ -70,12 +73,24 @@ impl Held {
         T: Send + 'static,
         F: FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
     {
-        let now = self.now_ms;
+        let (now, rank) = (self.now_ms, self.rank);
         let ops = steps
             .into_iter()
-            .map(|(shard, f)| (shard, move |s: &mut Shard| s.run_step(db, now, f)))
+            .map(|(shard, f)| {
+                (shard, move |s: &mut Shard| {
+                    s.set_rank(rank);
+                    s.run_step(db, now, f)
+                })
+            })
             .collect();
         self.on_shards(ops).await.into_iter().collect()
+    }
+
+    /// Ranks the keyspace events of the steps that follow (a transaction's command
+    /// index): a hold publishes its events in rank order, then in the order they
+    /// happened, whatever shard they happened on.
+    pub fn set_rank(&mut self, rank: u64) {
+        self.rank = rank;
     }
 
     /// The time every step of the hold sees, Unix ms.

@@ -41,6 +41,8 @@ pub struct Op {
     pub exec: ExecFn,
     /// Its arguments (only this shard's keys, for a split command).
     pub args: Vec<Bytes>,
+    /// Its position among the commands of the hold (see [`super::Held::set_rank`]).
+    pub rank: u64,
 }
 
 /// Runs a shard's program against one batch: each command's reply, in order.
@@ -48,6 +50,7 @@ pub fn run_program(tx: &mut Tx<'_>, ops: Vec<Op>) -> Vec<Reply> {
     ops.into_iter()
         .map(|op| {
             tx.db = op.db;
+            tx.set_rank(op.rank);
             (op.exec)(tx, &op.args).unwrap_or_else(Reply::from)
         })
         .collect()
@@ -164,6 +167,7 @@ async fn execute(
     let mut results: Vec<Vec<Reply>> = (0..n).map(|_| Vec::new()).collect();
     let mut programs: Vec<Vec<Op>> = (0..n).map(|_| Vec::new()).collect();
     let mut placed: Vec<Option<Placed>> = Vec::with_capacity(round.len());
+    let mut rank = 0;
     for sub in round.iter_mut() {
         if let Some(check) = &sub.check {
             run_phase(&mut held, &mut programs, &mut results).await?;
@@ -174,6 +178,7 @@ async fn execute(
         }
         let mut jobs = Vec::with_capacity(sub.jobs.len());
         for job in &mut sub.jobs {
+            rank += 1;
             let mut parts = Vec::with_capacity(job.parts.len());
             for (shard, args) in job.parts.drain(..) {
                 let Some(program) = programs.get_mut(shard) else {
@@ -184,6 +189,7 @@ async fn execute(
                     db: job.db,
                     exec: job.exec,
                     args,
+                    rank,
                 });
             }
             jobs.push(parts);

@@ -451,6 +451,7 @@ impl Backend {
             held: Vec::with_capacity(shards.len()),
             timeout: self.live().storage_timeout(),
             now_ms: now_ms(),
+            rank: 0,
         };
         match self {
             Backend::Dual(d) => {

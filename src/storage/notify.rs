@@ -19,7 +19,10 @@ use bytes::Bytes;
 /// One keyspace event: `event` happened to `key` in `db`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyEvent {
-    /// When it happened, across shards: events of one hold are published in this order.
+    /// Its command's position in a hold (a transaction's, a round of linked commands'):
+    /// a hold's events are published in this order ...
+    pub rank: u64,
+    /// ... then in the order they happened, across shards.
     pub seq: u64,
     /// The database.
     pub db: u8,
@@ -102,7 +105,7 @@ impl Notes {
     pub(crate) fn absorb(&mut self, other: Notes) {
         if !other.events.is_empty() {
             self.events.extend(other.events);
-            self.events.sort_by_key(|e| e.seq);
+            self.events.sort_by_key(|e| (e.rank, e.seq));
         }
         self.touched.extend(other.touched);
     }

@@ -136,6 +136,8 @@ pub struct Shard {
     notes: Notes,
     /// The client whose request runs now (0: the server), for touched keys.
     client: u64,
+    /// The rank of the hold step that runs now ([`super::Held::set_rank`]).
+    rank: u64,
 }
 
 impl Shard {
@@ -175,6 +177,7 @@ impl Shard {
             notifier,
             notes: Notes::default(),
             client: 0,
+            rank: 0,
         }
     }
 
@@ -237,6 +240,7 @@ impl Shard {
         let flags = self.live.notify_flags();
         if flags & class != 0 && flags & (notify::KEYSPACE | notify::KEYEVENT) != 0 {
             self.notes.events.push(KeyEvent {
+                rank: self.rank,
                 seq: self.notifier.next_seq(),
                 db,
                 event,
@@ -493,6 +497,7 @@ impl Shard {
     /// Starts a hold: remembers how much the shard had written, so that
     /// [`Shard::end_hold`] knows whether the hold wrote anything.
     pub(crate) fn begin_hold(&mut self) {
+        self.rank = 0;
         self.hold_mark = self.writes();
         self.atomic = true;
     }
@@ -574,6 +579,11 @@ impl Shard {
     /// Makes the next `n` RocksDB writes fail (DEBUG STORAGE-ERROR).
     pub fn fail_next_writes(&mut self, n: u32) {
         self.fail_writes = n;
+    }
+
+    /// Ranks the events of the hold step about to run.
+    pub(crate) fn set_rank(&mut self, rank: u64) {
+        self.rank = rank;
     }
 
     /// Writes what the group has so far, so a range read sees it.
@@ -787,6 +797,11 @@ impl Tx<'_> {
             Some(v) if v.kind != ValueType::String => Err(CommandError::WrongType),
             other => Ok(other),
         }
+    }
+
+    /// Ranks the events of what follows (a hold's step; see [`super::Held::set_rank`]).
+    pub fn set_rank(&mut self, rank: u64) {
+        self.shard.rank = rank;
     }
 
     /// Records keyspace event `event` (of class `class`, a [`notify`] bit) on `key`,
