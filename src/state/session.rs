@@ -45,6 +45,10 @@ pub struct ClientInfo {
     pub mailbox: super::pubsub::Mailbox,
     /// The network thread that serves it (CLIENT LIST's `net-thread`).
     pub thread: std::sync::OnceLock<String>,
+    /// CLIENT TRACKING: -1 off, else the redirect client (0: none), CLIENT LIST's `redir`.
+    pub redir: std::sync::atomic::AtomicI64,
+    /// CLIENT TRACKING in BCAST mode (CLIENT LIST's `B` flag).
+    pub bcast: AtomicBool,
 }
 
 /// How CLIENT UNBLOCK ends a client's wait.
@@ -126,6 +130,8 @@ impl ClientInfo {
             subscriptions: Default::default(),
             mailbox: Default::default(),
             thread: Default::default(),
+            redir: std::sync::atomic::AtomicI64::new(-1),
+            bcast: AtomicBool::new(false),
         }
     }
 
@@ -163,6 +169,27 @@ impl ClientInfo {
             .unwrap_or_default()
     }
 
+    /// CLIENT LIST's flags, in Redis's order: `P` subscriber, `b` blocked, `t`
+    /// tracking, `B` broadcast tracking; `N` for none.
+    fn flags(&self) -> String {
+        let tracking = self.redir.load(Ordering::Relaxed) >= 0;
+        let mut f = String::new();
+        for (on, c) in [
+            (self.in_pubsub(), 'P'),
+            (self.is_blocked(), 'b'),
+            (tracking, 't'),
+            (self.bcast.load(Ordering::Relaxed), 'B'),
+        ] {
+            if on {
+                f.push(c);
+            }
+        }
+        if f.is_empty() {
+            f.push('N');
+        }
+        f
+    }
+
     /// One `CLIENT LIST` / `CLIENT INFO` line (without the newline).
     pub fn describe(&self) -> String {
         let age = self.created.elapsed();
@@ -177,19 +204,20 @@ impl ClientInfo {
         format!(
             "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} \
              multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 \
-             tot-mem=0 events=r cmd={} user=default redir=-1 resp={} net-thread={}",
+             tot-mem=0 events=r cmd={} user=default redir={} resp={} net-thread={}",
             self.id,
             self.addr,
             self.laddr,
             String::from_utf8_lossy(&self.name()),
             age.as_secs(),
             idle / 1000,
-            if self.is_blocked() { "b" } else { "N" },
+            self.flags(),
             self.db.load(Ordering::Relaxed),
             self.subscriptions[0].load(Ordering::Relaxed),
             self.subscriptions[1].load(Ordering::Relaxed),
             self.subscriptions[2].load(Ordering::Relaxed),
             cmd,
+            self.redir.load(Ordering::Relaxed),
             self.resp.load(Ordering::Relaxed),
             self.thread.get().map_or("none", String::as_str),
         )

@@ -78,6 +78,9 @@ impl Tracking {
 
     /// Starts (or changes) tracking for `info`.
     pub fn enable(&self, info: &Arc<ClientInfo>, mode: Mode) {
+        let relaxed = std::sync::atomic::Ordering::Relaxed;
+        info.redir.store(mode.redirect as i64, relaxed);
+        info.bcast.store(mode.bcast, relaxed);
         let mut t = self.lock();
         t.trackers.insert(
             info.id,
@@ -93,7 +96,10 @@ impl Tracking {
     /// Stops tracking for client `id` (CLIENT TRACKING OFF, RESET, disconnect).
     pub fn disable(&self, id: u64) {
         let mut t = self.lock();
-        if t.trackers.remove(&id).is_some() {
+        if let Some(tr) = t.trackers.remove(&id) {
+            let relaxed = std::sync::atomic::Ordering::Relaxed;
+            tr.info.redir.store(-1, relaxed);
+            tr.info.bcast.store(false, relaxed);
             self.notifier.set_trackers(t.trackers.len());
             if t.trackers.is_empty() {
                 t.keys = AHashMap::new();
