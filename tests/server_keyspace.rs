@@ -145,3 +145,24 @@ fn resp3_invalidations_cross_threads_and_redirect() {
         assert!(info.contains("broken_redirect"), "{rt}: {info}");
     }
 }
+
+#[test]
+fn with_appendfsync_always_the_sync_stage_publishes_events_and_invalidations() {
+    // Under the sync stage a group's events wait for the WAL sync, with its replies:
+    // they must still arrive.
+    let server = Server::start("dual", &["--appendfsync", "always"]);
+    let mut sub = server.raw();
+    let mut reader = server.raw();
+    let mut writer = server.raw();
+    writer.call(&["CONFIG", "SET", "notify-keyspace-events", "KA"]);
+    sub.call(&["SUBSCRIBE", "__keyspace@0__:durable"]);
+    reader.call(&["HELLO", "3"]);
+    reader.call(&["CLIENT", "TRACKING", "ON"]);
+    reader.call(&["GET", "durable"]);
+    assert_eq!(writer.call(&["INCR", "durable"]), ":1\r\n");
+    assert_eq!(
+        read(&mut sub),
+        "*3\r\n$7\r\nmessage\r\n$22\r\n__keyspace@0__:durable\r\n$6\r\nincrby\r\n"
+    );
+    assert_eq!(read(&mut reader), push("invalidate", &["durable"]));
+}

@@ -90,6 +90,11 @@ pub(crate) struct Notes {
 }
 
 impl Notes {
+    /// Whether nothing is buffered.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.touched.is_empty()
+    }
+
     /// How many of each are buffered: a mark to [`Notes::truncate`] to.
     pub(crate) fn mark(&self) -> (usize, usize) {
         (self.events.len(), self.touched.len())

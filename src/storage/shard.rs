@@ -259,6 +259,12 @@ impl Shard {
         }
     }
 
+    /// The committed group's events and touched keys, for the sync stage to publish
+    /// once the WAL is synced.
+    pub(crate) fn take_notes(&mut self) -> Notes {
+        std::mem::take(&mut self.notes)
+    }
+
     /// Write operations issued since the shard started: committed ones plus the batch.
     /// It only grows, so comparing it before and after a command says whether the
     /// command wrote, even if an early commit emptied the batch in between.
@@ -336,7 +342,10 @@ impl Shard {
         } else {
             self.cache.evict();
         }
-        if !self.atomic || result.is_err() {
+        // Under the sync stage the events wait for the WAL sync, as the replies do
+        // (the stage takes them, `take_notes`): nobody hears of a write that a crash
+        // could still undo.
+        if (!self.atomic && !staged) || result.is_err() {
             self.settle_notes(result.is_ok());
         }
         Self::deliver_woken(woken, result.as_ref().err());

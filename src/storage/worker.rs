@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::channel::{self, ShardRx};
-use super::notify::Notifier;
+use super::notify::{Notes, Notifier};
 use super::outbox::Deliveries;
 use super::{
     hold, now_ms, sampler, start_memtable_watcher, wal_syncer, Backend, DebugOp, DualShards,
@@ -98,14 +98,18 @@ impl Drop for Pending {
 /// their replies (`appendfsync always`).
 #[derive(Clone)]
 struct SyncStage {
-    tx: flume::Sender<Vec<Pending>>,
+    tx: flume::Sender<(Vec<Pending>, Notes)>,
 }
 
 impl SyncStage {
     /// Starts the stage on a blocking thread of the storage runtime (so it inherits
     /// the storage side's placement).
-    fn start(rt: &tokio::runtime::Handle, engine: Arc<Engine>) -> SyncStage {
-        let (tx, rx) = flume::unbounded::<Vec<Pending>>();
+    fn start(
+        rt: &tokio::runtime::Handle,
+        engine: Arc<Engine>,
+        notifier: Arc<Notifier>,
+    ) -> SyncStage {
+        let (tx, rx) = flume::unbounded::<(Vec<Pending>, Notes)>();
         rt.spawn_blocking(move || {
             while let Ok(first) = rx.recv() {
                 let mut groups = vec![first];
@@ -118,8 +122,14 @@ impl SyncStage {
                     tracing::error!(target: "shardis::storage", "{e}");
                 }
                 let mut out = Deliveries::default();
-                for p in groups.into_iter().flatten() {
-                    p.send(failed.as_deref(), &mut out);
+                for (pending, mut notes) in groups {
+                    // Keyspace events and invalidations first, then the replies.
+                    if failed.is_none() {
+                        notes.deliver(&notifier);
+                    }
+                    for p in pending {
+                        p.send(failed.as_deref(), &mut out);
+                    }
                 }
                 out.flush();
             }
@@ -128,9 +138,9 @@ impl SyncStage {
     }
 
     /// Hands over a committed group's replies; they go out after the next WAL sync.
-    fn submit(&self, pending: Vec<Pending>) {
+    fn submit(&self, pending: Vec<Pending>, notes: Notes) {
         // If the stage is gone the Pendings are dropped, which answers with errors.
-        let _ = self.tx.send(pending);
+        let _ = self.tx.send((pending, notes));
     }
 }
 
@@ -146,7 +156,7 @@ pub fn start_dual(
 ) -> Backend {
     let mut senders = Vec::with_capacity(shards);
     let mut counters = Vec::with_capacity(shards);
-    let stage = SyncStage::start(rt, engine.clone());
+    let stage = SyncStage::start(rt, engine.clone(), notifier.clone());
     for id in 0..shards {
         let (tx, rx) = channel::bounded(capacity.max(1));
         let c = Arc::new(ShardCounters::default());
@@ -380,8 +390,9 @@ fn finish_group(
         counters.record_group(size as u64, result.is_err());
     }
     if staged && result.is_ok() {
-        if !pending.is_empty() {
-            stage.submit(std::mem::take(pending));
+        let notes = shard.take_notes();
+        if !pending.is_empty() || !notes.is_empty() {
+            stage.submit(std::mem::take(pending), notes);
         }
         return Ok(());
     }
