@@ -129,9 +129,18 @@ pub(super) async fn exec(session: &mut Session) -> Reply {
         .iter()
         .map(|a| commands::lookup(&a[0]).and_then(|c| metrics::spec_index(c.spec)))
         .collect();
+    let flushes = multi
+        .queued
+        .iter()
+        .any(|a| commands::is(&a[0], "flushall") || commands::is(&a[0], "flushdb"));
     let started = std::time::Instant::now();
     match run(session, multi.queued, watch.as_ref()).await {
         Ok(Some(replies)) => {
+            if flushes {
+                let ctx = &session.ctx;
+                ctx.tracking
+                    .flushed(&|id| ctx.client(id), ctx.pubsub_limits());
+            }
             // INFO commandstats counts each command of the transaction (with an
             // equal share of its time), as Redis does when EXEC calls them.
             let usec = started.elapsed().as_micros() as u64 / replies.len().max(1) as u64;
