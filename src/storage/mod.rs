@@ -24,6 +24,7 @@
 mod blocked;
 pub mod cache;
 mod channel;
+mod cursors;
 pub mod encoding;
 pub mod engine;
 mod hold;

@@ -18,6 +18,7 @@ use bytes::Bytes;
 
 use super::blocked::{Blocked, Served, Waiter, Woken};
 use super::cache::ValueCache;
+use super::cursors::Cursors;
 use super::encoding::{self, CollectionMeta, Space, Value, ValueType};
 use super::engine::{Batch, Engine, StorageError};
 use super::notify::{KeyEvent, Notes, Notifier};
@@ -138,6 +139,8 @@ pub struct Shard {
     client: u64,
     /// The rank of the hold step that runs now ([`super::Held::set_rank`]).
     rank: u64,
+    /// Where unfinished HSCAN / SSCAN / ZSCAN iterations resume.
+    cursors: Cursors,
 }
 
 impl Shard {
@@ -178,6 +181,7 @@ impl Shard {
             notes: Notes::default(),
             client: 0,
             rank: 0,
+            cursors: Cursors::default(),
         }
     }
 
@@ -806,6 +810,17 @@ impl Tx<'_> {
             Some(v) if v.kind != ValueType::String => Err(CommandError::WrongType),
             other => Ok(other),
         }
+    }
+
+    /// Where collection scan `cursor` of `key` (at `version`) resumes: the next member
+    /// to visit, or `None` to start from the first (see [`super::cursors`]).
+    pub fn scan_resume(&self, cursor: u64, key: &[u8], version: u64) -> Option<Bytes> {
+        self.shard.cursors.resume(cursor, self.db, key, version)
+    }
+
+    /// A cursor for the next page of a collection scan of `key`, resuming at `next`.
+    pub fn scan_save(&mut self, key: &[u8], version: u64, next: Bytes) -> u64 {
+        self.shard.cursors.save(self.db, key, version, next)
     }
 
     /// Ranks the events of what follows (a hold's step; see [`super::Held::set_rank`]).

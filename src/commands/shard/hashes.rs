@@ -341,19 +341,17 @@ pub fn hrandfield(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
 pub fn hscan(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     check_cursor(&args[2])?;
     let key = &args[1];
+    // As in Redis, a missing key answers an empty scan before the options are read.
     let Some((meta, _)) = tx.meta(key, HASH)? else {
         return Ok(scan_reply(Vec::new()));
     };
-    let pattern = scan_pattern(&args[3..])?;
-    let mut out = Vec::new();
-    tx.records(Space::Member, key, meta.version, Span::ALL, |f, v| {
-        if pattern.is_none_or(|p| glob::matches(p, f, false)) {
-            out.push(Reply::bulk(f));
+    let opts = scan_options(&args[3..], true)?;
+    scan_page(tx, key, &meta, &args[2], &opts, |f, v, out| {
+        out.push(Reply::bulk(f));
+        if !opts.novalues {
             out.push(Reply::bulk(v));
         }
-        true
-    })?;
-    Ok(scan_reply(out))
+    })
 }
 
 // ---- Shared with `sets`: *SCAN arguments and random sampling. ----
@@ -379,26 +377,110 @@ pub(super) fn check_cursor(arg: &[u8]) -> Result<()> {
     }
 }
 
-/// Parses `[MATCH pattern] [COUNT count]` (repeatable, any order); returns the
-/// pattern, `None` when everything matches. COUNT is checked, then ignored: the
-/// whole collection comes back at once.
-pub(super) fn scan_pattern(opts: &[Bytes]) -> Result<Option<&[u8]>> {
-    let mut pattern = None;
+/// What `[MATCH pattern] [COUNT count] [NOVALUES]` asked of a collection scan.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct ScanOptions<'a> {
+    /// Only members matching this glob (`None`: every member).
+    pub pattern: Option<&'a [u8]>,
+    /// Members visited per call (Redis's default: 10).
+    pub count: u64,
+    /// HSCAN NOVALUES (Redis 7.4): fields without their values.
+    pub novalues: bool,
+}
+
+/// Parses `[MATCH pattern] [COUNT count]` (repeatable, any order), and NOVALUES where
+/// `novalues_ok` (HSCAN).
+pub(super) fn scan_options(opts: &[Bytes], novalues_ok: bool) -> Result<ScanOptions<'_>> {
+    let mut out = ScanOptions {
+        pattern: None,
+        count: 10,
+        novalues: false,
+    };
     let mut i = 0;
     while i < opts.len() {
+        if novalues_ok && is(&opts[i], "novalues") {
+            out.novalues = true;
+            i += 1;
+            continue;
+        }
         let value = opts.get(i + 1).ok_or(CommandError::Syntax)?;
         if is(&opts[i], "count") {
-            if arg_i64(value)? < 1 {
+            let n = arg_i64(value)?;
+            if n < 1 {
                 return Err(CommandError::Syntax);
             }
+            out.count = n as u64;
         } else if is(&opts[i], "match") {
-            pattern = Some(value.as_ref()).filter(|p| *p != b"*");
+            out.pattern = Some(value.as_ref()).filter(|p| *p != b"*");
         } else {
             return Err(CommandError::Syntax);
         }
         i += 2;
     }
-    Ok(pattern)
+    Ok(out)
+}
+
+/// Collections up to this size come back whole, with cursor 0, as Redis's small
+/// encodings (listpack, intset) answer any scan; larger ones come a page at a time.
+pub(super) const SCAN_WHOLE: u64 = 128;
+
+/// One page of HSCAN / SSCAN / ZSCAN over the member records of the collection at
+/// `key`: from where `cursor` stopped (the start for 0 or an unknown cursor, see
+/// `storage::cursors`), `COUNT` members visited, those matching `MATCH` passed to
+/// `emit(member, value, out)`. The reply's cursor is 0 once the last member was
+/// visited. Members are visited in byte order, which writes do not reorder, so
+/// every member present for the whole iteration is returned at least once.
+pub(super) fn scan_page(
+    tx: &mut Tx<'_>,
+    key: &[u8],
+    meta: &CollectionMeta,
+    cursor: &[u8],
+    opts: &ScanOptions<'_>,
+    mut emit: impl FnMut(&[u8], &[u8], &mut Vec<Reply>),
+) -> Result<Reply> {
+    let whole = meta.size <= SCAN_WHOLE;
+    let cursor = cursor_value(cursor);
+    let from = if whole || cursor == 0 {
+        None
+    } else {
+        tx.scan_resume(cursor, key, meta.version)
+    };
+    let limit = if whole { u64::MAX } else { opts.count };
+    let (mut out, mut seen, mut next) = (Vec::new(), 0u64, None);
+    let span = Span {
+        from: from.as_deref(),
+        to: None,
+        rev: false,
+    };
+    tx.records(Space::Member, key, meta.version, span, |m, v| {
+        if seen == limit {
+            next = Some(Bytes::copy_from_slice(m));
+            return false;
+        }
+        seen += 1;
+        if opts.pattern.is_none_or(|p| glob::matches(p, m, false)) {
+            emit(m, v, &mut out);
+        }
+        true
+    })?;
+    let cursor = match next {
+        Some(n) => tx.scan_save(key, meta.version, n),
+        None => 0,
+    };
+    Ok(Reply::Array(vec![
+        Reply::Bulk(Bytes::from(cursor.to_string())),
+        Reply::Array(out),
+    ]))
+}
+
+/// A checked cursor's number (a sign is ignored: any number the table does not know
+/// starts over).
+fn cursor_value(arg: &[u8]) -> u64 {
+    let digits = arg.strip_prefix(b"+").or_else(|| arg.strip_prefix(b"-"));
+    std::str::from_utf8(digits.unwrap_or(arg))
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 /// A *SCAN reply: cursor "0" (done) and the elements.
@@ -550,22 +632,31 @@ mod tests {
                 .map(|s| Bytes::copy_from_slice(s.as_bytes()))
                 .collect()
         };
-        assert_eq!(scan_pattern(&b(&[])).unwrap(), None);
-        assert_eq!(scan_pattern(&b(&["MATCH", "*"])).unwrap(), None);
+        let pattern =
+            |a: &[&str]| super::scan_options(&b(a), false).map(|o| o.pattern.map(<[u8]>::to_vec));
+        assert_eq!(pattern(&[]), Ok(None));
+        assert_eq!(pattern(&["MATCH", "*"]), Ok(None));
+        let given = b(&["count", "5", "match", "a*"]);
+        let o = super::scan_options(&given, false).unwrap();
         assert_eq!(
-            scan_pattern(&b(&["count", "5", "match", "a*"])).unwrap(),
-            Some(&b"a*"[..])
+            (o.pattern, o.count, o.novalues),
+            (Some(&b"a*"[..]), 5, false)
         );
-        assert_eq!(scan_pattern(&b(&["count", "0"])), Err(CommandError::Syntax));
-        assert_eq!(
-            scan_pattern(&b(&["count", "x"])),
-            Err(CommandError::NotInteger)
+        assert_eq!(super::scan_options(&b(&[]), false).unwrap().count, 10);
+        assert_eq!(pattern(&["count", "0"]), Err(CommandError::Syntax));
+        assert_eq!(pattern(&["count", "x"]), Err(CommandError::NotInteger));
+        assert_eq!(pattern(&["match"]), Err(CommandError::Syntax));
+        assert_eq!(pattern(&["type", "hash"]), Err(CommandError::Syntax));
+        // NOVALUES is HSCAN's alone.
+        assert_eq!(pattern(&["novalues"]), Err(CommandError::Syntax));
+        assert!(
+            super::scan_options(&b(&["novalues", "count", "2"]), true)
+                .unwrap()
+                .novalues
         );
-        assert_eq!(scan_pattern(&b(&["match"])), Err(CommandError::Syntax));
-        assert_eq!(
-            scan_pattern(&b(&["type", "hash"])),
-            Err(CommandError::Syntax)
-        );
+        assert_eq!(cursor_value(b"123"), 123);
+        assert_eq!(cursor_value(b"+7"), 7);
+        assert_eq!(cursor_value(b""), 0);
     }
 
     #[test]

@@ -17,12 +17,11 @@ use std::collections::HashSet;
 
 use bytes::Bytes;
 
-use super::hashes::{check_cursor, random_count, sample, scan_pattern, scan_reply};
+use super::hashes::{check_cursor, random_count, sample, scan_options, scan_page, scan_reply};
 use crate::commands::table::{Coord, Kind};
 use crate::commands::{arg_i64, CommandError, Tx};
 use crate::config::notify;
 use crate::error::text;
-use crate::glob;
 use crate::protocol::Reply;
 use crate::storage::encoding::{CollectionMeta, Space, ValueType};
 use crate::storage::Span;
@@ -227,22 +226,18 @@ pub fn srandmember(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     })
 }
 
-/// SSCAN key cursor [MATCH pattern] [COUNT count]: every matching member, cursor 0.
+/// SSCAN key cursor [MATCH pattern] [COUNT count]: a small set whole (cursor 0), a
+/// larger one a page at a time (`hashes::scan_page`).
 pub fn sscan(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     check_cursor(&args[2])?;
     let key = &args[1];
     let Some((meta, _)) = tx.meta(key, SET)? else {
         return Ok(scan_reply(Vec::new()));
     };
-    let pattern = scan_pattern(&args[3..])?;
-    let mut out = Vec::new();
-    tx.records(Space::Member, key, meta.version, Span::ALL, |m, _| {
-        if pattern.is_none_or(|p| glob::matches(p, m, false)) {
-            out.push(Reply::bulk(m));
-        }
-        true
-    })?;
-    Ok(scan_reply(out))
+    let opts = scan_options(&args[3..], false)?;
+    scan_page(tx, key, &meta, &args[2], &opts, |m, _, out| {
+        out.push(Reply::bulk(m))
+    })
 }
 
 /// SMOVE source destination member, when both keys live on this shard.

@@ -29,6 +29,7 @@ use std::cmp::Ordering;
 
 use bytes::Bytes;
 
+use super::hashes::{scan_options, scan_page, SCAN_WHOLE};
 use crate::commands::table::{Coord, Kind};
 use crate::commands::{arg_i64, is, CommandError, Tx};
 use crate::config::notify;
@@ -376,7 +377,8 @@ pub fn zremrangebylex(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     })
 }
 
-/// ZSCAN key cursor [MATCH pattern] [COUNT count] (the whole set in one reply)
+/// ZSCAN key cursor [MATCH pattern] [COUNT count]: a small set whole (cursor 0), a
+/// larger one a page at a time (`hashes::scan_page`).
 pub fn zscan(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     need(args, 3)?;
     if !valid_cursor(&args[2]) {
@@ -386,24 +388,23 @@ pub fn zscan(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     let Some((meta, _)) = load(tx, key)? else {
         return Ok(scan_reply(Vec::new()));
     };
-    let mut pattern: Option<&[u8]> = None;
-    let mut i = 3;
-    while let Some(opt) = args.get(i) {
-        let value = args.get(i + 1);
-        match value {
-            Some(v) if is(opt, "count") => {
-                if arg_i64(v)? < 1 {
-                    return Err(CommandError::Syntax);
-                }
-            }
-            Some(v) if is(opt, "match") => pattern = Some(&v[..]).filter(|p| *p != b"*"),
-            _ => return Err(CommandError::Syntax),
-        }
-        i += 2;
+    let opts = scan_options(&args[3..], false)?;
+    if meta.size > SCAN_WHOLE {
+        // A page at a time, in member order (a score change does not move a member).
+        return scan_page(tx, key, &meta, &args[2], &opts, |m, v, out| {
+            out.push(Reply::bulk(m));
+            out.push(Reply::Bulk(Bytes::from(listpack_score(score_from_bytes(
+                v,
+            )))));
+        });
     }
+    // Small: whole and in score order, as Redis's listpack answers.
     let mut out = Vec::new();
     walk(tx, key, meta.version, Span::ALL, |score, member| {
-        if pattern.is_none_or(|p| crate::glob::matches(p, member, false)) {
+        if opts
+            .pattern
+            .is_none_or(|p| crate::glob::matches(p, member, false))
+        {
             out.push(Reply::bulk(member));
             out.push(Reply::Bulk(Bytes::from(listpack_score(score))));
         }
