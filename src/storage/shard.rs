@@ -504,6 +504,9 @@ impl Shard {
             result
         };
         self.retire_batch();
+        // Published here, before the coordinator hears that the hold committed (the
+        // hold's end reaches the shards later), so they precede its replies.
+        self.settle_notes(result.is_ok());
         result
     }
 

@@ -188,7 +188,9 @@ const DEFAULT_SECTIONS: &[&str] = &[
     "stats",
     "replication",
     "cpu",
+    "modules",
     "errorstats",
+    "cluster",
     "keyspace",
 ];
 const ALL_SECTIONS: &[&str] = &[
@@ -199,9 +201,11 @@ const ALL_SECTIONS: &[&str] = &[
     "stats",
     "replication",
     "cpu",
+    "modules",
     "commandstats",
     "errorstats",
     "latencystats",
+    "cluster",
     "keyspace",
     "threads",
     "network",
@@ -356,6 +360,13 @@ fn section(
             w("#", &"CPU");
             w("used_cpu_sys", &format!("{:.6}", snap.cpu_sys_secs));
             w("used_cpu_user", &format!("{:.6}", snap.cpu_user_secs));
+        }
+        // No modules; the section is there (empty) as in Redis.
+        "modules" => w("#", &"Modules"),
+        // Client libraries read `cluster_enabled` to choose their cluster mode.
+        "cluster" => {
+            w("#", &"Cluster");
+            w("cluster_enabled", &0);
         }
         "keyspace" => {
             w("#", &"Keyspace");
