@@ -50,6 +50,8 @@ pub enum Merge {
 pub enum Coord {
     /// RENAME / RENAMENX across shards.
     Rename,
+    /// COPY across shards.
+    Copy,
     /// MSETNX across shards.
     MsetNx,
     /// INFO (needs the key counts of every shard).

@@ -130,6 +130,7 @@ async fn block_now(on: &mut On<'_>, args: &[Bytes]) -> Result<Reply> {
 pub(super) async fn step(on: &mut On<'_>, coord: Coord, args: &[Bytes]) -> Result<Reply> {
     match coord {
         Coord::Rename => rename(on, args).await,
+        Coord::Copy => copy(on, args).await,
         Coord::MsetNx => msetnx(on, args).await,
         Coord::Move => lmove(on, args).await,
         Coord::SMove => smove(on, args).await,
@@ -215,6 +216,36 @@ async fn rename(on: &mut On<'_>, args: &[Bytes]) -> Result<Reply> {
     })
     .await?;
     Ok(if nx { Reply::Int(1) } else { Reply::Ok })
+}
+
+/// COPY across shards: the source's image, written under the destination's name on
+/// its shard (in database `DB` if given), in one commit.
+async fn copy(on: &mut On<'_>, args: &[Bytes]) -> Result<Reply> {
+    // The options are read on the source's shard, which knows the database count.
+    let given = args.to_vec();
+    let ((dst_db, replace), image) = on
+        .key(&args[1], move |tx, k| {
+            let options = keys::copy_options(&given, tx.db, tx.live().databases)?;
+            Ok((options, tx.export(k)?))
+        })
+        .await?;
+    let Some(image) = image else {
+        return Ok(Reply::Int(0));
+    };
+    let shard = on.shard(&args[2]);
+    let dst = args[2].clone();
+    let copied = on
+        .held
+        .call(shard, dst_db, move |tx| {
+            if !replace && tx.get(&dst)?.is_some() {
+                return Ok(false);
+            }
+            tx.import(&dst, &image)?;
+            tx.notify(notify::GENERIC, "copy_to", &dst);
+            Ok(true)
+        })
+        .await?;
+    Ok(Reply::Int(copied as i64))
 }
 
 /// MSETNX across shards: no key exists on any shard, then every pair is written.

@@ -761,8 +761,18 @@ fn tail(h: &hdrhistogram::Histogram<u64>) -> (u64, u64, u64) {
 }
 
 /// The server commands and where each runs, for the command table ([`crate::commands::table`]).
+/// ROLE: a master without replicas.
+pub fn role(_s: &mut Session, _args: &[Bytes]) -> Result<Reply> {
+    Ok(Reply::Array(vec![
+        Reply::bulk_static("master"),
+        Reply::Int(0),
+        Reply::Array(Vec::new()),
+    ]))
+}
+
 pub(crate) const COMMANDS: &[(&str, Kind)] = &[
     ("command", Kind::Local(command)),
+    ("role", Kind::Local(role)),
     ("config", Kind::Local(config)),
     ("time", Kind::Local(time)),
     ("lastsave", Kind::Local(lastsave)),

@@ -351,6 +351,50 @@ pub fn rename(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     Ok(if nx { Reply::Int(1) } else { Reply::Ok })
 }
 
+/// COPY's options: the target database and whether REPLACE was given.
+pub fn copy_options(args: &[Bytes], db: u8, databases: u8) -> Result<(u8, bool)> {
+    let (mut dst_db, mut replace) = (db, false);
+    let mut i = 3;
+    while i < args.len() {
+        if is(&args[i], "replace") {
+            replace = true;
+        } else if is(&args[i], "db") && i + 1 < args.len() {
+            i += 1;
+            let n = arg_i64(&args[i])?;
+            if n < 0 || n >= databases as i64 || n > i32::MAX as i64 {
+                return Err(CommandError::other(text::DB_OUT_OF_RANGE));
+            }
+            dst_db = n as u8;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+        i += 1;
+    }
+    if dst_db == db && args[1] == args[2] {
+        return Err(CommandError::other(text::SAME_OBJECT));
+    }
+    Ok((dst_db, replace))
+}
+
+/// COPY source destination [DB db] [REPLACE] when both keys live on this shard: the
+/// value and its expiry, under the new name (`copy_to`).
+pub fn copy(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    let (dst_db, replace) = copy_options(args, tx.db, tx.live().databases)?;
+    let Some(image) = tx.export(&args[1])? else {
+        return Ok(Reply::Int(0));
+    };
+    if !replace && tx.get_in(dst_db, &args[2])?.is_some() {
+        return Ok(Reply::Int(0));
+    }
+    let src_db = tx.db;
+    tx.db = dst_db;
+    let imported = tx.import(&args[2], &image);
+    tx.db = src_db;
+    imported?;
+    tx.notify_in(dst_db, notify::GENERIC, "copy_to", &args[2]);
+    Ok(Reply::Int(1))
+}
+
 /// MOVE key db: the key's whole value, with its expiry, into another database (the
 /// same shard: a key's shard does not depend on its database).
 pub fn move_(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
@@ -400,6 +444,7 @@ pub(crate) const COMMANDS: &[(&str, Kind)] = &[
     ("rename", Kind::Coordinated(Coord::Rename, Some(rename))),
     ("renamenx", Kind::Coordinated(Coord::Rename, Some(rename))),
     ("move", Kind::Single(move_)),
+    ("copy", Kind::Coordinated(Coord::Copy, Some(copy))),
     ("dbsize", Kind::All(dbsize, Merge::Sum)),
     ("flushdb", Kind::All(flushdb, Merge::AllOk)),
     ("flushall", Kind::All(flushall, Merge::AllOk)),
