@@ -36,7 +36,7 @@ eval evalsha eval_ro evalsha_ro script function fcall fcall_ro
 blpop brpop brpoplpush blmove blmpop bzpopmin bzpopmax bzmpop
 subscribe unsubscribe psubscribe punsubscribe publish ssubscribe sunsubscribe
 spublish pubsub monitor
-copy role
+copy role object
 """.split()
 
 

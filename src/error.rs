@@ -121,6 +121,9 @@ pub mod text {
     pub const UNBLOCKED: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
     pub const UNBLOCK_REASON: &str = "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR";
     pub const NO_SUCH_CLIENT: &str = "ERR No such client";
+    pub const OBJECT_FREQ_NO_LFU: &str = "ERR An LFU maxmemory policy is not selected, \
+         access frequency not tracked. Please note that when switching between policies at \
+         runtime LRU and LFU data will take some time to adjust.";
     pub const TRACKING_PREFIX_NEEDS_BCAST: &str =
         "ERR PREFIX option requires BCAST mode to be enabled";
     pub const TRACKING_BCAST_SWITCH: &str = "ERR You can't switch BCAST mode on/off before \

@@ -183,6 +183,18 @@ impl Command {
             || (argc - spec.first_key as usize).is_multiple_of(spec.step as usize)
     }
 
+    /// The argument whose hash picks a one-key command's shard: its key, which is
+    /// `args[2]` for a container command whose subcommand names it (OBJECT ENCODING
+    /// key), else `args[1]`.
+    pub fn route_key<'a>(&self, args: &'a [Bytes]) -> &'a [u8] {
+        let at = if self.spec.first_key == 0 && !self.spec.subcommands.is_empty() {
+            2
+        } else {
+            1
+        };
+        args.get(at).or(args.get(1)).map_or(&[], |a| a)
+    }
+
     /// The keys of a command, including those that a key count argument announces
     /// (LMPOP, SINTERCARD, ZUNIONSTORE, EVAL ...), which Redis's first/last/step omit.
     pub fn keys<'a>(&self, args: &'a [Bytes]) -> Vec<&'a Bytes> {

@@ -543,7 +543,7 @@ impl Pipeline {
                 // A key picks its shard by its hash; a SCAN cursor is a hash position.
                 let position = match cmd.kind {
                     Kind::Scan(_) => keys::parse_cursor(&args[1]).unwrap_or(0),
-                    _ => key_hash(&args[1]),
+                    _ => key_hash(cmd.route_key(&args)),
                 };
                 let shard = shard_of(position, self.shards());
                 let client = 0; // set by `queue`

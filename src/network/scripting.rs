@@ -397,7 +397,7 @@ impl Caller for HeldCaller<'_> {
             }
             (Kind::Single(e) | Kind::Scan(e), _) => {
                 // A key-less form cannot happen (arity is checked); run where it says.
-                let shard = shard_of(key_hash(args.get(1).map_or(&b""[..], |a| a)), self.shards);
+                let shard = shard_of(key_hash(cmd.route_key(&args)), self.shards);
                 one(self.held, shard, e, args)
             }
             (Kind::Local(_) | Kind::Barrier(_), _) => {

@@ -233,7 +233,7 @@ async fn resolve(session: &mut Session, cmd: &'static Command, args: Vec<Bytes>,
     match cmd.kind {
         Kind::Local(f) | Kind::Barrier(f) => Step::Local(f, args),
         Kind::Single(exec) => {
-            let shard = shard_of(key_hash(&args[1]), n);
+            let shard = shard_of(key_hash(cmd.route_key(&args)), n);
             on_shard(exec, shard, args)
         }
         Kind::Scan(exec) => {

@@ -346,7 +346,8 @@ pub fn hscan(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
         return Ok(scan_reply(Vec::new()));
     };
     let opts = scan_options(&args[3..], true)?;
-    scan_page(tx, key, &meta, &args[2], &opts, |f, v, out| {
+    let small = small_up_to(tx, "hash-max-listpack-entries", 128);
+    scan_page(tx, key, &meta, &args[2], &opts, small, |f, v, out| {
         out.push(Reply::bulk(f));
         if !opts.novalues {
             out.push(Reply::bulk(v));
@@ -420,9 +421,14 @@ pub(super) fn scan_options(opts: &[Bytes], novalues_ok: bool) -> Result<ScanOpti
     Ok(out)
 }
 
-/// Collections up to this size come back whole, with cursor 0, as Redis's small
-/// encodings (listpack, intset) answer any scan; larger ones come a page at a time.
-pub(super) const SCAN_WHOLE: u64 = 128;
+/// Up to how many members a collection of this type has Redis's small encoding
+/// (listpack, intset), by its `*-max-*-entries` parameter: such a collection comes
+/// back whole from a scan, with cursor 0, and OBJECT ENCODING names the small form.
+/// (Redis also looks at the members' lengths and, for sets, at whether they are
+/// integers; a scan here needs only the size.)
+pub(super) fn small_up_to(tx: &Tx<'_>, param: &str, default: u64) -> u64 {
+    tx.live().param_u64(param).unwrap_or(default)
+}
 
 /// One page of HSCAN / SSCAN / ZSCAN over the member records of the collection at
 /// `key`: from where `cursor` stopped (the start for 0 or an unknown cursor, see
@@ -436,9 +442,10 @@ pub(super) fn scan_page(
     meta: &CollectionMeta,
     cursor: &[u8],
     opts: &ScanOptions<'_>,
+    small: u64,
     mut emit: impl FnMut(&[u8], &[u8], &mut Vec<Reply>),
 ) -> Result<Reply> {
-    let whole = meta.size <= SCAN_WHOLE;
+    let whole = meta.size <= small;
     let cursor = cursor_value(cursor);
     let from = if whole || cursor == 0 {
         None

@@ -5,11 +5,13 @@
 use bytes::Bytes;
 
 use crate::commands::table::{Coord, Kind, Merge};
-use crate::commands::{arg_i64, is, CommandError, Tx};
+use crate::commands::{arg_i64, is, lookup, CommandError, Tx};
 use crate::config::notify;
 use crate::error::text;
 use crate::glob;
 use crate::protocol::Reply;
+use crate::storage::encoding::{Space, Value, ValueType};
+use crate::storage::Span;
 
 type Result<T> = std::result::Result<T, CommandError>;
 
@@ -351,6 +353,129 @@ pub fn rename(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     Ok(if nx { Reply::Int(1) } else { Reply::Ok })
 }
 
+/// OBJECT ENCODING | REFCOUNT | FREQ | HELP: what Redis would say of the value.
+pub fn object(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
+    let spec = lookup(b"object").map(|c| c.spec);
+    let Some(sub) = spec.and_then(|s| s.subcommand(&args[1])) else {
+        let name = String::from_utf8_lossy(&args[1]);
+        return Err(CommandError::unknown_subcommand(&name, "OBJECT"));
+    };
+    if !sub.arity_ok(args.len()) {
+        return Err(CommandError::arity(sub.name));
+    }
+    if sub.name == "object|help" {
+        return Ok(Reply::Array(
+            OBJECT_HELP
+                .iter()
+                .map(|l| Reply::Status((*l).into()))
+                .collect(),
+        ));
+    }
+    let Some(value) = tx.get(&args[2])? else {
+        return Ok(Reply::Nil);
+    };
+    match sub.name {
+        "object|encoding" => Ok(Reply::bulk(encoding_of(tx, &args[2], &value)?.as_bytes())),
+        // Redis shares the objects of the integers 0..9999 (refcount "forever").
+        "object|refcount" => Ok(Reply::Int(match canonical_int(&value) {
+            Some(n) if value.kind == ValueType::String && (0..10_000).contains(&n) => {
+                i32::MAX as i64
+            }
+            _ => 1,
+        })),
+        "object|freq" => Err(CommandError::other(text::OBJECT_FREQ_NO_LFU)),
+        other => Err(CommandError::unsupported(
+            &other.replace('|', " ").to_uppercase(),
+        )),
+    }
+}
+
+const OBJECT_HELP: &[&str] = &[
+    "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "ENCODING <key>",
+    "    Return the kind of internal representation used in order to store the value",
+    "    associated with a <key>.",
+    "FREQ <key>",
+    "    Return the access frequency index of the <key>. The returned integer is",
+    "    proportional to the logarithm of the recent access frequency of the key.",
+    "IDLETIME <key>",
+    "    Return the idle time of the <key>, that is the approximated number of",
+    "    seconds elapsed since the last access to the key.",
+    "REFCOUNT <key>",
+    "    Return the number of references of the value associated with the specified",
+    "    <key>.",
+    "HELP",
+    "    Prints this help.",
+];
+
+/// A string Redis would store as an integer: at most 20 bytes, in the canonical form
+/// of an i64 (no sign but `-`, no leading zeros).
+fn canonical_int(v: &Value) -> Option<i64> {
+    let s = std::str::from_utf8(&v.payload).ok()?;
+    let n: i64 = s.parse().ok()?;
+    (s.len() <= 20 && n.to_string() == s).then_some(n)
+}
+
+/// The encoding Redis would report for `value` as it is now, by its thresholds (the
+/// `*-max-*` parameters). Redis never converts back to a small encoding once a value
+/// outgrew it; this answers by the present contents.
+fn encoding_of(tx: &mut Tx<'_>, key: &[u8], value: &Value) -> Result<&'static str> {
+    let param =
+        |tx: &Tx<'_>, name: &str, default: u64| tx.live().param_u64(name).unwrap_or(default);
+    Ok(match value.kind {
+        ValueType::String if canonical_int(value).is_some() => "int",
+        ValueType::String if value.payload.len() <= 44 => "embstr",
+        ValueType::String => "raw",
+        ValueType::List => "quicklist",
+        kind => {
+            let (entries, length, small, large) = match kind {
+                ValueType::Hash => (
+                    param(tx, "hash-max-listpack-entries", 128),
+                    param(tx, "hash-max-listpack-value", 64),
+                    "listpack",
+                    "hashtable",
+                ),
+                ValueType::Set => (
+                    param(tx, "set-max-intset-entries", 512),
+                    0,
+                    "intset",
+                    "hashtable",
+                ),
+                _ => (
+                    param(tx, "zset-max-listpack-entries", 128),
+                    param(tx, "zset-max-listpack-value", 64),
+                    "listpack",
+                    "skiplist",
+                ),
+            };
+            let Some((meta, _)) = tx.meta(key, kind)? else {
+                return Ok(large);
+            };
+            if meta.size > entries {
+                return Ok(large);
+            }
+            // Small enough: every member (and a hash's values) must fit too.
+            let mut fits = true;
+            tx.records(Space::Member, key, meta.version, Span::ALL, |m, v| {
+                fits = match kind {
+                    ValueType::Hash => m.len() as u64 <= length && v.len() as u64 <= length,
+                    ValueType::Set => std::str::from_utf8(m)
+                        .ok()
+                        .and_then(|s| s.parse::<i64>().ok().filter(|n| n.to_string() == s))
+                        .is_some(),
+                    _ => m.len() as u64 <= length,
+                };
+                fits
+            })?;
+            if fits {
+                small
+            } else {
+                large
+            }
+        }
+    })
+}
+
 /// COPY's options: the target database and whether REPLACE was given.
 pub fn copy_options(args: &[Bytes], db: u8, databases: u8) -> Result<(u8, bool)> {
     let (mut dst_db, mut replace) = (db, false);
@@ -445,6 +570,7 @@ pub(crate) const COMMANDS: &[(&str, Kind)] = &[
     ("renamenx", Kind::Coordinated(Coord::Rename, Some(rename))),
     ("move", Kind::Single(move_)),
     ("copy", Kind::Coordinated(Coord::Copy, Some(copy))),
+    ("object", Kind::Single(object)),
     ("dbsize", Kind::All(dbsize, Merge::Sum)),
     ("flushdb", Kind::All(flushdb, Merge::AllOk)),
     ("flushall", Kind::All(flushall, Merge::AllOk)),

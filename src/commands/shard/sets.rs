@@ -17,7 +17,9 @@ use std::collections::HashSet;
 
 use bytes::Bytes;
 
-use super::hashes::{check_cursor, random_count, sample, scan_options, scan_page, scan_reply};
+use super::hashes::{
+    check_cursor, random_count, sample, scan_options, scan_page, scan_reply, small_up_to,
+};
 use crate::commands::table::{Coord, Kind};
 use crate::commands::{arg_i64, CommandError, Tx};
 use crate::config::notify;
@@ -235,7 +237,8 @@ pub fn sscan(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
         return Ok(scan_reply(Vec::new()));
     };
     let opts = scan_options(&args[3..], false)?;
-    scan_page(tx, key, &meta, &args[2], &opts, |m, _, out| {
+    let small = small_up_to(tx, "set-max-intset-entries", 512);
+    scan_page(tx, key, &meta, &args[2], &opts, small, |m, _, out| {
         out.push(Reply::bulk(m))
     })
 }

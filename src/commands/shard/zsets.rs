@@ -29,7 +29,7 @@ use std::cmp::Ordering;
 
 use bytes::Bytes;
 
-use super::hashes::{scan_options, scan_page, SCAN_WHOLE};
+use super::hashes::{scan_options, scan_page, small_up_to};
 use crate::commands::table::{Coord, Kind};
 use crate::commands::{arg_i64, is, CommandError, Tx};
 use crate::config::notify;
@@ -389,9 +389,10 @@ pub fn zscan(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
         return Ok(scan_reply(Vec::new()));
     };
     let opts = scan_options(&args[3..], false)?;
-    if meta.size > SCAN_WHOLE {
+    let small = small_up_to(tx, "zset-max-listpack-entries", 128);
+    if meta.size > small {
         // A page at a time, in member order (a score change does not move a member).
-        return scan_page(tx, key, &meta, &args[2], &opts, |m, v, out| {
+        return scan_page(tx, key, &meta, &args[2], &opts, small, |m, v, out| {
             out.push(Reply::bulk(m));
             out.push(Reply::Bulk(Bytes::from(listpack_score(score_from_bytes(
                 v,
