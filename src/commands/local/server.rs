@@ -48,11 +48,7 @@ pub fn command(_s: &mut Session, args: &[Bytes]) -> Result<Reply> {
     let sub = subcommand("command", args)?;
     Ok(match sub.name {
         "command|count" => Reply::Int(table::all().count() as i64),
-        "command|list" => Reply::Array(
-            table::all()
-                .map(|c| Reply::bulk(c.spec.name.as_bytes()))
-                .collect(),
-        ),
+        "command|list" => command_list(args)?,
         "command|info" => {
             if args.len() == 2 {
                 return Ok(Reply::Array(
@@ -768,6 +764,40 @@ pub fn role(_s: &mut Session, _args: &[Bytes]) -> Result<Reply> {
         Reply::Int(0),
         Reply::Array(Vec::new()),
     ]))
+}
+
+/// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]: every
+/// command's name and its subcommands' (`client|kill`), as Redis lists them.
+fn command_list(args: &[Bytes]) -> Result<Reply> {
+    let names = table::all().flat_map(|c| std::iter::once(c.spec).chain(c.spec.subcommands));
+    let keep: Box<dyn Fn(&crate::spec::RedisSpec) -> bool> = match args.len() {
+        2 => Box::new(|_| true),
+        5 if is(&args[2], "filterby") => {
+            let value = args[4].clone();
+            if is(&args[3], "module") {
+                // No modules.
+                Box::new(|_| false)
+            } else if is(&args[3], "aclcat") {
+                Box::new(move |spec| {
+                    spec.acl.iter().any(|a| {
+                        a.strip_prefix('@')
+                            .is_some_and(|cat| cat.as_bytes().eq_ignore_ascii_case(&value))
+                    })
+                })
+            } else if is(&args[3], "pattern") {
+                Box::new(move |spec| crate::glob::matches(&value, spec.name.as_bytes(), true))
+            } else {
+                return Err(CommandError::Syntax);
+            }
+        }
+        _ => return Err(CommandError::Syntax),
+    };
+    Ok(Reply::Array(
+        names
+            .filter(|spec| keep(spec))
+            .map(|spec| Reply::bulk(spec.name.as_bytes()))
+            .collect(),
+    ))
 }
 
 pub(crate) const COMMANDS: &[(&str, Kind)] = &[
