@@ -166,3 +166,35 @@ fn with_appendfsync_always_the_sync_stage_publishes_events_and_invalidations() {
     );
     assert_eq!(read(&mut reader), push("invalidate", &["durable"]));
 }
+
+#[test]
+fn the_tracking_table_is_bounded_by_tracking_table_max_keys() {
+    let server = Server::start("dual", &[]);
+    let mut reader = server.raw();
+    let mut admin = server.raw();
+    assert_eq!(
+        admin.call(&["CONFIG", "SET", "tracking-table-max-keys", "2"]),
+        "+OK\r\n"
+    );
+    reader.call(&["HELLO", "3"]);
+    reader.call(&["CLIENT", "TRACKING", "ON"]);
+    reader.call(&["GET", "t1"]);
+    reader.call(&["GET", "t2"]);
+    // A third key does not fit: one of the three is dropped, and its reader told.
+    reader.send_cmd(&[b"GET", b"t3"]);
+    let got = [read(&mut reader), read(&mut reader)];
+    assert!(got.contains(&"_\r\n".to_string()), "{got:?}");
+    let evicted = ["t1", "t2", "t3"]
+        .into_iter()
+        .find(|k| got.contains(&push("invalidate", &[k])))
+        .unwrap_or_else(|| panic!("no invalidation: {got:?}"));
+    // The evicted key is no longer tracked: writing it sends nothing, writing a kept
+    // one does.
+    admin.call(&["SET", evicted, "x"]);
+    let kept = ["t1", "t2", "t3"]
+        .into_iter()
+        .find(|k| *k != evicted)
+        .unwrap();
+    admin.call(&["SET", kept, "x"]);
+    assert_eq!(read(&mut reader), push("invalidate", &[kept]));
+}

@@ -11,8 +11,9 @@
 //!
 //! A message goes to the client itself as a RESP3 push, or to its REDIRECT client: as
 //! a push if that one speaks RESP3, as a `message` on `__redis__:invalidate` if it is
-//! a RESP2 subscriber. Like Redis, the table forgets nothing on its own (a key read
-//! once and never written stays), but it is emptied when the last tracker stops.
+//! a RESP2 subscriber. The table holds at most `tracking-table-max-keys` keys (Redis's
+//! default: a million): past it, keys are dropped and their readers sent an
+//! invalidation, as Redis does; it is emptied when the last tracker stops.
 //!
 //! Keys are tracked by name, whatever the database, as in Redis.
 
@@ -112,8 +113,17 @@ impl Tracking {
         self.lock().trackers.get(&id).is_some_and(|t| t.broken)
     }
 
-    /// Records that client `id` read `keys` (default mode).
-    pub fn remember<'a>(&self, id: u64, keys: impl Iterator<Item = &'a Bytes>) {
+    /// Records that client `id` read `keys` (default mode). Past `max` keys in the
+    /// table (`tracking-table-max-keys`; 0: no limit) some keys are dropped from it,
+    /// their clients told to forget them, as Redis does, so the table stays bounded.
+    pub fn remember<'a>(
+        &self,
+        id: u64,
+        keys: impl Iterator<Item = &'a Bytes>,
+        max: usize,
+        clients: &Clients<'_>,
+        limits: Limits,
+    ) {
         let mut t = self.lock();
         for k in keys {
             match t.keys.get_mut(k.as_ref()) {
@@ -123,6 +133,20 @@ impl Tracking {
                 None => {
                     t.keys.insert(k.clone(), AHashSet::from_iter([id]));
                 }
+            }
+        }
+        if max == 0 || t.keys.len() <= max {
+            return;
+        }
+        let excess = t.keys.len() - max;
+        let evicted: Vec<Bytes> = t.keys.keys().take(excess).cloned().collect();
+        for key in evicted {
+            let Some(ids) = t.keys.remove(&key) else {
+                continue;
+            };
+            for id in ids {
+                let keys = Reply::Array(vec![Reply::Bulk(key.clone())]);
+                send(&mut t, id, keys, clients, limits);
             }
         }
     }

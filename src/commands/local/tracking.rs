@@ -196,7 +196,12 @@ pub fn remember_reads(s: &Session, readonly: bool, keys: impl FnOnce() -> Vec<By
     if wanted {
         let keys = keys();
         if !keys.is_empty() {
-            s.ctx.tracking.remember(s.info.id, keys.iter());
+            let ctx = &s.ctx;
+            let max = ctx.live.param_u64("tracking-table-max-keys").unwrap_or(0);
+            let clients = |id| ctx.client(id);
+            let limits = ctx.pubsub_limits();
+            ctx.tracking
+                .remember(s.info.id, keys.iter(), max as usize, &clients, limits);
         }
     }
 }
