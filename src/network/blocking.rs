@@ -81,7 +81,9 @@ pub(super) async fn run(
         .then(|| tokio::time::Instant::now() + Duration::from_millis(parsed.timeout_ms));
     let info = session.info.clone();
     info.doorbell.take_unblock();
-    let _counted = Counted::new(session);
+    // Counted once registered with every key's shard: a client that sees the count
+    // knows a write to any of the keys will find the waiter.
+    let mut counted = None;
     let args = blocking::shared(&args);
     let ended = loop {
         let (waiter, rx) = Waiter::new(session.db, parsed.serve, args.clone());
@@ -95,6 +97,9 @@ pub(super) async fn run(
             Attempt::Reply(r) => break Ended::Reply(r),
             Attempt::Retry => continue,
             Attempt::Blocked | Attempt::Taken => {}
+        }
+        if counted.is_none() {
+            counted = Some(Counted::new(session));
         }
         match wait(rx, &waiter, deadline, &info.doorbell, stream, rbuf).await {
             Waited::Woken(Woken::Reply(r)) => break Ended::Reply(r),
