@@ -134,7 +134,18 @@ fn resp3_invalidations_cross_threads_and_redirect() {
         assert_eq!(read(redirected), push("invalidate", &[&keys[2]]), "{rt}");
         // The redirect target leaves: the tracking client hears it is broken.
         redirected.call(&["QUIT"]);
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        // Until the server has forgotten it (no fixed sleep: a loaded machine is slow).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while writer
+            .call(&["CLIENT", "LIST", "ID", id])
+            .contains(&format!("id={id} "))
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{rt}: client {id} stays"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         writer.call(&["SET", &keys[3], "x"]);
         assert_eq!(
             read(reader),

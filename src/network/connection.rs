@@ -192,8 +192,7 @@ impl Connection {
 
             self.pipe.execute(&ctx, &mut self.chan).await;
             if std::mem::take(&mut self.pipe.flushed) {
-                ctx.tracking
-                    .flushed(&|id| ctx.client(id), ctx.pubsub_limits());
+                ctx.tracking_flushed();
             }
             let answered = self
                 .pipe
@@ -980,7 +979,7 @@ fn feed_monitors(session: &Session, args: &[Bytes], refused: bool) {
     if refused || !cmd.flags.monitored || hidden {
         return;
     }
-    let limits = crate::commands::pubsub::pubsub_limits(session);
+    let limits = session.ctx.pubsub_limits();
     let from = session.info.addr.to_string();
     session.ctx.monitors.feed(session.db, &from, args, limits);
 }

@@ -93,10 +93,7 @@ fn parse(session: &Session, cmd: &Command, args: &[Bytes]) -> Result<Call> {
         shards: Vec::new(),
         scripts: scripts.clone(),
         busy_ms: session.ctx.live.busy_reply_ms(),
-        pubsub: (
-            session.ctx.pubsub.clone(),
-            crate::commands::pubsub::pubsub_limits(session),
-        ),
+        pubsub: (session.ctx.pubsub.clone(), session.ctx.pubsub_limits()),
     })
 }
 

@@ -137,9 +137,7 @@ pub(super) async fn exec(session: &mut Session) -> Reply {
     match run(session, multi.queued, watch.as_ref()).await {
         Ok(Some(replies)) => {
             if flushes {
-                let ctx = &session.ctx;
-                ctx.tracking
-                    .flushed(&|id| ctx.client(id), ctx.pubsub_limits());
+                session.ctx.tracking_flushed();
             }
             // INFO commandstats counts each command of the transaction (with an
             // equal share of its time), as Redis does when EXEC calls them.

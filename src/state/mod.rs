@@ -131,6 +131,12 @@ impl ServerCtx {
         }
     }
 
+    /// FLUSHALL / FLUSHDB ran: every tracking client drops its whole cache.
+    pub fn tracking_flushed(&self) {
+        self.tracking
+            .flushed(&|id| self.client(id), self.pubsub_limits());
+    }
+
     /// The connected client `id`, if any.
     pub fn client(&self, id: u64) -> Option<Arc<ClientInfo>> {
         self.clients

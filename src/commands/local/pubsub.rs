@@ -14,7 +14,7 @@ use crate::commands::table::Kind;
 use crate::commands::{is, lookup};
 use crate::error::CommandError;
 use crate::protocol::Reply;
-use crate::state::pubsub::{self, Limits};
+use crate::state::pubsub;
 use crate::state::Session;
 
 type Result<T> = std::result::Result<T, CommandError>;
@@ -38,11 +38,6 @@ fn count(s: &Session, kind: pubsub::Kind) -> i64 {
 
 fn confirm(what: &'static str, name: Reply, n: i64) -> Reply {
     Reply::Push(vec![Reply::bulk_static(what), name, Reply::Int(n)])
-}
-
-/// The limits a subscriber's mailbox is held to.
-pub fn pubsub_limits(s: &Session) -> Limits {
-    s.ctx.pubsub_limits()
 }
 
 /// SUBSCRIBE / PSUBSCRIBE / SSUBSCRIBE name [name ...]
@@ -113,7 +108,7 @@ pub fn leave_all(s: &mut Session) {
 /// PUBLISH channel message / SPUBLISH shardchannel message: how many received it.
 pub fn publish(s: &mut Session, args: &[Bytes]) -> Result<Reply> {
     let kind = kind_of(&args[0]);
-    let limits = pubsub_limits(s);
+    let limits = s.ctx.pubsub_limits();
     Ok(Reply::Int(
         s.ctx.pubsub.publish(kind, &args[1], &args[2], limits),
     ))

@@ -252,10 +252,7 @@ pub fn pop_elements(
     count: u64,
     left: bool,
 ) -> Result<Option<Vec<Bytes>>> {
-    let Some((mut meta, expire_at)) = load(tx, key)? else {
-        return Ok(None);
-    };
-    pop_n(tx, key, &mut meta, expire_at, count, left).map(Some)
+    pop_from(tx, key, count, left, false)
 }
 
 /// [`pop_elements`] with its keyspace events (when it took anything): for LMPOP, and
@@ -266,11 +263,21 @@ pub fn pop_and_notify(
     count: u64,
     left: bool,
 ) -> Result<Option<Vec<Bytes>>> {
+    pop_from(tx, key, count, left, true)
+}
+
+fn pop_from(
+    tx: &mut Tx<'_>,
+    key: &[u8],
+    count: u64,
+    left: bool,
+    notify: bool,
+) -> Result<Option<Vec<Bytes>>> {
     let Some((mut meta, expire_at)) = load(tx, key)? else {
         return Ok(None);
     };
     let items = pop_n(tx, key, &mut meta, expire_at, count, left)?;
-    if !items.is_empty() {
+    if notify && !items.is_empty() {
         notify_pop(tx, key, left, meta.size == 0);
     }
     Ok(Some(items))
