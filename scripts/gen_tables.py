@@ -37,6 +37,11 @@ blpop brpop brpoplpush blmove blmpop bzpopmin bzpopmax bzmpop
 subscribe unsubscribe psubscribe punsubscribe publish ssubscribe sunsubscribe
 spublish pubsub monitor
 copy role object
+setbit getbit bitcount bitpos bitop bitfield bitfield_ro lcs
+pfadd pfcount pfmerge pfdebug pfselftest
+geoadd geodist geohash geopos georadius georadius_ro georadiusbymember
+georadiusbymember_ro geosearch geosearchstore
+sort sort_ro swapdb dump restore memory lolwut
 """.split()
 
 

@@ -109,6 +109,19 @@ pub mod text {
     pub const BGSAVE_RUNNING: &str = "ERR Background save already in progress";
     pub const CLIENT_NAME: &str = "ERR Client names cannot contain spaces, newlines or special \
          characters.";
+    pub const BIT_OFFSET: &str = "ERR bit offset is not an integer or out of range";
+    pub const BIT_VALUE: &str = "ERR bit is not an integer or out of range";
+    pub const BITPOS_BIT: &str = "ERR The bit argument must be 1 or 0.";
+    pub const BITOP_NOT_ONE_KEY: &str = "ERR BITOP NOT must be called with a single source key.";
+    pub const BITFIELD_TYPE: &str = "ERR Invalid bitfield type. Use something like i16 u8. \
+                                     Note that u64 is not supported but i64 is.";
+    pub const BITFIELD_OVERFLOW: &str = "ERR Invalid OVERFLOW type specified";
+    pub const BITFIELD_RO_GET: &str = "ERR BITFIELD_RO only supports the GET subcommand";
+    pub const LCS_NOT_STRINGS: &str = "ERR The specified keys must contain string values";
+    pub const LCS_LEN_AND_IDX: &str =
+        "ERR If you want both the length and indexes, please just use IDX.";
+    pub const LCS_TOO_BIG: &str =
+        "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len";
     pub const CORRUPT_LIST: &str = "ERR corrupt list in storage";
     pub const CORRUPT_META: &str = "ERR corrupt collection metadata";
     pub const CORRUPT_VALUE: &str = "ERR corrupt value in storage";

@@ -50,6 +50,8 @@
 //! * [`clock`], [`error`], [`rng`], [`glob`]: pure helpers; every error reply's text.
 //! * [`protocol`]: RESP parsing and reply encoding (pure).
 //! * [`rdb`]: Redis's RDB string and payload encodings, for DUMP-style payloads (pure).
+//! * [`hll`], [`geo`]: HyperLogLog registers and geohash arithmetic, in Redis's exact
+//!   representation and rounding (pure).
 //! * [`spec`]: Redis's own metadata of each command (generated, pure).
 //! * [`config`]: the typed configuration and the live (CONFIG SET) part.
 //! * [`runtime`]: thread placement and runtime construction.
@@ -78,7 +80,9 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod geo;
 pub mod glob;
+pub mod hll;
 pub mod metrics;
 pub mod network;
 pub mod protocol;

@@ -19,7 +19,8 @@ use ahash::AHashMap;
 use bytes::Bytes;
 
 use super::{
-    blocking, connection, hashes, keys, lists, pubsub, server, sets, strings, zsets, ExecFn,
+    bitmaps, blocking, connection, hashes, keys, lists, pubsub, server, sets, strings, zsets,
+    ExecFn,
 };
 use crate::error::CommandError;
 use crate::protocol::Reply;
@@ -70,6 +71,11 @@ pub enum Coord {
     ZSetAlgebra,
     /// ZRANGESTORE.
     ZRangeStore,
+    /// BITOP across shards: the sources are read, the result stored on the
+    /// destination's shard.
+    BitOp,
+    /// LCS of two strings on different shards.
+    Lcs,
     /// BLPOP, BLMOVE, BZPOPMIN ...: the connection waits for data
     /// (`network::blocking`); inside MULTI they run at once.
     Block,
@@ -230,6 +236,7 @@ impl Command {
 /// Every family's commands: each family file lists its own, beside their handlers.
 const FAMILIES: &[&[(&str, Kind)]] = &[
     strings::COMMANDS,
+    bitmaps::COMMANDS,
     keys::COMMANDS,
     hashes::COMMANDS,
     lists::COMMANDS,

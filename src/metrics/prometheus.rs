@@ -493,6 +493,12 @@ impl Collector for Exposition {
                 Some(Bytes),
                 g.flushed_bytes,
             ),
+            (
+                "rocksdb_written",
+                "Bytes of write batches written",
+                Some(Bytes),
+                g.bytes_written,
+            ),
         ] {
             counters(e, name, help, unit, [(NONE, v)])?;
         }

@@ -187,6 +187,8 @@ pub struct EngineFigures {
     pub compactions: u64,
     /// Bytes written by flushes.
     pub flushed_bytes: u64,
+    /// Bytes of write batches written.
+    pub bytes_written: u64,
     /// Block cache bytes in use.
     pub block_cache_bytes: u64,
     /// Bytes of live SST files.

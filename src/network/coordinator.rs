@@ -13,7 +13,7 @@ use bytes::Bytes;
 use crate::commands::algebra::{self, Source};
 use crate::commands::shard::blocking;
 use crate::commands::table::{Coord, Kind};
-use crate::commands::{is, keys, lists, server, sets, zsets, Command, CommandError};
+use crate::commands::{bitmaps, is, keys, lists, server, sets, zsets, Command, CommandError};
 use crate::config::notify;
 use crate::error::text;
 use crate::protocol::Reply;
@@ -138,6 +138,8 @@ pub(super) async fn step(on: &mut On<'_>, coord: Coord, args: &[Bytes]) -> Resul
         Coord::SetAlgebra => set_algebra(on, args).await,
         Coord::ZSetAlgebra => zset_algebra(on, args).await,
         Coord::ZRangeStore => zrangestore(on, args).await,
+        Coord::BitOp => bitop(on, args).await,
+        Coord::Lcs => lcs(on, args).await,
         Coord::Block => block_now(on, args).await,
         Coord::Info
         | Coord::Shutdown
@@ -564,6 +566,36 @@ async fn zrangestore(on: &mut On<'_>, args: &[Bytes]) -> Result<Reply> {
         })
         .await?;
     Ok(Reply::Int(size))
+}
+
+/// BITOP across shards: every source read on its shard, the result stored on the
+/// destination's, in one commit.
+async fn bitop(on: &mut On<'_>, args: &[Bytes]) -> Result<Reply> {
+    let op = bitmaps::bitop_parse(args)?;
+    let mut sources = Vec::with_capacity(args.len() - 3);
+    for key in &args[3..] {
+        let value = on
+            .key(key, |tx, k| Ok(tx.get_string(k)?.map(|v| v.payload)))
+            .await?;
+        sources.push(value.unwrap_or_default());
+    }
+    let result = bitmaps::bitop(op, &sources);
+    on.key(&args[2], move |tx, k| bitmaps::bitop_store(tx, k, &result))
+        .await
+        .map(Reply::Int)
+}
+
+/// LCS of two keys on different shards.
+async fn lcs(on: &mut On<'_>, args: &[Bytes]) -> Result<Reply> {
+    let a = on
+        .key(&args[1], bitmaps::lcs_operand)
+        .await?;
+    let (b, limit) = on
+        .key(&args[2], |tx, k| {
+            Ok((bitmaps::lcs_operand(tx, k)?, tx.live().proto_max_bulk_len()))
+        })
+        .await?;
+    bitmaps::lcs(&a, &b, bitmaps::lcs_options(args)?, limit)
 }
 
 /// DEBUG COMPACT | RECORDS | STORAGE-STALL ms [shard] | STORAGE-ERROR n [shard] |

@@ -11,6 +11,9 @@
 //!               (u64 BE), value = element; zset: value = score (f64 bits)
 //! score key   [0x80|db][hash][key len: u32 BE][user key][version][score: 8 bytes][member]
 //!               zset only, value empty: the (score, member) order for range queries
+//! chunk key   [0x40|db][hash][key len][user key][version][chunk index: u64 BE]
+//!               a chunked string (type 6): its meta payload is [version][length];
+//!               chunk i holds bytes [i * 4096, (i + 1) * 4096), a missing chunk is zeros
 //! ```
 //!
 //! * A collection's members live in records of their own, so one field costs one
@@ -29,7 +32,10 @@
 //!   `SCAN`'s cursor is a position in hash order, and it survives concurrent writes.
 //! * All integers are big-endian, so byte order is numeric order.
 //! * Type `1` is a string, whose payload is the value itself. Later types keep their
-//!   metadata in the payload and their members in records of their own.
+//!   metadata in the payload and their members in records of their own. A string that
+//!   a partial write (SETBIT, SETRANGE, APPEND ...) makes longer than 16 KB becomes
+//!   type `6`, chunked, so that the next partial write rewrites one 4 KB chunk, not
+//!   the whole string ([`super::chunks`]).
 
 use bytes::Bytes;
 
@@ -87,6 +93,9 @@ pub enum ValueType {
     Set = 4,
     /// A sorted set.
     ZSet = 5,
+    /// A string stored in chunks (see [`super::chunks`]): a string to every command,
+    /// a collection of chunk records to the storage.
+    Chunked = 6,
 }
 
 impl ValueType {
@@ -98,6 +107,7 @@ impl ValueType {
             3 => Some(ValueType::List),
             4 => Some(ValueType::Set),
             5 => Some(ValueType::ZSet),
+            6 => Some(ValueType::Chunked),
             _ => None,
         }
     }
@@ -105,7 +115,7 @@ impl ValueType {
     /// The name `TYPE` replies with.
     pub fn name(self) -> &'static str {
         match self {
-            ValueType::String => "string",
+            ValueType::String | ValueType::Chunked => "string",
             ValueType::Hash => "hash",
             ValueType::List => "list",
             ValueType::Set => "set",

@@ -24,6 +24,7 @@
 mod blocked;
 pub mod cache;
 mod channel;
+pub mod chunks;
 mod cursors;
 pub mod encoding;
 pub mod engine;

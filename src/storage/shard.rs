@@ -808,8 +808,10 @@ impl Tx<'_> {
     }
 
     /// Reads a string, or fails with WRONGTYPE if the key holds another type.
+    /// A chunked string is read whole ([`super::chunks`]).
     pub fn get_string(&mut self, key: &[u8]) -> Result<Option<Value>, CommandError> {
         match self.get(key)? {
+            Some(v) if v.kind == ValueType::Chunked => self.inline(key, v).map(Some),
             Some(v) if v.kind != ValueType::String => Err(CommandError::WrongType),
             other => Ok(other),
         }

@@ -457,6 +457,7 @@ fn section(
             w("rocksdb_stall_stops", &e.stall_stops);
             w("rocksdb_compactions", &e.compactions);
             w("rocksdb_flushed_bytes", &e.flushed_bytes);
+            w("rocksdb_bytes_written", &e.bytes_written);
             w("rocksdb_block_cache_bytes", &e.block_cache_bytes);
             w("rocksdb_live_sst_bytes", &e.live_sst_bytes);
         }
@@ -593,6 +594,7 @@ pub fn snapshot(ctx: &ServerCtx, parts: Parts) -> Snapshot {
         stall_stops: v(&e.stall_stops),
         compactions: v(&e.compactions),
         flushed_bytes: v(&e.flushed_bytes),
+        bytes_written: v(&e.bytes_written),
         block_cache_bytes: v(&e.block_cache_bytes),
         live_sst_bytes: v(&e.live_sst_bytes),
     };

@@ -425,7 +425,7 @@ fn encoding_of(tx: &mut Tx<'_>, key: &[u8], value: &Value) -> Result<&'static st
     Ok(match value.kind {
         ValueType::String if canonical_int(value).is_some() => "int",
         ValueType::String if value.payload.len() <= 44 => "embstr",
-        ValueType::String => "raw",
+        ValueType::String | ValueType::Chunked => "raw",
         ValueType::List => "quicklist",
         kind => {
             let (entries, length, small, large) = match kind {

@@ -3,6 +3,7 @@
 //! group-commit batch. They never see a socket or the network side's state.
 
 pub mod algebra;
+pub mod bitmaps;
 pub mod blocking;
 pub mod hashes;
 pub mod keys;

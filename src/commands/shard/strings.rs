@@ -8,6 +8,7 @@ use crate::config::notify;
 use crate::error::text;
 use crate::protocol::parser::parse_i64;
 use crate::protocol::Reply;
+use crate::storage::chunks::StrRef;
 use crate::storage::encoding::{Value, ValueType};
 
 type Result<T> = std::result::Result<T, CommandError>;
@@ -117,13 +118,6 @@ pub(super) fn expire_at(
     Ok(ms)
 }
 
-fn string_value(v: Option<Value>) -> Result<Option<Value>> {
-    match v {
-        Some(v) if v.kind != ValueType::String => Err(CommandError::WrongType),
-        other => Ok(other),
-    }
-}
-
 /// SET's events: `set`, then `expire` if it gave the key a time to live.
 fn set_events(tx: &mut Tx<'_>, key: &[u8], ttl: Ttl) {
     tx.notify(notify::STRING, "set", key);
@@ -157,14 +151,11 @@ pub fn set(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
         set_events(tx, key, ttl);
         return Ok(Reply::Ok);
     }
-    let old = tx.get(key)?;
-    if f.get {
-        if let Some(v) = &old {
-            if v.kind != ValueType::String {
-                return Err(CommandError::WrongType);
-            }
-        }
-    }
+    let old = if f.get {
+        tx.get_string(key)?
+    } else {
+        tx.get(key)?
+    };
     let reply_old = || {
         old.as_ref()
             .map_or(Reply::Nil, |v| Reply::Bulk(v.payload.clone()))
@@ -251,9 +242,10 @@ pub fn getex(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
 pub fn mget(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     let mut out = Vec::with_capacity(args.len() - 1);
     for key in &args[1..] {
-        out.push(match tx.get(key)? {
-            Some(v) if v.kind == ValueType::String => Reply::Bulk(v.payload),
-            _ => Reply::Nil,
+        out.push(match tx.get_string(key) {
+            Ok(Some(v)) => Reply::Bulk(v.payload),
+            Err(CommandError::WrongType) | Ok(None) => Reply::Nil,
+            Err(e) => return Err(e),
         });
     }
     Ok(Reply::Array(out))
@@ -281,7 +273,7 @@ pub fn msetnx(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
 
 /// Adds `by` to the integer stored at `key`, keeping its TTL.
 fn incr_by(tx: &mut Tx<'_>, key: &[u8], by: i64) -> Result<Reply> {
-    let old = string_value(tx.get(key)?)?;
+    let old = tx.get_string(key)?;
     let cur = match &old {
         Some(v) => parse_i64(&v.payload).ok_or(CommandError::NotInteger)?,
         None => 0,
@@ -322,7 +314,7 @@ pub fn decrby(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
 /// INCRBYFLOAT key increment
 pub fn incrbyfloat(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     let by = arg_f64(&args[2])?;
-    let old = string_value(tx.get(&args[1])?)?;
+    let old = tx.get_string(&args[1])?;
     let cur = match &old {
         Some(v) => arg_f64(&v.payload)?,
         None => 0.0,
@@ -401,35 +393,28 @@ fn too_big() -> CommandError {
 
 /// APPEND key value
 pub fn append(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
-    let old = string_value(tx.get(&args[1])?)?;
-    let (mut value, expire) = match old {
-        Some(v) => (v.payload.to_vec(), v.expire_at),
-        None => (Vec::new(), 0),
-    };
-    if (value.len() + args[2].len()) as u64 > tx.live().proto_max_bulk_len() {
+    let old = tx.string_ref(&args[1])?;
+    let len = old.as_ref().map_or(0, StrRef::len);
+    if len + args[2].len() as u64 > tx.live().proto_max_bulk_len() {
         return Err(too_big());
     }
-    value.extend_from_slice(&args[2]);
-    tx.put(&args[1], ValueType::String, expire, &value);
+    let len = tx.string_write(&args[1], old, len, &args[2])?;
     tx.notify(notify::STRING, "append", &args[1]);
-    Ok(Reply::Int(value.len() as i64))
+    Ok(Reply::Int(len as i64))
 }
 
 /// STRLEN key
 pub fn strlen(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
-    Ok(Reply::Int(
-        tx.get_string(&args[1])?
-            .map_or(0, |v| v.payload.len() as i64),
-    ))
+    let len = tx.string_ref(&args[1])?.map_or(0, |s| s.len());
+    Ok(Reply::Int(len as i64))
 }
 
 /// GETRANGE key start end (and SUBSTR)
 pub fn getrange(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     let (mut start, mut end) = (arg_i64(&args[2])?, arg_i64(&args[3])?);
-    let value = tx
-        .get_string(&args[1])?
-        .map(|v| v.payload)
-        .unwrap_or_default();
+    let Some(value) = tx.string_ref(&args[1])? else {
+        return Ok(Reply::Bulk(Bytes::new()));
+    };
     let len = value.len() as i64;
     if start < 0 && end < 0 && start > end {
         return Ok(Reply::Bulk(Bytes::new()));
@@ -448,7 +433,8 @@ pub fn getrange(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     if start > end || len == 0 {
         return Ok(Reply::Bulk(Bytes::new()));
     }
-    Ok(Reply::Bulk(value.slice(start as usize..=end as usize)))
+    let bytes = tx.string_range(&args[1], &value, start as u64, end as u64 + 1)?;
+    Ok(Reply::Bulk(bytes))
 }
 
 /// SETRANGE key offset value
@@ -458,8 +444,8 @@ pub fn setrange(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
         return Err(CommandError::other(text::OFFSET_OUT_OF_RANGE));
     }
     let patch = &args[3];
-    let old = string_value(tx.get(&args[1])?)?;
-    let cur_len = old.as_ref().map_or(0, |v| v.payload.len());
+    let old = tx.string_ref(&args[1])?;
+    let cur_len = old.as_ref().map_or(0, StrRef::len);
     if patch.is_empty() {
         return Ok(Reply::Int(cur_len as i64));
     }
@@ -467,18 +453,9 @@ pub fn setrange(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     if offset + patch.len() as u64 > tx.live().proto_max_bulk_len() {
         return Err(too_big());
     }
-    let (mut value, expire) = match old {
-        Some(v) => (v.payload.to_vec(), v.expire_at),
-        None => (Vec::new(), 0),
-    };
-    let offset = offset as usize;
-    if value.len() < offset + patch.len() {
-        value.resize(offset + patch.len(), 0);
-    }
-    value[offset..offset + patch.len()].copy_from_slice(patch);
-    tx.put(&args[1], ValueType::String, expire, &value);
+    let len = tx.string_write(&args[1], old, offset, patch)?;
     tx.notify(notify::STRING, "setrange", &args[1]);
-    Ok(Reply::Int(value.len() as i64))
+    Ok(Reply::Int(len as i64))
 }
 
 /// The string commands and where each runs, for the command table ([`crate::commands::table`]).

@@ -87,6 +87,9 @@ pub struct Engine {
     async_write: WriteOptions,
     /// `--rocksdb-memtable-max-entries` (0: off).
     memtable_max_entries: u64,
+    /// Bytes of the write batches given to RocksDB (what its `rocksdb.bytes.written`
+    /// ticker counts), for INFO's `rocksdb_bytes_written`.
+    bytes_written: AtomicU64,
     /// Operations written so far; every quarter of `memtable_max_entries` the writer
     /// wakes the memtable watcher.
     written: AtomicU64,
@@ -150,6 +153,7 @@ impl Engine {
             async_write: WriteOptions::default(),
             memtable_max_entries: tuning.memtable_max_entries,
             written: AtomicU64::new(0),
+            bytes_written: AtomicU64::new(0),
             memtable_check: OnceLock::new(),
         })
     }
@@ -187,7 +191,9 @@ impl Engine {
         } else {
             &self.async_write
         };
+        let size = wb.size_in_bytes() as u64;
         self.db.write_opt(wb, opts)?;
+        self.bytes_written.fetch_add(size, Ordering::Relaxed);
         if let Some(check) = self.memtable_check.get() {
             let step = (self.memtable_max_entries / 4).max(1);
             let before = self.written.fetch_add(n, Ordering::Relaxed);
@@ -414,6 +420,10 @@ impl Engine {
         );
         set(&stats.block_cache_bytes, int("rocksdb.block-cache-usage"));
         set(&stats.live_sst_bytes, int("rocksdb.live-sst-files-size"));
+        set(
+            &stats.bytes_written,
+            self.bytes_written.load(Ordering::Relaxed),
+        );
         if let Ok(Some(text)) = self.db.property_value("rocksdb.stats") {
             let parsed = StatsText::parse(&text);
             set(&stats.stall_micros, parsed.stall_micros);

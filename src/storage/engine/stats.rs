@@ -36,6 +36,8 @@ pub struct EngineStats {
     pub compactions: AtomicU64,
     /// Bytes written by flushes since start.
     pub flushed_bytes: AtomicU64,
+    /// Bytes of write batches written since start (RocksDB's `rocksdb.bytes.written`).
+    pub bytes_written: AtomicU64,
 }
 
 /// The cumulative figures of RocksDB's `rocksdb.stats` text.
