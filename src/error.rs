@@ -122,6 +122,7 @@ pub mod text {
         "ERR If you want both the length and indexes, please just use IDX.";
     pub const LCS_TOO_BIG: &str =
         "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len";
+    pub const SORT_NOT_DOUBLE: &str = "ERR One or more scores can't be converted into double";
     pub const CORRUPT_LIST: &str = "ERR corrupt list in storage";
     pub const CORRUPT_META: &str = "ERR corrupt collection metadata";
     pub const CORRUPT_VALUE: &str = "ERR corrupt value in storage";

@@ -19,7 +19,7 @@ use ahash::AHashMap;
 use bytes::Bytes;
 
 use super::{
-    bitmaps, blocking, connection, hashes, keys, lists, pubsub, server, sets, strings, zsets,
+    bitmaps, blocking, connection, hashes, keys, lists, pubsub, server, sets, sort, strings, zsets,
     ExecFn,
 };
 use crate::error::CommandError;
@@ -76,6 +76,9 @@ pub enum Coord {
     BitOp,
     /// LCS of two strings on different shards.
     Lcs,
+    /// SORT and SORT_RO whose key and STORE destination are on different shards, or
+    /// whose BY or GET patterns name keys (then every shard is held).
+    Sort,
     /// BLPOP, BLMOVE, BZPOPMIN ...: the connection waits for data
     /// (`network::blocking`); inside MULTI they run at once.
     Block,
@@ -201,6 +204,12 @@ impl Command {
         args.get(at).or(args.get(1)).map_or(&[], |a| a)
     }
 
+    /// Whether the command may read keys that its arguments do not name, on any shard
+    /// (SORT's BY and GET patterns): it then runs holding every shard.
+    pub fn reads_any_key(&self, args: &[Bytes]) -> bool {
+        matches!(self.kind, Kind::Coordinated(Coord::Sort, _)) && sort::reads_patterns(args)
+    }
+
     /// The keys of a command, including those that a key count argument announces
     /// (LMPOP, SINTERCARD, ZUNIONSTORE, EVAL ...), which Redis's first/last/step omit.
     pub fn keys<'a>(&self, args: &'a [Bytes]) -> Vec<&'a Bytes> {
@@ -223,6 +232,11 @@ impl Command {
             }
             Kind::Coordinated(Coord::ZSetAlgebra, _) => counted(1),
             Kind::Coordinated(Coord::Script, _) => counted(2),
+            Kind::Coordinated(Coord::Sort, _) => {
+                let mut keys: Vec<&'a Bytes> = args.get(1).into_iter().collect();
+                keys.extend(sort::store_key(args));
+                keys
+            }
             Kind::Coordinated(Coord::Block, _) if name.ends_with("mpop") => counted(2),
             _ => self
                 .spec
@@ -237,6 +251,7 @@ impl Command {
 const FAMILIES: &[&[(&str, Kind)]] = &[
     strings::COMMANDS,
     bitmaps::COMMANDS,
+    sort::COMMANDS,
     keys::COMMANDS,
     hashes::COMMANDS,
     lists::COMMANDS,

@@ -659,6 +659,18 @@ impl Pipeline {
 
     /// The shard all of the command's keys live on, if there is just one.
     fn one_shard(&self, cmd: &Command, args: &[Bytes]) -> Option<usize> {
+        if cmd.reads_any_key(args) {
+            return None;
+        }
+        if let Kind::Coordinated(..) = cmd.kind {
+            // Their keys may be counted or named by an option (SORT ... STORE).
+            let mut shards = cmd
+                .keys(args)
+                .into_iter()
+                .map(|k| shard_of(key_hash(k), self.shards()));
+            let first = shards.next()?;
+            return shards.all(|s| s == first).then_some(first);
+        }
         let mut shards = cmd
             .spec
             .key_positions(args.len())

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use crate::commands::algebra::{self, Source};
 use crate::commands::shard::blocking;
 use crate::commands::table::{Coord, Kind};
-use crate::commands::{bitmaps, is, keys, lists, server, sets, zsets, Command, CommandError};
+use crate::commands::{bitmaps, is, keys, lists, server, sets, sort, zsets, Command, CommandError};
 use crate::config::notify;
 use crate::error::text;
 use crate::protocol::Reply;
@@ -87,7 +87,11 @@ async fn alone(
     let mut held = session
         .ctx
         .backend
-        .hold(&shards_of(&keys_of(cmd, args), shards))
+        .hold(&if cmd.reads_any_key(args) {
+            (0..shards).collect()
+        } else {
+            shards_of(&keys_of(cmd, args), shards)
+        })
         .await?;
     let mut on = On {
         held: &mut held,
@@ -140,6 +144,7 @@ pub(super) async fn step(on: &mut On<'_>, coord: Coord, args: &[Bytes]) -> Resul
         Coord::ZRangeStore => zrangestore(on, args).await,
         Coord::BitOp => bitop(on, args).await,
         Coord::Lcs => lcs(on, args).await,
+        Coord::Sort => sort_across(on, args).await,
         Coord::Block => block_now(on, args).await,
         Coord::Info
         | Coord::Shutdown
@@ -585,11 +590,55 @@ async fn bitop(on: &mut On<'_>, args: &[Bytes]) -> Result<Reply> {
         .map(Reply::Int)
 }
 
+/// SORT whose keys or pattern keys are on several shards: the elements are read on
+/// the key's shard, each shard's pattern keys in one call, the result stored on the
+/// destination's shard.
+async fn sort_across(on: &mut On<'_>, args: &[Bytes]) -> Result<Reply> {
+    let spec = sort::parse(args, is(&args[0], "sort_ro"))?;
+    let loaded = on
+        .key(&args[1], move |tx, k| sort::load(tx, k, spec))
+        .await?;
+    let by = fetch_everywhere(on, sort::by_lookups(&loaded)).await?;
+    let (spec, chosen) = sort::order(loaded, &by)?;
+    let got = fetch_everywhere(on, sort::get_lookups(&spec, &chosen)).await?;
+    let values = sort::output(&spec, chosen, got);
+    match spec.store {
+        Some(dest) => on.key(&dest, move |tx, k| sort::store(tx, k, values)).await,
+        None => Ok(sort::reply(values)),
+    }
+}
+
+/// Reads SORT's pattern keys: one call per shard for its keys, results in order.
+async fn fetch_everywhere(
+    on: &mut On<'_>,
+    lookups: Vec<sort::Lookup>,
+) -> Result<Vec<Option<Bytes>>> {
+    let mut per_shard: Vec<Vec<(usize, sort::Lookup)>> = vec![Vec::new(); on.shards];
+    let n = lookups.len();
+    for (i, l) in lookups.into_iter().enumerate() {
+        per_shard[on.shard(&l.0)].push((i, l));
+    }
+    let mut out = vec![None; n];
+    for (shard, items) in per_shard
+        .into_iter()
+        .enumerate()
+        .filter(|(_, v)| !v.is_empty())
+    {
+        let (at, keys): (Vec<usize>, Vec<sort::Lookup>) = items.into_iter().unzip();
+        let values = on
+            .held
+            .call(shard, on.db, move |tx| sort::fetch(tx, &keys))
+            .await?;
+        for (i, v) in at.into_iter().zip(values) {
+            out[i] = v;
+        }
+    }
+    Ok(out)
+}
+
 /// LCS of two keys on different shards.
 async fn lcs(on: &mut On<'_>, args: &[Bytes]) -> Result<Reply> {
-    let a = on
-        .key(&args[1], bitmaps::lcs_operand)
-        .await?;
+    let a = on.key(&args[1], bitmaps::lcs_operand).await?;
     let (b, limit) = on
         .key(&args[2], |tx, k| {
             Ok((bitmaps::lcs_operand(tx, k)?, tx.live().proto_max_bulk_len()))

@@ -253,7 +253,11 @@ async fn resolve(session: &mut Session, cmd: &'static Command, args: Vec<Bytes>,
         },
         Kind::Coordinated(coord, one) => {
             let keys = coordinator::keys_of(cmd, &args);
-            let shards = coordinator::shards_of(&keys, n);
+            let shards = if cmd.reads_any_key(&args) {
+                (0..n).collect()
+            } else {
+                coordinator::shards_of(&keys, n)
+            };
             match (one, &shards[..]) {
                 (Some(exec), [shard]) => on_shard(exec, *shard, args),
                 _ => match coord {

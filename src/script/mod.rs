@@ -143,6 +143,7 @@ pub fn shards_of(cmd: &Command, args: &[Bytes], shards: usize) -> Option<Vec<usi
     let mut out: Vec<usize> = match cmd.kind {
         Kind::Local(_) | Kind::Barrier(_) => Vec::new(),
         Kind::All(..) => return None,
+        _ if cmd.reads_any_key(args) => return None,
         Kind::Scan(_) => vec![shard_of(keys::parse_cursor(&args[1]).unwrap_or(0), shards)],
         _ => cmd
             .keys(args)

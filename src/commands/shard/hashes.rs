@@ -113,6 +113,15 @@ pub fn hsetnx(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
 }
 
 /// The value of `field` in the hash at `key`, if both exist.
+/// The value of `field` in the hash at `key`, `None` if the key holds no hash or the
+/// hash no such field (SORT's `key->field` patterns).
+pub fn field_if_hash(tx: &mut Tx<'_>, key: &[u8], field: &[u8]) -> Result<Option<Bytes>> {
+    match tx.get(key)? {
+        Some(v) if v.kind == ValueType::Hash => field_value(tx, key, field),
+        _ => Ok(None),
+    }
+}
+
 fn field_value(tx: &mut Tx<'_>, key: &[u8], field: &[u8]) -> Result<Option<Bytes>> {
     match tx.meta(key, HASH)? {
         Some((meta, _)) => tx.record_get(Space::Member, key, meta.version, field),

@@ -49,6 +49,15 @@ fn load(tx: &mut Tx<'_>, key: &[u8]) -> Result<Option<(CollectionMeta, u64)>> {
     Ok(found)
 }
 
+/// Every element of the list at `key`, head first (`None`: no such key).
+pub fn elements(tx: &mut Tx<'_>, key: &[u8]) -> Result<Option<Vec<Bytes>>> {
+    let Some((meta, _)) = load(tx, key)? else {
+        return Ok(None);
+    };
+    let items = read_range(tx, key, meta.version, meta.head, meta.tail, false)?;
+    Ok(Some(items.into_iter().map(|(_, v)| v).collect()))
+}
+
 /// Writes the meta record back (or deletes the key if the list is now empty).
 fn save(tx: &mut Tx<'_>, key: &[u8], meta: &CollectionMeta, expire_at: u64) {
     tx.put_meta(key, ValueType::List, meta, expire_at);

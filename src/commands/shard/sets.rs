@@ -94,6 +94,19 @@ fn remove(
     Ok(removed as i64)
 }
 
+/// Every member of the set at `key`, in byte order (`None`: no such key).
+pub fn member_list(tx: &mut Tx<'_>, key: &[u8]) -> Result<Option<Vec<Bytes>>> {
+    let Some((meta, _)) = tx.meta(key, SET)? else {
+        return Ok(None);
+    };
+    let mut out = Vec::with_capacity(meta.size.min(1 << 20) as usize);
+    tx.records(Space::Member, key, meta.version, Span::ALL, |m, _| {
+        out.push(Bytes::copy_from_slice(m));
+        true
+    })?;
+    Ok(Some(out))
+}
+
 /// Every member of the set at `key`, in byte order; empty if it does not exist.
 fn members(tx: &mut Tx<'_>, key: &[u8]) -> Result<Vec<Reply>> {
     let Some((meta, _)) = tx.meta(key, SET)? else {

@@ -812,6 +812,15 @@ fn load(tx: &mut Tx<'_>, key: &[u8]) -> Result<Option<(CollectionMeta, u64)>> {
     tx.meta(key, ValueType::ZSet)
 }
 
+/// Every member of the sorted set at `key`, lowest score first (`None`: no such key).
+pub fn ranked(tx: &mut Tx<'_>, key: &[u8]) -> Result<Option<Vec<Bytes>>> {
+    let Some((meta, _)) = load(tx, key)? else {
+        return Ok(None);
+    };
+    let entries = rank_select(tx, key, meta.version, meta.size, 0, -1, false)?;
+    Ok(Some(entries.into_iter().map(|(_, m)| m).collect()))
+}
+
 /// The score of `member`, if it is in the set.
 fn score_of(tx: &mut Tx<'_>, key: &[u8], version: u64, member: &[u8]) -> Result<Option<f64>> {
     let raw = tx.record_get(Space::Member, key, version, member)?;
