@@ -122,6 +122,20 @@ pub mod text {
         "ERR If you want both the length and indexes, please just use IDX.";
     pub const LCS_TOO_BIG: &str =
         "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len";
+    pub const GEO_UNIT: &str = "ERR unsupported unit provided. please use M, KM, FT, MI";
+    pub const GEO_NEED_RADIUS: &str = "ERR need numeric radius";
+    pub const GEO_RADIUS_NEGATIVE: &str = "ERR radius cannot be negative";
+    pub const GEO_NEED_WIDTH: &str = "ERR need numeric width";
+    pub const GEO_NEED_HEIGHT: &str = "ERR need numeric height";
+    pub const GEO_BOX_NEGATIVE: &str = "ERR height or width cannot be negative";
+    pub const GEO_COUNT: &str = "ERR COUNT must be > 0";
+    pub const GEO_ANY_NEEDS_COUNT: &str = "ERR the ANY argument requires COUNT argument";
+    pub const GEO_MEMBER_UNKNOWN: &str = "ERR could not decode requested zset member";
+    pub const BUSYKEY: &str = "BUSYKEY Target key name already exists.";
+    pub const RESTORE_TTL_NEGATIVE: &str = "ERR Invalid TTL value, must be >= 0";
+    pub const RESTORE_BAD_FORMAT: &str = "ERR Bad data format";
+    pub const RESTORE_IDLETIME: &str = "ERR Invalid IDLETIME value, must be >= 0";
+    pub const RESTORE_FREQ: &str = "ERR Invalid FREQ value, must be >= 0 and <= 255";
     pub const SORT_NOT_DOUBLE: &str = "ERR One or more scores can't be converted into double";
     pub const CORRUPT_LIST: &str = "ERR corrupt list in storage";
     pub const CORRUPT_META: &str = "ERR corrupt collection metadata";
@@ -335,6 +349,33 @@ impl CommandError {
             )
             .into(),
         )
+    }
+
+    /// GEOADD's and GEOSEARCH's out-of-range position (printed as C's `%f`).
+    pub fn geo_pair(lon: f64, lat: f64) -> CommandError {
+        CommandError::Other(format!("ERR invalid longitude,latitude pair {lon:.6},{lat:.6}").into())
+    }
+
+    /// A geo STORE with WITHDIST/WITHHASH/WITHCOORD (`what`: `GEOSEARCHSTORE` or
+    /// `STORE option in GEORADIUS`).
+    pub fn geo_store_with(what: &str) -> CommandError {
+        CommandError::Other(
+            format!("ERR {what} is not compatible with WITHDIST, WITHHASH and WITHCOORD options")
+                .into(),
+        )
+    }
+
+    /// GEOSEARCH without exactly one centre (`name` as the client spelled it).
+    pub fn geo_one_center(name: &str) -> CommandError {
+        let text =
+            format!("ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for {name}");
+        CommandError::Other(text.into())
+    }
+
+    /// GEOSEARCH without exactly one shape.
+    pub fn geo_one_shape(name: &str) -> CommandError {
+        let text = format!("ERR exactly one of BYRADIUS and BYBOX can be specified for {name}");
+        CommandError::Other(text.into())
     }
 
     /// `ERR wrong number of arguments for '<name>' command` (`name` lowercase).

@@ -19,8 +19,8 @@ use ahash::AHashMap;
 use bytes::Bytes;
 
 use super::{
-    bitmaps, blocking, connection, hashes, keys, lists, pubsub, server, sets, sort, strings, zsets,
-    ExecFn,
+    bitmaps, blocking, connection, geo, hashes, keys, lists, pubsub, server, sets, shard::dump,
+    sort, strings, zsets, ExecFn,
 };
 use crate::error::CommandError;
 use crate::protocol::Reply;
@@ -76,6 +76,9 @@ pub enum Coord {
     BitOp,
     /// LCS of two strings on different shards.
     Lcs,
+    /// GEORADIUS ... STORE and GEOSEARCHSTORE with the destination on another shard:
+    /// the search runs on the source's shard, the store on the destination's.
+    GeoStore,
     /// SORT and SORT_RO whose key and STORE destination are on different shards, or
     /// whose BY or GET patterns name keys (then every shard is held).
     Sort,
@@ -232,6 +235,11 @@ impl Command {
             }
             Kind::Coordinated(Coord::ZSetAlgebra, _) => counted(1),
             Kind::Coordinated(Coord::Script, _) => counted(2),
+            Kind::Coordinated(Coord::GeoStore, _) if name.starts_with("georadius") => {
+                let mut keys: Vec<&'a Bytes> = args.get(1).into_iter().collect();
+                keys.extend(geo::store_key(args));
+                keys
+            }
             Kind::Coordinated(Coord::Sort, _) => {
                 let mut keys: Vec<&'a Bytes> = args.get(1).into_iter().collect();
                 keys.extend(sort::store_key(args));
@@ -252,6 +260,8 @@ const FAMILIES: &[&[(&str, Kind)]] = &[
     strings::COMMANDS,
     bitmaps::COMMANDS,
     sort::COMMANDS,
+    dump::COMMANDS,
+    geo::COMMANDS,
     keys::COMMANDS,
     hashes::COMMANDS,
     lists::COMMANDS,

@@ -13,7 +13,9 @@ use bytes::Bytes;
 use crate::commands::algebra::{self, Source};
 use crate::commands::shard::blocking;
 use crate::commands::table::{Coord, Kind};
-use crate::commands::{bitmaps, is, keys, lists, server, sets, sort, zsets, Command, CommandError};
+use crate::commands::{
+    bitmaps, geo, is, keys, lists, server, sets, sort, zsets, Command, CommandError,
+};
 use crate::config::notify;
 use crate::error::text;
 use crate::protocol::Reply;
@@ -145,6 +147,7 @@ pub(super) async fn step(on: &mut On<'_>, coord: Coord, args: &[Bytes]) -> Resul
         Coord::BitOp => bitop(on, args).await,
         Coord::Lcs => lcs(on, args).await,
         Coord::Sort => sort_across(on, args).await,
+        Coord::GeoStore => geo_store(on, args).await,
         Coord::Block => block_now(on, args).await,
         Coord::Info
         | Coord::Shutdown
@@ -634,6 +637,27 @@ async fn fetch_everywhere(
         }
     }
     Ok(out)
+}
+
+/// GEORADIUS ... STORE or GEOSEARCHSTORE with the destination on another shard.
+async fn geo_store(on: &mut On<'_>, args: &[Bytes]) -> Result<Reply> {
+    let src = if is(&args[0], "geosearchstore") {
+        &args[2]
+    } else {
+        &args[1]
+    };
+    let given = args.to_vec();
+    match on.key(src, move |tx, _| geo::search(tx, &given)).await? {
+        geo::Found::Reply(r) => Ok(r),
+        geo::Found::Store {
+            dest,
+            entries,
+            event,
+        } => {
+            on.key(&dest, move |tx, k| geo::store(tx, k, &entries, event))
+                .await
+        }
+    }
 }
 
 /// LCS of two keys on different shards.

@@ -39,6 +39,9 @@ pub enum Reply {
     Pairs(Vec<(Reply, Reply)>),
     /// A double in RESP3 (`,x`), a bulk string in RESP2.
     Double(f64),
+    /// A double formatted by the command (GEOPOS's coordinates, printed as Redis
+    /// prints them): `,text` in RESP3, a bulk string in RESP2.
+    DoubleText(String),
     /// Verbatim text in RESP3 (`=n\r\ntxt:...`), a bulk string in RESP2.
     Verbatim(String),
     /// A boolean in RESP3 (`#t`, `#f`), `:1` / `:0` in RESP2 (a script's RESP3 reply).
@@ -160,6 +163,8 @@ impl Reply {
                 out.extend_from_slice(if *b { b"#t\r\n" } else { b"#f\r\n" })
             }
             Reply::Bool(b) => out.extend_from_slice(if *b { b":1\r\n" } else { b":0\r\n" }),
+            Reply::DoubleText(t) if resp3 => line(out, b',', t.as_bytes()),
+            Reply::DoubleText(t) => bulk(out, t.as_bytes()),
             Reply::BigNumber(n) if resp3 => line(out, b'(', n.as_bytes()),
             Reply::BigNumber(n) => bulk(out, n.as_bytes()),
         }

@@ -83,6 +83,8 @@ pub(super) fn to_lua(lua: &Lua, reply: Reply, resp3: bool) -> mlua::Result<Value
         Reply::Verbatim(text) => string(text.as_bytes()),
         Reply::Bool(b) if resp3 => Ok(Value::Boolean(b)),
         Reply::Bool(b) => Ok(Value::Integer(b as i64)),
+        Reply::DoubleText(t) if resp3 => one("double", Value::Number(t.parse().unwrap_or(0.0))),
+        Reply::DoubleText(t) => string(t.as_bytes()),
         Reply::BigNumber(n) if resp3 => one("big_number", string(n.as_bytes())?),
         Reply::BigNumber(n) => string(n.as_bytes()),
     }

@@ -5,6 +5,8 @@
 pub mod algebra;
 pub mod bitmaps;
 pub mod blocking;
+pub mod dump;
+pub mod geo;
 pub mod hashes;
 pub mod keys;
 pub mod lists;

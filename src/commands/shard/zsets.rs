@@ -812,6 +812,45 @@ fn load(tx: &mut Tx<'_>, key: &[u8]) -> Result<Option<(CollectionMeta, u64)>> {
     tx.meta(key, ValueType::ZSet)
 }
 
+/// The score of `member` in the sorted set at `key` (`None`: no such key or member;
+/// WRONGTYPE for another type).
+pub fn member_score(tx: &mut Tx<'_>, key: &[u8], member: &[u8]) -> Result<Option<f64>> {
+    match load(tx, key)? {
+        Some((meta, _)) => score_of(tx, key, meta.version, member),
+        None => Ok(None),
+    }
+}
+
+/// Visits the members of the sorted set at `key` with scores in `[min, max)`, in
+/// (score, member) order, until `visit` returns false (GEOSEARCH's boxes).
+pub fn scan_scores(
+    tx: &mut Tx<'_>,
+    key: &[u8],
+    min: f64,
+    max: f64,
+    visit: impl FnMut(f64, &[u8]) -> bool,
+) -> Result<()> {
+    let Some((meta, _)) = load(tx, key)? else {
+        return Ok(());
+    };
+    let range = ScoreRange {
+        min,
+        minex: false,
+        max,
+        maxex: true,
+    };
+    if range.is_empty() {
+        return Ok(());
+    }
+    let (from, to) = range.span_bounds();
+    let span = Span {
+        from: Some(&from),
+        to: Some(&to),
+        rev: false,
+    };
+    walk(tx, key, meta.version, span, visit)
+}
+
 /// Every member of the sorted set at `key`, lowest score first (`None`: no such key).
 pub fn ranked(tx: &mut Tx<'_>, key: &[u8]) -> Result<Option<Vec<Bytes>>> {
     let Some((meta, _)) = load(tx, key)? else {
