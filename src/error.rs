@@ -136,6 +136,10 @@ pub mod text {
     pub const RESTORE_BAD_FORMAT: &str = "ERR Bad data format";
     pub const RESTORE_IDLETIME: &str = "ERR Invalid IDLETIME value, must be >= 0";
     pub const RESTORE_FREQ: &str = "ERR Invalid FREQ value, must be >= 0 and <= 255";
+    pub const HLL_NOT_HLL: &str = "WRONGTYPE Key is not a valid HyperLogLog string value.";
+    pub const HLL_CORRUPT: &str = "INVALIDOBJ Corrupted HLL object detected";
+    pub const PFDEBUG_NO_KEY: &str = "ERR The specified key does not exist";
+    pub const PFDEBUG_NOT_SPARSE: &str = "ERR HLL encoding is not sparse";
     pub const SORT_NOT_DOUBLE: &str = "ERR One or more scores can't be converted into double";
     pub const CORRUPT_LIST: &str = "ERR corrupt list in storage";
     pub const CORRUPT_META: &str = "ERR corrupt collection metadata";
@@ -348,6 +352,18 @@ impl CommandError {
                  single client must not overlap."
             )
             .into(),
+        )
+    }
+
+    /// `ERR Unknown PFDEBUG subcommand '<sub>'`.
+    pub fn pfdebug_subcommand(sub: &str) -> CommandError {
+        CommandError::Other(format!("ERR Unknown PFDEBUG subcommand '{sub}'").into())
+    }
+
+    /// `ERR Wrong number of arguments for the '<sub>' subcommand` (PFDEBUG).
+    pub fn pfdebug_arity(sub: &str) -> CommandError {
+        CommandError::Other(
+            format!("ERR Wrong number of arguments for the '{sub}' subcommand").into(),
         )
     }
 

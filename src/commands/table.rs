@@ -19,8 +19,8 @@ use ahash::AHashMap;
 use bytes::Bytes;
 
 use super::{
-    bitmaps, blocking, connection, geo, hashes, keys, lists, pubsub, server, sets, shard::dump,
-    sort, strings, zsets, ExecFn,
+    bitmaps, blocking, connection, geo, hashes, hyperloglog, keys, lists, pubsub, server, sets,
+    shard::dump, sort, strings, zsets, ExecFn,
 };
 use crate::error::CommandError;
 use crate::protocol::Reply;
@@ -76,6 +76,8 @@ pub enum Coord {
     BitOp,
     /// LCS of two strings on different shards.
     Lcs,
+    /// PFCOUNT and PFMERGE over keys of several shards: registers gathered from each.
+    Hll,
     /// GEORADIUS ... STORE and GEOSEARCHSTORE with the destination on another shard:
     /// the search runs on the source's shard, the store on the destination's.
     GeoStore,
@@ -202,7 +204,8 @@ impl Command {
         let at = if self.spec.first_key == 0 && !self.spec.subcommands.is_empty() {
             2
         } else {
-            1
+            // PFDEBUG's key comes after its subcommand.
+            self.spec.first_key.max(1) as usize
         };
         args.get(at).or(args.get(1)).map_or(&[], |a| a)
     }
@@ -262,6 +265,7 @@ const FAMILIES: &[&[(&str, Kind)]] = &[
     sort::COMMANDS,
     dump::COMMANDS,
     geo::COMMANDS,
+    hyperloglog::COMMANDS,
     keys::COMMANDS,
     hashes::COMMANDS,
     lists::COMMANDS,

@@ -14,7 +14,7 @@ use crate::commands::algebra::{self, Source};
 use crate::commands::shard::blocking;
 use crate::commands::table::{Coord, Kind};
 use crate::commands::{
-    bitmaps, geo, is, keys, lists, server, sets, sort, zsets, Command, CommandError,
+    bitmaps, geo, hyperloglog, is, keys, lists, server, sets, sort, zsets, Command, CommandError,
 };
 use crate::config::notify;
 use crate::error::text;
@@ -148,6 +148,7 @@ pub(super) async fn step(on: &mut On<'_>, coord: Coord, args: &[Bytes]) -> Resul
         Coord::Lcs => lcs(on, args).await,
         Coord::Sort => sort_across(on, args).await,
         Coord::GeoStore => geo_store(on, args).await,
+        Coord::Hll => hll_across(on, args).await,
         Coord::Block => block_now(on, args).await,
         Coord::Info
         | Coord::Shutdown
@@ -658,6 +659,28 @@ async fn geo_store(on: &mut On<'_>, args: &[Bytes]) -> Result<Reply> {
                 .await
         }
     }
+}
+
+/// PFCOUNT or PFMERGE over keys of several shards: each key's registers merged in
+/// argument order, on the network side; PFMERGE writes on the destination's shard.
+async fn hll_across(on: &mut On<'_>, args: &[Bytes]) -> Result<Reply> {
+    let mut regs = crate::hll::Registers::new();
+    for key in &args[1..] {
+        let mut mine = std::mem::take(&mut regs);
+        regs = on
+            .key(key, move |tx, k| {
+                hyperloglog::merge_into(tx, k, &mut mine)?;
+                Ok(mine)
+            })
+            .await?;
+    }
+    if is(&args[0], "pfcount") {
+        return Ok(Reply::Int(regs.count()));
+    }
+    on.key(&args[1], move |tx, k| {
+        hyperloglog::merge_store(tx, k, &regs)
+    })
+    .await
 }
 
 /// LCS of two keys on different shards.

@@ -8,6 +8,7 @@ pub mod blocking;
 pub mod dump;
 pub mod geo;
 pub mod hashes;
+pub mod hyperloglog;
 pub mod keys;
 pub mod lists;
 pub mod sets;
