@@ -76,6 +76,8 @@ pub enum Coord {
     BitOp,
     /// LCS of two strings on different shards.
     Lcs,
+    /// MEMORY: USAGE on the key's shard, the others from the server's figures.
+    Memory,
     /// PFCOUNT and PFMERGE over keys of several shards: registers gathered from each.
     Hll,
     /// GEORADIUS ... STORE and GEOSEARCHSTORE with the destination on another shard:

@@ -41,7 +41,7 @@ pub(super) async fn run(
         _ => return Some(Reply::error(text::NOT_A_BARRIER)),
     };
     let result = match coord {
-        Coord::Info | Coord::Shutdown | Coord::Debug | Coord::Save => {
+        Coord::Info | Coord::Shutdown | Coord::Debug | Coord::Save | Coord::Memory => {
             return about_server(session, coord, args).await
         }
         Coord::Exec => Ok(transaction::exec(session).await),
@@ -68,6 +68,7 @@ pub(super) async fn about_server(
         Coord::Shutdown => return shutdown(session, &args),
         Coord::Debug => Ok(debug(session, args).await),
         Coord::Save => Ok(save(session, &args).await),
+        Coord::Memory => memory(session, &args).await,
         Coord::ScriptAdmin => match crate::commands::lookup(&args[0]) {
             Some(cmd) => scripting::admin(session, cmd, &args).await,
             None => Err(CommandError::other(text::NOT_A_BARRIER)),
@@ -154,6 +155,7 @@ pub(super) async fn step(on: &mut On<'_>, coord: Coord, args: &[Bytes]) -> Resul
         | Coord::Shutdown
         | Coord::Debug
         | Coord::Save
+        | Coord::Memory
         | Coord::Exec
         | Coord::Watch
         | Coord::Script
@@ -312,6 +314,141 @@ async fn keyspace(session: &Session) -> Result<Vec<(i64, i64)>> {
         }
     }
     Ok(counts)
+}
+
+const MEMORY_HELP: &[&str] = &[
+    "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "DOCTOR",
+    "    Return memory problems reports.",
+    "MALLOC-STATS",
+    "    Return internal statistics report from the memory allocator.",
+    "PURGE",
+    "    Attempt to purge dirty pages for reclamation by the allocator.",
+    "STATS",
+    "    Return information about the memory usage of the server.",
+    "USAGE <key> [SAMPLES <count>]",
+    "    Return memory in bytes used by <key> and its value. Nested values are",
+    "    sampled up to <count> times (default: 5, 0 means sample all).",
+    "HELP",
+    "    Prints this help.",
+];
+
+/// MEMORY USAGE | STATS | DOCTOR | MALLOC-STATS | PURGE | HELP. USAGE runs on the
+/// key's shard ([`keys::memory_usage`]); the others answer from the server's figures:
+/// the process's resident memory, RocksDB's memtables, block cache and SST files.
+async fn memory(session: &mut Session, args: &[Bytes]) -> Result<Reply> {
+    let spec = crate::commands::lookup(b"memory").map(|c| c.spec);
+    let Some(sub) = spec.and_then(|s| s.subcommand(&args[1])) else {
+        let name = String::from_utf8_lossy(&args[1]);
+        return Err(CommandError::unknown_subcommand(&name, "MEMORY"));
+    };
+    if !sub.arity_ok(args.len()) {
+        return Err(CommandError::arity(sub.name));
+    }
+    let e = session.ctx.backend.engine_stats();
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    let rss = crate::metrics::snapshot::rss_bytes();
+    match sub.name {
+        "memory|help" => Ok(Reply::Array(
+            MEMORY_HELP
+                .iter()
+                .map(|l| Reply::Status((*l).into()))
+                .collect(),
+        )),
+        "memory|usage" => {
+            let mut samples = 5u64;
+            let mut j = 3;
+            while j < args.len() {
+                if is(&args[j], "samples") && j + 1 < args.len() {
+                    let n = crate::commands::arg_i64(&args[j + 1])?;
+                    if n < 0 {
+                        return Err(CommandError::Syntax);
+                    }
+                    samples = n as u64;
+                    j += 2;
+                } else {
+                    return Err(CommandError::Syntax);
+                }
+            }
+            let key = args[2].clone();
+            let shard = shard_of(key_hash(&key), session.ctx.backend.shards());
+            let usage = session
+                .ctx
+                .backend
+                .atomic(shard, session.db, move |tx| {
+                    keys::memory_usage(tx, &key, samples)
+                })
+                .await?;
+            Ok(usage.map_or(Reply::Nil, |n| Reply::Int(n as i64)))
+        }
+        "memory|stats" => {
+            let counts = keyspace(session).await?;
+            let keys: i64 = counts.iter().map(|c| c.0).sum();
+            let dataset = load(&e.live_sst_bytes) + load(&e.memtable_bytes);
+            let int = |n: u64| Reply::Int(n as i64);
+            let clients = session
+                .ctx
+                .clients
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .len();
+            let mut fields = vec![
+                ("total.allocated", int(rss)),
+                ("rocksdb.memtables", int(load(&e.memtable_bytes))),
+                ("rocksdb.block-cache", int(load(&e.block_cache_bytes))),
+                ("rocksdb.live-sst-files", int(load(&e.live_sst_bytes))),
+                ("clients.normal", int(clients as u64)),
+                ("keys.count", Reply::Int(keys)),
+                ("keys.bytes-per-key", int(dataset / keys.max(1) as u64)),
+                ("dataset.bytes", int(dataset)),
+            ];
+            let mut out: Vec<(Reply, Reply)> = fields
+                .drain(..)
+                .map(|(k, v)| (Reply::bulk(k.as_bytes()), v))
+                .collect();
+            for (db, (k, x)) in counts.iter().enumerate().filter(|(_, c)| c.0 > 0) {
+                let inner = vec![
+                    (Reply::bulk(b"keys"), Reply::Int(*k)),
+                    (Reply::bulk(b"expires"), Reply::Int(*x)),
+                ];
+                out.push((
+                    Reply::bulk(format!("db.{db}").as_bytes()),
+                    Reply::Map(inner),
+                ));
+            }
+            Ok(Reply::Map(out))
+        }
+        "memory|doctor" => {
+            let stalled = load(&e.write_stopped) != 0 || load(&e.delayed_write_rate) != 0;
+            let report = if stalled {
+                format!(
+                    "RocksDB is stalling writes ({} bytes of compaction pending, {} files in \
+                     level 0): memtables hold {} bytes until flushes catch up.",
+                    load(&e.pending_compaction_bytes),
+                    load(&e.l0_files),
+                    load(&e.memtable_bytes)
+                )
+            } else {
+                format!(
+                    "No memory problems found. The process holds {rss} bytes: memtables {} \
+                     bytes, block cache {} bytes; the data takes {} bytes of SST files.",
+                    load(&e.memtable_bytes),
+                    load(&e.block_cache_bytes),
+                    load(&e.live_sst_bytes)
+                )
+            };
+            Ok(Reply::Verbatim(report))
+        }
+        "memory|malloc-stats" => Ok(Reply::Verbatim(
+            "Stats not supported for the current allocator".into(),
+        )),
+        "memory|purge" => {
+            // mimalloc returns the memory it no longer uses to the system.
+            unsafe { libmimalloc_sys::mi_collect(true) };
+            Ok(Reply::Ok)
+        }
+        other => Err(CommandError::unknown_subcommand(other, "MEMORY")),
+    }
 }
 
 fn shutdown(session: &mut Session, args: &[Bytes]) -> Option<Reply> {

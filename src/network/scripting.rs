@@ -409,7 +409,10 @@ impl Caller for HeldCaller<'_> {
 pub(super) fn busy(ctx: &ServerCtx, cmd: &Command, args: &[Bytes]) -> Option<Reply> {
     let n = ctx.backend.shards();
     let shards = match cmd.kind {
-        Kind::Coordinated(Coord::Info | Coord::Save | Coord::Debug | Coord::Exec, _) => None,
+        Kind::Coordinated(
+            Coord::Info | Coord::Memory | Coord::Save | Coord::Debug | Coord::Exec,
+            _,
+        ) => None,
         _ => script::shards_of(cmd, args, n),
     };
     let busy = match shards {

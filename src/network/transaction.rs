@@ -264,6 +264,7 @@ async fn resolve(session: &mut Session, cmd: &'static Command, args: Vec<Bytes>,
                     // Commands about the server, not the data: they run as on their
                     // own, before the transaction holds anything.
                     Coord::Info
+                    | Coord::Memory
                     | Coord::Debug
                     | Coord::Save
                     | Coord::Shutdown

@@ -160,6 +160,27 @@ pub fn config(s: &mut Session, args: &[Bytes]) -> Result<Reply> {
     })
 }
 
+/// LOLWUT [VERSION v]: a drawing of shardis's request path, then the version line
+/// Redis ends with. Redis draws computer art for versions 5 and 6; shardis draws the
+/// same picture for every version.
+pub fn lolwut(_s: &mut Session, args: &[Bytes]) -> Result<Reply> {
+    let mut j = 1;
+    while j < args.len() {
+        if is(&args[j], "version") && j + 1 < args.len() {
+            crate::commands::arg_i64(&args[j + 1])?;
+            j += 1;
+        }
+        j += 1;
+    }
+    let art = format!(
+        "  clients ==> [ network threads ] ==> [ shard 0 ] ... [ shard S ] ==> RocksDB\n\
+         \x20            parse, PING, pub/sub      group commit, one batch each\n\
+         \n\
+         Two runtimes that never wait for each other. Redis ver. {REDIS_VERSION}\n"
+    );
+    Ok(Reply::Verbatim(art))
+}
+
 /// TIME
 pub fn time(_s: &mut Session, _args: &[Bytes]) -> Result<Reply> {
     let now = std::time::SystemTime::now()
@@ -807,6 +828,8 @@ pub(crate) const COMMANDS: &[(&str, Kind)] = &[
     ("role", Kind::Local(role)),
     ("config", Kind::Local(config)),
     ("time", Kind::Local(time)),
+    ("lolwut", Kind::Local(lolwut)),
+    ("memory", Kind::Coordinated(Coord::Memory, None)),
     ("lastsave", Kind::Local(lastsave)),
     ("latency", Kind::Local(latency)),
     ("slowlog", Kind::Local(slowlog)),

@@ -353,6 +353,47 @@ pub fn rename(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     Ok(if nx { Reply::Int(1) } else { Reply::Ok })
 }
 
+/// What one stored record costs besides its key and value bytes: RocksDB's 8-byte
+/// sequence-and-type trailer and the length prefixes of its entry.
+const RECORD_OVERHEAD: u64 = 12;
+
+/// MEMORY USAGE: the bytes `key` takes in storage before compression: its records'
+/// keys and values plus [`RECORD_OVERHEAD`] each. A collection is sampled as Redis
+/// samples it: the first `samples` members (0: all), their average size times the
+/// member count (a sorted set's score index counted with its members). `None`: no
+/// such key.
+pub fn memory_usage(tx: &mut Tx<'_>, key: &[u8], samples: u64) -> Result<Option<u64>> {
+    let Some(v) = tx.get(key)? else {
+        return Ok(None);
+    };
+    let meta_bytes = 9 + key.len() as u64 + 9 + v.payload.len() as u64 + RECORD_OVERHEAD;
+    let prefix = 9 + 4 + key.len() as u64 + 8;
+    if v.kind == ValueType::String {
+        return Ok(Some(meta_bytes));
+    }
+    let meta = crate::storage::encoding::CollectionMeta::decode_payload(&v.payload)
+        .ok_or_else(|| CommandError::other(text::CORRUPT_META))?;
+    if v.kind == ValueType::Chunked {
+        let chunks = meta.size.div_ceil(crate::storage::chunks::CHUNK as u64);
+        return Ok(Some(
+            meta_bytes + meta.size + chunks * (prefix + 8 + RECORD_OVERHEAD),
+        ));
+    }
+    let limit = if samples == 0 { u64::MAX } else { samples };
+    let (mut seen, mut bytes) = (0u64, 0u64);
+    tx.records(Space::Member, key, meta.version, Span::ALL, |m, val| {
+        seen += 1;
+        bytes += prefix + m.len() as u64 + val.len() as u64 + RECORD_OVERHEAD;
+        if v.kind == ValueType::ZSet {
+            // The (score, member) index record.
+            bytes += prefix + 8 + m.len() as u64 + RECORD_OVERHEAD;
+        }
+        seen < limit
+    })?;
+    let members = bytes.checked_div(seen).unwrap_or(0) * meta.size;
+    Ok(Some(meta_bytes + members))
+}
+
 /// OBJECT ENCODING | REFCOUNT | FREQ | HELP: what Redis would say of the value.
 pub fn object(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     let spec = lookup(b"object").map(|c| c.spec);
