@@ -67,8 +67,11 @@ impl CommandError {
     /// static string, so that counting allocates nothing; a code shardis never sends
     /// counts as `ERR`.
     pub fn code(&self) -> &'static str {
-        const CODES: [&str; 12] = [
+        const CODES: [&str; 15] = [
             "ERR",
+            "BUSYKEY",
+            "INVALIDOBJ",
+            "UNBLOCKED",
             "WRONGTYPE",
             "NOAUTH",
             "WRONGPASS",

@@ -33,7 +33,10 @@ pub mod shard;
 pub mod table;
 
 pub use local::{connection, pubsub, server};
-pub use shard::{algebra, bitmaps, blocking, geo, hashes, hyperloglog, keys, lists, sets, sort, strings, zsets};
+pub use shard::{
+    algebra, bitmaps, blocking, dump, geo, hashes, hyperloglog, keys, lists, sets, sort, strings,
+    zsets,
+};
 
 pub use crate::error::CommandError;
 use crate::protocol::Reply;

@@ -15,25 +15,35 @@
 //!    not an integer, a negative IDLETIME or a FREQ outside 0..=255 fails;
 //! 2. without REPLACE, an existing key is BUSYKEY;
 //! 3. the ttl must be an integer >= 0;
-//! 4. the payload's footer (version, checksum), then its body: any payload
+//! 4. the payload's footer (version, checksum), then the value: any value
 //!    Redis 7.0 loads for the five basic types (every encoding, old ones
 //!    included, see [`crate::rdb`]); anything else, empty collections, duplicate
-//!    members and NaN scores included, is "Bad data format";
+//!    members and NaN scores included, is "Bad data format". As in Redis, the
+//!    value is read from the whole payload, so a damaged one may read into the
+//!    footer, and bytes after the value are ignored. (Duplicate fields of a
+//!    hash below 512 entries and duplicate members of a sorted set's listpack
+//!    are refused only with `sanitize-dump-payload yes` in Redis 7.0, which
+//!    otherwise stores a corrupt value; shardis always refuses them);
 //! 5. REPLACE deletes the old value, of any type;
 //! 6. ttl 0 means no expiry, with or without ABSTTL; otherwise the expiry is
 //!    now + ttl ms, or the Unix ms time ttl with ABSTTL. An expiry in the past
 //!    (an overflowing now + ttl included, as Redis's signed sum wraps) creates
-//!    nothing and still replies OK; if REPLACE deleted a key, that sends `del`;
+//!    nothing and still replies OK; if REPLACE deleted a key, that sends `del`
+//!    (a key that had expired but was not yet removed counts as deleted in
+//!    Redis; here it is expired on access, which sends `expired` instead);
 //! 7. the value is stored as its type is stored natively (a string inline; a
 //!    list, set, sorted set or hash as its meta record and member records,
-//!    written by the families' own functions), then `restore` is sent.
+//!    written by the families' own functions, a hash's as HSET writes a new
+//!    one), then `restore` is sent.
 //!
 //! IDLETIME and FREQ are checked as Redis checks them and have no other effect:
 //! shardis keeps no LRU or LFU data.
 //!
-//! Memory: a payload is at most `proto-max-bulk-len` bytes, and LZF decoding is
-//! bounded by its input ([`crate::rdb::lzf_decompress`]); the decoded value is
-//! held once, and its elements move into the records without another copy.
+//! Memory: a payload is at most `proto-max-bulk-len` bytes, and LZF decoding
+//! never outgrows the length the payload claims nor a fixed multiple of its input
+//! ([`crate::rdb::lzf_decompress`]); the decoded value is held once (its
+//! elements become `Bytes` without a copy) while its records are written. DUMP
+//! holds the value and its payload.
 
 use bytes::Bytes;
 
@@ -43,7 +53,7 @@ use crate::commands::{arg_i64, is, CommandError, Tx};
 use crate::config::notify;
 use crate::error::text;
 use crate::protocol::Reply;
-use crate::rdb::{self, Object, PayloadError};
+use crate::rdb::{self, Object};
 use crate::storage::encoding::{score_from_bytes, Space, Value, ValueType};
 use crate::storage::Span;
 
@@ -88,10 +98,16 @@ fn read_object(tx: &mut Tx<'_>, key: &[u8], value: &Value) -> Result<Object> {
             let mut pairs = Vec::new();
             if let Some((meta, _)) = tx.meta(key, ValueType::Hash)? {
                 pairs.reserve(meta.size.min(1 << 20) as usize);
-                tx.records(Space::Member, key, meta.version, Span::ALL, |field, value| {
-                    pairs.push((field.to_vec(), value.to_vec()));
-                    true
-                })?;
+                tx.records(
+                    Space::Member,
+                    key,
+                    meta.version,
+                    Span::ALL,
+                    |field, value| {
+                        pairs.push((field.to_vec(), value.to_vec()));
+                        true
+                    },
+                )?;
             }
             Object::Hash(pairs)
         }
@@ -149,11 +165,7 @@ pub fn restore(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     if ttl < 0 {
         return Err(CommandError::other(text::RESTORE_TTL_NEGATIVE));
     }
-    let obj = rdb::restore(&args[3]).map_err(|e| match e {
-        PayloadError::Footer => CommandError::other(text::FUNCTION_PAYLOAD),
-        PayloadError::Body | PayloadError::Type(_) => CommandError::other(text::RESTORE_BAD_FORMAT),
-    })?;
-    let deleted = opts.replace && tx.delete(key)?;
+    let obj = read_payload(&args[3])?;
     let now = tx.now_ms as i64;
     let expire_at = match ttl {
         0 => 0,
@@ -162,14 +174,30 @@ pub fn restore(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
         _ => ttl.wrapping_add(now),
     };
     if expire_at != 0 && expire_at <= now {
-        if deleted {
+        if opts.replace && tx.delete(key)? {
             tx.notify(notify::GENERIC, "del", key);
         }
         return Ok(Reply::Ok);
     }
+    if opts.replace {
+        // Whatever it holds, unread (Redis's dbDelete sends no event).
+        tx.remove(key);
+    }
     store(tx, key, obj, expire_at as u64)?;
     tx.notify(notify::GENERIC, "restore", key);
     Ok(Reply::Ok)
+}
+
+/// The value of a RESTORE payload. Like Redis, which reads the value from the
+/// whole argument once the footer checks out, the value may run into the footer's
+/// 10 bytes ([`rdb::restore`] stops at the footer).
+fn read_payload(payload: &[u8]) -> Result<Object> {
+    if rdb::open(payload).is_err() {
+        return Err(CommandError::other(text::FUNCTION_PAYLOAD));
+    }
+    rdb::Reader::new(payload)
+        .object()
+        .map_err(|_| CommandError::other(text::RESTORE_BAD_FORMAT))
 }
 
 /// Stores `obj` at `key` (which holds nothing now) the way its type is stored
