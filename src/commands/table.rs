@@ -76,6 +76,8 @@ pub enum Coord {
     BitOp,
     /// LCS of two strings on different shards.
     Lcs,
+    /// SWAPDB: every shard held, each swaps its records of the two databases.
+    SwapDb,
     /// MEMORY: USAGE on the key's shard, the others from the server's figures.
     Memory,
     /// PFCOUNT and PFMERGE over keys of several shards: registers gathered from each.
@@ -213,9 +215,13 @@ impl Command {
     }
 
     /// Whether the command may read keys that its arguments do not name, on any shard
-    /// (SORT's BY and GET patterns): it then runs holding every shard.
+    /// (SORT's BY and GET patterns, SWAPDB): it then runs holding every shard.
     pub fn reads_any_key(&self, args: &[Bytes]) -> bool {
-        matches!(self.kind, Kind::Coordinated(Coord::Sort, _)) && sort::reads_patterns(args)
+        match self.kind {
+            Kind::Coordinated(Coord::Sort, _) => sort::reads_patterns(args),
+            Kind::Coordinated(Coord::SwapDb, _) => true,
+            _ => false,
+        }
     }
 
     /// The keys of a command, including those that a key count argument announces

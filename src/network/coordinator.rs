@@ -150,6 +150,7 @@ pub(super) async fn step(on: &mut On<'_>, coord: Coord, args: &[Bytes]) -> Resul
         Coord::Sort => sort_across(on, args).await,
         Coord::GeoStore => geo_store(on, args).await,
         Coord::Hll => hll_across(on, args).await,
+        Coord::SwapDb => swapdb(on, args).await,
         Coord::Block => block_now(on, args).await,
         Coord::Info
         | Coord::Shutdown
@@ -818,6 +819,23 @@ async fn hll_across(on: &mut On<'_>, args: &[Bytes]) -> Result<Reply> {
         hyperloglog::merge_store(tx, k, &regs)
     })
     .await
+}
+
+/// SWAPDB: every shard swaps its records of the two databases, in one commit.
+async fn swapdb(on: &mut On<'_>, args: &[Bytes]) -> Result<Reply> {
+    let given = args.to_vec();
+    let (a, b) = on
+        .held
+        .call(0, on.db, move |tx| {
+            keys::swapdb_indexes(&given, tx.live().databases)
+        })
+        .await?;
+    for shard in 0..on.shards {
+        on.held
+            .call(shard, on.db, move |tx| tx.swap_databases(a, b))
+            .await?;
+    }
+    Ok(Reply::Ok)
 }
 
 /// LCS of two keys on different shards.

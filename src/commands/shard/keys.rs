@@ -353,6 +353,19 @@ pub fn rename(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     Ok(if nx { Reply::Int(1) } else { Reply::Ok })
 }
 
+/// SWAPDB's two database indexes, checked against the `databases` in use.
+pub fn swapdb_indexes(args: &[Bytes], databases: u8) -> Result<(u8, u8)> {
+    let a = crate::protocol::parser::parse_i64(&args[1])
+        .ok_or_else(|| CommandError::other(text::SWAPDB_FIRST))?;
+    let b = crate::protocol::parser::parse_i64(&args[2])
+        .ok_or_else(|| CommandError::other(text::SWAPDB_SECOND))?;
+    let in_range = |i: i64| (0..databases as i64).contains(&i);
+    if !in_range(a) || !in_range(b) {
+        return Err(CommandError::other(text::DB_OUT_OF_RANGE));
+    }
+    Ok((a as u8, b as u8))
+}
+
 /// What one stored record costs besides its key and value bytes: RocksDB's 8-byte
 /// sequence-and-type trailer and the length prefixes of its entry.
 const RECORD_OVERHEAD: u64 = 12;
@@ -611,6 +624,7 @@ pub(crate) const COMMANDS: &[(&str, Kind)] = &[
     ("renamenx", Kind::Coordinated(Coord::Rename, Some(rename))),
     ("move", Kind::Single(move_)),
     ("copy", Kind::Coordinated(Coord::Copy, Some(copy))),
+    ("swapdb", Kind::Coordinated(Coord::SwapDb, None)),
     ("object", Kind::Single(object)),
     ("dbsize", Kind::All(dbsize, Merge::Sum)),
     ("flushdb", Kind::All(flushdb, Merge::AllOk)),
