@@ -511,9 +511,10 @@ fn run_bitfield(tx: &mut Tx<'_>, args: &[Bytes], read_only: bool) -> Result<Repl
                 (new, new.map(|n| n as i64))
             }
         };
-        changes += 1;
         match (new, reply) {
             (Some(new), Some(reply)) => {
+                // A write that FAIL refused is no change (Redis sends no event).
+                changes += 1;
                 let mask = if f.bits == 64 {
                     u64::MAX
                 } else {
