@@ -145,6 +145,7 @@ pub mod text {
     pub const PFDEBUG_NOT_SPARSE: &str = "ERR HLL encoding is not sparse";
     pub const SWAPDB_FIRST: &str = "ERR invalid first DB index";
     pub const SWAPDB_SECOND: &str = "ERR invalid second DB index";
+    pub const INVALID_ARGUMENTS: &str = "ERR Invalid arguments specified for command";
     pub const SORT_NOT_DOUBLE: &str = "ERR One or more scores can't be converted into double";
     pub const CORRUPT_LIST: &str = "ERR corrupt list in storage";
     pub const CORRUPT_META: &str = "ERR corrupt collection metadata";

@@ -14,6 +14,7 @@ use crate::commands::{is, lookup, table};
 use crate::error::{text, CommandError};
 use crate::metrics::{Parts, Snapshot};
 use crate::protocol::Reply;
+use crate::spec::KeyAt;
 use crate::state::ServerCtx;
 use crate::state::Session;
 use crate::storage::now_ms;
@@ -58,7 +59,7 @@ pub fn command(_s: &mut Session, args: &[Bytes]) -> Result<Reply> {
             Reply::Array(
                 args[2..]
                     .iter()
-                    .map(|n| lookup(n).map_or(Reply::NilArray, |c| c.spec.info_reply()))
+                    .map(|n| full_spec(n).map_or(Reply::Nil, |s| s.info_reply()))
                     .collect(),
             )
         }
@@ -66,11 +67,7 @@ pub fn command(_s: &mut Session, args: &[Bytes]) -> Result<Reply> {
             let specs: Vec<_> = if args.len() == 2 {
                 table::all().map(|c| c.spec).collect()
             } else {
-                args[2..]
-                    .iter()
-                    .filter_map(|n| lookup(n))
-                    .map(|c| c.spec)
-                    .collect()
+                args[2..].iter().filter_map(|n| full_spec(n)).collect()
             };
             Reply::Map(
                 specs
@@ -79,26 +76,230 @@ pub fn command(_s: &mut Session, args: &[Bytes]) -> Result<Reply> {
                     .collect(),
             )
         }
-        "command|getkeys" => {
-            let Some(cmd) = lookup(&args[2]) else {
-                return Err(CommandError::other(text::INVALID_COMMAND));
-            };
-            let inner = &args[2..];
-            if !cmd.spec.arity_ok(inner.len()) {
-                return Err(CommandError::other(text::INVALID_ARG_COUNT));
-            }
-            let keys: Vec<Reply> = cmd
-                .spec
-                .key_positions(inner.len())
-                .map(|p| Reply::Bulk(inner[p].clone()))
-                .collect();
-            if keys.is_empty() {
-                return Err(CommandError::other(text::NO_KEY_ARGUMENTS));
-            }
-            Reply::Array(keys)
-        }
+        "command|getkeys" => getkeys(&args[2..], false)?,
+        "command|getkeysandflags" => getkeys(&args[2..], true)?,
         _ => return Err(unsupported(sub.name)),
     })
+}
+
+/// The spec of a command or, as `container|sub`, of a subcommand (Redis's
+/// `lookupCommandBySds`: COMMAND INFO and COMMAND DOCS take either).
+fn full_spec(name: &[u8]) -> Option<&'static crate::spec::RedisSpec> {
+    let mut parts = name.split(|&b| b == b'|');
+    let base = lookup(parts.next()?)?.spec;
+    match (parts.next(), parts.next()) {
+        (None, _) => Some(base),
+        (Some(sub), None) => base.subcommand(sub),
+        _ => None,
+    }
+}
+
+/// COMMAND GETKEYS / GETKEYSANDFLAGS of `inner` (a command and its arguments), as
+/// Redis's `getKeysSubcommandImpl` answers: the keys (with their flags, a set of
+/// statuses each) or why there are none.
+fn getkeys(inner: &[Bytes], with_flags: bool) -> Result<Reply> {
+    let spec = lookup(&inner[0]).and_then(|c| {
+        if inner.len() == 1 || c.spec.subcommands.is_empty() {
+            Some(c.spec)
+        } else {
+            c.spec.subcommand(&inner[1])
+        }
+    });
+    let Some(spec) = spec else {
+        return Err(CommandError::other(text::INVALID_COMMAND));
+    };
+    let has_keyspec = spec.key_specs.iter().any(|k| !k.flags.contains(&"not_key"));
+    let proc = GetKeysProc::of(spec.name);
+    if !has_keyspec && proc.is_none() {
+        return Err(CommandError::other(text::NO_KEY_ARGUMENTS));
+    }
+    if !spec.arity_ok(inner.len()) {
+        return Err(CommandError::other(text::INVALID_ARG_COUNT));
+    }
+    // Redis prefers the key specs when their flags are reliable, and falls back to the
+    // command's procedure when a spec cannot be applied.
+    let variable = spec
+        .key_specs
+        .iter()
+        .any(|k| k.flags.contains(&"variable_flags"));
+    let from_specs = (has_keyspec && !variable)
+        .then(|| spec.keys_from_specs(inner))
+        .flatten();
+    let keys = match (from_specs, proc) {
+        (Some(keys), _) => keys,
+        (None, Some(proc)) => proc.keys(inner),
+        (None, None) => Vec::new(),
+    };
+    if keys.is_empty() {
+        if spec.has_flag("no_mandatory_keys") {
+            return Ok(Reply::Array(Vec::new()));
+        }
+        return Err(CommandError::other(text::INVALID_ARGUMENTS));
+    }
+    Ok(Reply::Array(
+        keys.into_iter()
+            .map(|k| {
+                let key = Reply::Bulk(inner[k.pos].clone());
+                if with_flags {
+                    Reply::Array(vec![key, crate::spec::status_set(k.flags)])
+                } else {
+                    key
+                }
+            })
+            .collect(),
+    ))
+}
+
+const RO_ACCESS: &[&str] = &["RO", "access"];
+const OW_UPDATE: &[&str] = &["OW", "update"];
+const RW_ACCESS_UPDATE: &[&str] = &["RW", "access", "update"];
+
+/// Redis's getkeys procedure of a command (`getkeys_proc`), for the commands shardis
+/// implements that have one; it answers when the key specs cannot, or when their
+/// flags vary with the arguments (SET, BITFIELD).
+#[derive(Clone, Copy)]
+enum GetKeysProc {
+    /// `genericGetKeys`: a count at `count`, keys from `first`, then the destination
+    /// at `store` (0: none); no flags.
+    Counted {
+        store: usize,
+        count: usize,
+        first: usize,
+    },
+    /// `sortGetKeys`: the key, then the last STORE destination.
+    Sort,
+    /// `sortROGetKeys`: the key.
+    SortRo,
+    /// `setGetKeys`: the key, read and written with GET, overwritten without.
+    Set,
+    /// `bitfieldGetKeys`: the key, read-only unless a SET/INCRBY (or bad syntax).
+    Bitfield,
+}
+
+impl GetKeysProc {
+    fn of(name: &str) -> Option<GetKeysProc> {
+        let counted = |store, count, first| GetKeysProc::Counted {
+            store,
+            count,
+            first,
+        };
+        Some(match name {
+            "zunionstore" | "zinterstore" | "zdiffstore" => counted(1, 2, 3),
+            "zunion" | "zinter" | "zdiff" | "zintercard" | "sintercard" | "lmpop" | "zmpop" => {
+                counted(0, 1, 2)
+            }
+            "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" | "blmpop"
+            | "bzmpop" => counted(0, 2, 3),
+            // GEORADIUS and GEORADIUSBYMEMBER have one too, but their key specs
+            // always apply.
+            "georadius" | "georadiusbymember" => return None,
+            "sort" => GetKeysProc::Sort,
+            "sort_ro" => GetKeysProc::SortRo,
+            "set" => GetKeysProc::Set,
+            "bitfield" => GetKeysProc::Bitfield,
+            _ => return None,
+        })
+    }
+
+    /// The keys the procedure finds in `args` (name included; arity already checked).
+    fn keys(self, args: &[Bytes]) -> Vec<KeyAt> {
+        let at = |pos, flags| KeyAt { pos, flags };
+        match self {
+            GetKeysProc::Counted {
+                store,
+                count,
+                first,
+            } => {
+                let num = c_atoi(&args[count]);
+                if num < 1 || num as usize > (args.len() - first) {
+                    return Vec::new();
+                }
+                let mut keys: Vec<KeyAt> = (first..first + num as usize)
+                    .map(|p| at(p, &[][..]))
+                    .collect();
+                if store > 0 {
+                    keys.push(at(store, &[]));
+                }
+                keys
+            }
+            GetKeysProc::Sort => {
+                let mut store = None;
+                let mut i = 2;
+                while i < args.len() {
+                    let a = &args[i];
+                    if is(a, "limit") {
+                        i += 2;
+                    } else if is(a, "get") || is(a, "by") {
+                        i += 1;
+                    } else if is(a, "store") && i + 1 < args.len() {
+                        // The last STORE wins; its key is examined as an option too.
+                        store = Some(i + 1);
+                    }
+                    i += 1;
+                }
+                let mut keys = vec![at(1, RO_ACCESS)];
+                keys.extend(store.map(|p| at(p, OW_UPDATE)));
+                keys
+            }
+            GetKeysProc::SortRo => vec![at(1, RO_ACCESS)],
+            GetKeysProc::Set => {
+                let get = args.iter().skip(3).any(|a| is(a, "get"));
+                vec![at(1, if get { RW_ACCESS_UPDATE } else { OW_UPDATE })]
+            }
+            GetKeysProc::Bitfield => {
+                let mut readonly = true;
+                let mut i = 2;
+                while i < args.len() {
+                    let remaining = args.len() - i - 1;
+                    let a = &args[i];
+                    if is(a, "get") && remaining >= 2 {
+                        i += 2;
+                    } else if (is(a, "set") || is(a, "incrby")) && remaining >= 3 {
+                        readonly = false;
+                        break;
+                    } else if is(a, "overflow") && remaining >= 1 {
+                        i += 1;
+                    } else {
+                        // A syntax error: Redis assumes the worst.
+                        readonly = false;
+                        break;
+                    }
+                    i += 1;
+                }
+                vec![at(
+                    1,
+                    if readonly {
+                        RO_ACCESS
+                    } else {
+                        RW_ACCESS_UPDATE
+                    },
+                )]
+            }
+        }
+    }
+}
+
+/// C's `atoi` (via `strtol`): leading spaces, a sign, the digits up to the first
+/// other byte; saturated to a long, then truncated to an int.
+fn c_atoi(s: &[u8]) -> i32 {
+    let mut i = s
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
+        .unwrap_or(s.len());
+    let neg = s.get(i) == Some(&b'-');
+    if matches!(s.get(i), Some(b'-' | b'+')) {
+        i += 1;
+    }
+    let mut v: i64 = 0;
+    for &b in s[i..].iter().take_while(|b| b.is_ascii_digit()) {
+        let d = (b - b'0') as i64;
+        v = if neg {
+            v.saturating_mul(10).saturating_sub(d)
+        } else {
+            v.saturating_mul(10).saturating_add(d)
+        };
+    }
+    v as i32
 }
 
 /// CONFIG GET pattern... | SET name value... | RESETSTAT | REWRITE
