@@ -361,6 +361,14 @@ impl CommandError {
         )
     }
 
+    /// PFSELFTEST's failure.
+    pub fn hll_selftest(same: bool, count: i64, of: i64) -> CommandError {
+        CommandError::Other(
+            format!("ERR TESTFAILED HLL self test: sparse and dense agree: {same}, count {count} of {of}")
+                .into(),
+        )
+    }
+
     /// `ERR Unknown PFDEBUG subcommand '<sub>'`.
     pub fn pfdebug_subcommand(sub: &str) -> CommandError {
         CommandError::Other(format!("ERR Unknown PFDEBUG subcommand '{sub}'").into())

@@ -131,8 +131,8 @@ impl HllError {
     /// The error reply Redis sends for this case, without the leading `-`.
     pub fn message(self) -> &'static str {
         match self {
-            HllError::NotHll => "WRONGTYPE Key is not a valid HyperLogLog string value.",
-            HllError::Corrupt => "INVALIDOBJ Corrupted HLL object detected",
+            HllError::NotHll => crate::error::text::HLL_NOT_HLL,
+            HllError::Corrupt => crate::error::text::HLL_CORRUPT,
         }
     }
 }

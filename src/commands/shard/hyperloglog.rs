@@ -175,9 +175,7 @@ pub fn pfselftest(_tx: &mut Tx<'_>, _args: &[Bytes]) -> Result<Reply> {
     let (n, _) = hll::count(&mut dense).map_err(hll_error)?;
     let error = (n - 20_000).abs() as f64 / 20_000.0;
     if !same || error > 0.05 {
-        return Err(CommandError::other(format!(
-            "ERR TESTFAILED HLL self test: sparse and dense agree: {same}, count {n} of 20000"
-        )));
+        return Err(CommandError::hll_selftest(same, n, 20_000));
     }
     Ok(Reply::Ok)
 }
