@@ -21,6 +21,7 @@
 //! Only this side touches RocksDB ([`engine`] is the one module that imports it).
 //! The network side talks to it only through [`Backend`].
 
+mod access;
 mod blocked;
 pub mod cache;
 mod channel;

@@ -141,6 +141,8 @@ pub struct Shard {
     rank: u64,
     /// Where unfinished HSCAN / SSCAN / ZSCAN iterations resume.
     cursors: Cursors,
+    /// When keys were last used (OBJECT IDLETIME).
+    access: super::access::AccessClock,
 }
 
 impl Shard {
@@ -163,6 +165,7 @@ impl Shard {
             live,
             batch: Batch::default(),
             cache: ValueCache::new(cache_budget),
+            access: super::access::AccessClock::new((crate::storage::now_ms() / 1000) as u32),
             scratch: Vec::with_capacity(64),
             sweep_cursor: vec![None; dbs],
             failed: None,
@@ -785,6 +788,22 @@ impl Tx<'_> {
 
     /// [`Tx::get`] in another database of the same shard.
     pub fn get_in(&mut self, db: u8, key: &[u8]) -> Result<Option<Value>, CommandError> {
+        self.read_in(db, key, true)
+    }
+
+    /// [`Tx::get`] that does not count as a use of the key (OBJECT, as Redis's
+    /// `LOOKUP_NOTOUCH`).
+    pub fn get_untouched(&mut self, key: &[u8]) -> Result<Option<Value>, CommandError> {
+        self.read_in(self.db, key, false)
+    }
+
+    /// Seconds since `key` was last read or written (see [`super::access`]).
+    pub fn idle_seconds(&self, key: &[u8]) -> u64 {
+        let now = (self.now_ms / 1000) as u32;
+        self.shard.access.idle(encoding::key_hash(key), now)
+    }
+
+    fn read_in(&mut self, db: u8, key: &[u8], touch: bool) -> Result<Option<Value>, CommandError> {
         let shard = &mut *self.shard;
         encoding::encode_key(&mut shard.scratch, db, key);
         let key_bytes = std::mem::take(&mut shard.scratch);
@@ -803,6 +822,13 @@ impl Tx<'_> {
             shard.batch.delete(&k);
             shard.cache.insert(k, None);
             return Ok(None);
+        }
+        if touch {
+            // The encoded key (still in `scratch`) carries the hash.
+            if let Some(h) = shard.scratch.get(1..9) {
+                let hash = u64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]]);
+                shard.access.record(hash, (self.now_ms / 1000) as u32);
+            }
         }
         Ok(Some(value))
     }
@@ -855,6 +881,8 @@ impl Tx<'_> {
         self.shard.blocked.touch(db, key);
         let mut k = Vec::new();
         encoding::encode_key(&mut k, db, key);
+        let hash = u64::from_be_bytes([k[1], k[2], k[3], k[4], k[5], k[6], k[7], k[8]]);
+        self.shard.access.record(hash, (self.now_ms / 1000) as u32);
         let v = encoding::encode_value(kind, expire_at, payload);
         self.shard.batch.put(&k, &v);
         self.shard.cache.insert(k, Some(Bytes::from(v)));

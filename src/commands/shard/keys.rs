@@ -407,7 +407,8 @@ pub fn memory_usage(tx: &mut Tx<'_>, key: &[u8], samples: u64) -> Result<Option<
     Ok(Some(meta_bytes + members))
 }
 
-/// OBJECT ENCODING | REFCOUNT | FREQ | HELP: what Redis would say of the value.
+/// OBJECT ENCODING | REFCOUNT | FREQ | IDLETIME | HELP: what Redis would say of the
+/// value (IDLETIME from the shard's table of recent uses, `storage::access`).
 pub fn object(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     let spec = lookup(b"object").map(|c| c.spec);
     let Some(sub) = spec.and_then(|s| s.subcommand(&args[1])) else {
@@ -425,10 +426,11 @@ pub fn object(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
                 .collect(),
         ));
     }
-    let Some(value) = tx.get(&args[2])? else {
+    let Some(value) = tx.get_untouched(&args[2])? else {
         return Ok(Reply::Nil);
     };
     match sub.name {
+        "object|idletime" => Ok(Reply::Int(tx.idle_seconds(&args[2]) as i64)),
         "object|encoding" => Ok(Reply::bulk(encoding_of(tx, &args[2], &value)?.as_bytes())),
         // Redis shares the objects of the integers 0..9999 (refcount "forever").
         "object|refcount" => Ok(Reply::Int(match canonical_int(&value) {
