@@ -29,8 +29,11 @@ fn object_idletime_counts_from_the_last_use() {
         let _: () = redis::cmd("SET").arg("b").arg("1").query(&mut con).unwrap();
         assert_eq!(idle(&mut con, "a"), 0, "{runtime}");
         std::thread::sleep(std::time::Duration::from_millis(2100));
-        // OBJECT itself is no use of the key.
+        // OBJECT itself is no use of the key, nor are EXISTS, TYPE and TTL.
         assert!(idle(&mut con, "a") >= 2, "{runtime}");
+        for cmd in ["EXISTS", "TYPE", "TTL"] {
+            let _: redis::Value = redis::cmd(cmd).arg("a").query(&mut con).unwrap();
+        }
         assert!(idle(&mut con, "a") >= 2, "{runtime}");
         let _: String = redis::cmd("GET").arg("a").query(&mut con).unwrap();
         assert_eq!(idle(&mut con, "a"), 0, "{runtime}: a read is a use");

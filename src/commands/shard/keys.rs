@@ -31,7 +31,7 @@ pub fn del(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
 pub fn exists(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     let mut n = 0;
     for key in &args[1..] {
-        n += tx.get(key)?.is_some() as i64;
+        n += tx.get_untouched(key)?.is_some() as i64;
     }
     Ok(Reply::Int(n))
 }
@@ -39,7 +39,9 @@ pub fn exists(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
 /// TYPE key
 pub fn type_(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     Ok(Reply::Status(
-        tx.get(&args[1])?.map_or("none", |v| v.kind.name()).into(),
+        tx.get_untouched(&args[1])?
+            .map_or("none", |v| v.kind.name())
+            .into(),
     ))
 }
 
@@ -127,8 +129,10 @@ pub fn pexpireat(tx: &mut Tx<'_>, args: &[Bytes]) -> Result<Reply> {
     expire_generic(tx, args, false, false, "pexpireat")
 }
 
+/// TTL and its relatives, which (as EXISTS and TYPE) are no use of the key for OBJECT
+/// IDLETIME, as in Redis.
 fn ttl_generic(tx: &mut Tx<'_>, key: &[u8], ms: bool, absolute: bool) -> Result<Reply> {
-    let Some(v) = tx.get(key)? else {
+    let Some(v) = tx.get_untouched(key)? else {
         return Ok(Reply::Int(-2));
     };
     if v.expire_at == 0 {
