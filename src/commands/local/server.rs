@@ -223,20 +223,7 @@ impl GetKeysProc {
                 keys
             }
             GetKeysProc::Sort => {
-                let mut store = None;
-                let mut i = 2;
-                while i < args.len() {
-                    let a = &args[i];
-                    if is(a, "limit") {
-                        i += 2;
-                    } else if is(a, "get") || is(a, "by") {
-                        i += 1;
-                    } else if is(a, "store") && i + 1 < args.len() {
-                        // The last STORE wins; its key is examined as an option too.
-                        store = Some(i + 1);
-                    }
-                    i += 1;
-                }
+                let store = crate::commands::sort::store_position(args);
                 let mut keys = vec![at(1, RO_ACCESS)];
                 keys.extend(store.map(|p| at(p, OW_UPDATE)));
                 keys

@@ -94,9 +94,11 @@ pub fn reads_patterns(args: &[Bytes]) -> bool {
         .any(|w| (is(&w[0], "by") || is(&w[0], "get")) && w[1].contains(&b'*'))
 }
 
-/// STORE's destination among SORT's arguments, found as Redis's `sortGetKeys` does
-/// (skipping LIMIT's, GET's and BY's arguments; the last STORE counts).
-pub fn store_key(args: &[Bytes]) -> Option<&Bytes> {
+/// Where STORE's destination is among SORT's arguments, found as Redis's
+/// `sortGetKeys` finds it: LIMIT's, GET's and BY's arguments are skipped, the last
+/// STORE counts, and its argument is looked at as an option too (so in `STORE store
+/// d` it is `d`; SORT itself then refuses the extra word).
+pub fn store_position(args: &[Bytes]) -> Option<usize> {
     let mut found = None;
     let mut i = 2;
     while i < args.len() {
@@ -106,12 +108,16 @@ pub fn store_key(args: &[Bytes]) -> Option<&Bytes> {
         } else if is(a, "get") || is(a, "by") {
             i += 1;
         } else if is(a, "store") && i + 1 < args.len() {
-            found = Some(&args[i + 1]);
-            i += 1;
+            found = Some(i + 1);
         }
         i += 1;
     }
     found
+}
+
+/// STORE's destination among SORT's arguments ([`store_position`]).
+pub fn store_key(args: &[Bytes]) -> Option<&Bytes> {
+    store_position(args).map(|p| &args[p])
 }
 
 /// The elements to sort, as [`load`] reads them.
